@@ -1,0 +1,84 @@
+/**
+ * An embedded, append-only event store for Deno, with a gate system that
+ * enforces budgets and a deterministic contention harness.
+ *
+ * - **Store**: CRC-framed events in rotating segment files, per-entity
+ *   streams with optimistic concurrency and idempotency keys, atomic
+ *   batches, a per-entity hash chain, guaranteed cursors, live
+ *   subscriptions, cached projections, snapshots, fast cold start, crash
+ *   recovery, and leases with fencing tokens.
+ * - **Gates**: `Gate`, `GateSet`, `Denial`, `Proposal`, `Receipt`.
+ * - **Contention harness (M37)**: deterministic ownership contention
+ *   scenarios against the real store on a simulated clock and file system.
+ *
+ * @example
+ * ```ts
+ * import { Coordinate, EventKind, Store } from "@seed/batpak";
+ * const store = Store.open(Deno.makeTempDirSync());
+ * const deposited = EventKind.custom(0x1, 1);
+ * store.append(new Coordinate("account:1", "bank"), deposited, { amount: 10 });
+ * await store.durable();
+ * console.log(store.stream("account:1").length); // 1
+ * store.close();
+ * ```
+ *
+ * @module
+ */
+
+// Store
+export { Store } from "./src/store/store.ts";
+export { Coordinate, COORDINATE_BYTES_MAX } from "./src/store/coordinate.ts";
+export { EventKind } from "./src/store/kind.ts";
+export { Region } from "./src/store/region.ts";
+export type { EventId } from "./src/store/ids.ts";
+export type {
+  AppendOptions,
+  AppendReceipt,
+  BatchAppendItem,
+  Cursor,
+  Diagnostics,
+  EventSourced,
+  Fence,
+  Freshness,
+  IndexEntry,
+  OpenReport,
+  StoreConfig,
+  StoredEvent,
+  SyncConfig,
+  VerifyProblem,
+  VerifyReport,
+} from "./src/store/types.ts";
+export {
+  ConcurrencyError,
+  CorruptSegmentError,
+  InvalidArgumentError,
+  InvalidCoordinateError,
+  InvalidPayloadError,
+  NotFoundError,
+  OwnershipError,
+  type OwnershipRejection,
+  PayloadTooLargeError,
+  ReservedKindError,
+  StoreClosedError,
+  StoreError,
+  StoreLockedError,
+} from "./src/store/errors.ts";
+export type { Ownership } from "./src/ownership/ownership.ts";
+
+// Storage backends
+export type { FileHandle, FileInfo, FileSystem, OpenOptions } from "./src/fs/types.ts";
+export { DenoFileSystem } from "./src/fs/deno.ts";
+export {
+  type CrashOptions,
+  type FaultInjector,
+  type FsFault,
+  type FsOp,
+  type FsOpKind,
+  InjectedFaultError,
+  MemoryFileSystem,
+  type MemoryFsStats,
+  SimulatedCrashError,
+} from "./src/fs/memory.ts";
+
+// Gates
+export * from "./src/gate/mod.ts";

@@ -1,0 +1,422 @@
+/**
+ * The in-memory index: one row per event, stored column-wise in typed-array
+ * pages of {@linkcode PAGE_ROWS} rows, plus per-entity and per-scope postings
+ * (global sequences in order) and an open-addressing id table. About 67 bytes
+ * per event; no per-event JavaScript objects.
+ *
+ * Row `g - 1` holds the event with global sequence `g`.
+ *
+ * @module
+ */
+
+import type { EventId, IdWords } from "../store/ids.ts";
+import { formatId } from "../store/ids.ts";
+import type { EventKind } from "../store/kind.ts";
+import type { IndexEntry } from "../store/types.ts";
+import { HASH_BYTES } from "../log/hash.ts";
+
+/** Rows per column page (2^16). */
+export const PAGE_BITS = 16;
+/** Rows per column page. */
+export const PAGE_ROWS = 1 << PAGE_BITS;
+const PAGE_MASK = PAGE_ROWS - 1;
+const POSTING_INITIAL = 4;
+const ID_TABLE_INITIAL = 1 << 12;
+
+/** One page of columns. */
+export interface Page {
+  seg: Uint32Array;
+  off: Uint32Array;
+  len: Uint32Array;
+  ent: Uint32Array;
+  scp: Uint32Array;
+  seq: Uint32Array;
+  kind: Uint16Array;
+  ts: Float64Array;
+  /** Four u32 words per row. */
+  id: Uint32Array;
+}
+
+/** Columns in file order with their element widths (for sidecars). */
+export const COLUMNS: readonly { name: keyof Page; width: number; words: number }[] = [
+  { name: "ts", width: 8, words: 1 },
+  { name: "id", width: 4, words: 4 },
+  { name: "seg", width: 4, words: 1 },
+  { name: "off", width: 4, words: 1 },
+  { name: "len", width: 4, words: 1 },
+  { name: "ent", width: 4, words: 1 },
+  { name: "scp", width: 4, words: 1 },
+  { name: "seq", width: 4, words: 1 },
+  { name: "kind", width: 2, words: 1 },
+];
+
+/** Allocate an empty page. */
+export function newPage(): Page {
+  return {
+    seg: new Uint32Array(PAGE_ROWS),
+    off: new Uint32Array(PAGE_ROWS),
+    len: new Uint32Array(PAGE_ROWS),
+    ent: new Uint32Array(PAGE_ROWS),
+    scp: new Uint32Array(PAGE_ROWS),
+    seq: new Uint32Array(PAGE_ROWS),
+    kind: new Uint16Array(PAGE_ROWS),
+    ts: new Float64Array(PAGE_ROWS),
+    id: new Uint32Array(PAGE_ROWS * 4),
+  };
+}
+
+/** A growable list of global sequences (ascending). */
+export class Postings {
+  /** Backing array; only the first `length` entries are used. */
+  items: Uint32Array;
+  /** Entries in use. */
+  length = 0;
+  constructor(capacity = POSTING_INITIAL) {
+    this.items = new Uint32Array(capacity);
+  }
+  /** Append one global sequence. */
+  push(g: number): void {
+    if (this.length === this.items.length) {
+      const grown = new Uint32Array(this.items.length * 2);
+      grown.set(this.items);
+      this.items = grown;
+    }
+    this.items[this.length++] = g;
+  }
+  /** Index of the first entry greater than `after`. */
+  firstAfter(after: number): number {
+    let lo = 0;
+    let hi = this.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.items[mid] <= after) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+}
+
+/** A named dimension (entities or scopes): names, ids and postings. */
+export class Dimension {
+  /** Id → name. */
+  readonly names: string[] = [];
+  /** Name → id. */
+  readonly ids: Map<string, number> = new Map();
+  /** Id → postings. */
+  readonly postings: Postings[] = [];
+  #sorted: number[] | undefined;
+
+  /** The id of `name`, or -1. */
+  lookup(name: string): number {
+    return this.ids.get(name) ?? -1;
+  }
+
+  /** The id of `name`, adding it when new. */
+  intern(name: string): number {
+    let id = this.ids.get(name);
+    if (id === undefined) {
+      id = this.names.length;
+      this.names.push(name);
+      this.ids.set(name, id);
+      this.postings.push(new Postings());
+      this.#sorted = undefined;
+    }
+    return id;
+  }
+
+  /** Ids whose name starts with `prefix`, via a sorted name table. */
+  withPrefix(prefix: string): number[] {
+    if (prefix === "") return this.names.map((_, i) => i);
+    const exact = this.ids.get(prefix);
+    const sorted = this.#sorted ??= this.names.map((_, i) => i).sort((a, b) =>
+      this.names[a] < this.names[b] ? -1 : this.names[a] > this.names[b] ? 1 : 0
+    );
+    let lo = 0;
+    let hi = sorted.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.names[sorted[mid]] < prefix) lo = mid + 1;
+      else hi = mid;
+    }
+    const out: number[] = [];
+    for (let i = lo; i < sorted.length && this.names[sorted[i]].startsWith(prefix); i++) {
+      out.push(sorted[i]);
+    }
+    if (exact !== undefined && out.length === 0) out.push(exact);
+    return out;
+  }
+}
+
+/** Where an event's frame lives. */
+export interface FrameLocation {
+  segment: number;
+  offset: number;
+  length: number;
+}
+
+/**
+ * The columnar index of every event in the log.
+ */
+export class Index {
+  /** Column pages. */
+  pages: Page[] = [];
+  /** Events indexed; also the last global sequence. */
+  count = 0;
+  /** Entities. */
+  readonly entities: Dimension = new Dimension();
+  /** Scopes. */
+  readonly scopes: Dimension = new Dimension();
+  /** Last event hash of each entity, 32 bytes per entity id. */
+  entityHashes: Uint8Array = new Uint8Array(HASH_BYTES * 64);
+  /** Idempotency key string → global sequence. */
+  readonly keys: Map<string, number> = new Map();
+  #idTable: Uint32Array = new Uint32Array(ID_TABLE_INITIAL);
+
+  /** Add a row; returns its global sequence. */
+  add(
+    segment: number,
+    offset: number,
+    length: number,
+    entity: number,
+    scope: number,
+    sequence: number,
+    kind: number,
+    timestampMs: number,
+    id: IdWords,
+  ): number {
+    const i = this.count;
+    const p = i >>> PAGE_BITS;
+    if (p === this.pages.length) this.pages.push(newPage());
+    const page = this.pages[p];
+    const r = i & PAGE_MASK;
+    page.seg[r] = segment;
+    page.off[r] = offset;
+    page.len[r] = length;
+    page.ent[r] = entity;
+    page.scp[r] = scope;
+    page.seq[r] = sequence;
+    page.kind[r] = kind;
+    page.ts[r] = timestampMs;
+    page.id[r * 4] = id[0];
+    page.id[r * 4 + 1] = id[1];
+    page.id[r * 4 + 2] = id[2];
+    page.id[r * 4 + 3] = id[3];
+    const g = ++this.count;
+    this.entities.postings[entity].push(g);
+    this.scopes.postings[scope].push(g);
+    this.#insertId(id[3], g);
+    return g;
+  }
+
+  /** Record the latest hash of an entity. */
+  setEntityHash(entity: number, hash: Uint8Array, at = 0): void {
+    const need = (entity + 1) * HASH_BYTES;
+    if (need > this.entityHashes.length) {
+      const grown = new Uint8Array(Math.max(need, this.entityHashes.length * 2));
+      grown.set(this.entityHashes);
+      this.entityHashes = grown;
+    }
+    this.entityHashes.set(hash.subarray(at, at + HASH_BYTES), entity * HASH_BYTES);
+  }
+
+  /** The latest hash of an entity (a view; copy before keeping). */
+  entityHash(entity: number): Uint8Array {
+    return this.entityHashes.subarray(entity * HASH_BYTES, (entity + 1) * HASH_BYTES);
+  }
+
+  /** Last sequence of an entity id (0 when it has none). */
+  lastSequence(entity: number): number {
+    return entity < 0 ? 0 : this.entities.postings[entity].length;
+  }
+
+  #insertId(hashWord: number, g: number): void {
+    let table = this.#idTable;
+    if (this.count * 2 > table.length) {
+      table = this.#rehash(table.length * 2);
+    }
+    const mask = table.length - 1;
+    let slot = hashWord & mask;
+    while (table[slot] !== 0) slot = (slot + 1) & mask;
+    table[slot] = g;
+  }
+
+  #rehash(size: number): Uint32Array {
+    const table = new Uint32Array(size);
+    const mask = size - 1;
+    for (let g = 1; g < this.count; g++) {
+      let slot = this.#word(g, 3) & mask;
+      while (table[slot] !== 0) slot = (slot + 1) & mask;
+      table[slot] = g;
+    }
+    this.#idTable = table;
+    return table;
+  }
+
+  /** Rebuild postings and the id table from the columns (after a bulk load). */
+  rebuildDerived(): void {
+    const ent = this.entities.postings;
+    const scp = this.scopes.postings;
+    const entCounts = new Uint32Array(ent.length);
+    const scpCounts = new Uint32Array(scp.length);
+    for (let p = 0; p < this.pages.length; p++) {
+      const rows = Math.min(PAGE_ROWS, this.count - p * PAGE_ROWS);
+      const page = this.pages[p];
+      for (let r = 0; r < rows; r++) {
+        entCounts[page.ent[r]]++;
+        scpCounts[page.scp[r]]++;
+      }
+    }
+    for (let e = 0; e < ent.length; e++) {
+      ent[e] = new Postings(Math.max(POSTING_INITIAL, entCounts[e]));
+    }
+    for (let s = 0; s < scp.length; s++) {
+      scp[s] = new Postings(Math.max(POSTING_INITIAL, scpCounts[s]));
+    }
+    let size = ID_TABLE_INITIAL;
+    while (size < this.count * 2 + 2) size *= 2;
+    const table = new Uint32Array(size);
+    const mask = size - 1;
+    let g = 0;
+    for (let p = 0; p < this.pages.length; p++) {
+      const rows = Math.min(PAGE_ROWS, this.count - p * PAGE_ROWS);
+      const page = this.pages[p];
+      for (let r = 0; r < rows; r++) {
+        g++;
+        const e = ent[page.ent[r]];
+        e.items[e.length++] = g;
+        const s = scp[page.scp[r]];
+        s.items[s.length++] = g;
+        let slot = page.id[r * 4 + 3] & mask;
+        while (table[slot] !== 0) slot = (slot + 1) & mask;
+        table[slot] = g;
+      }
+    }
+    this.#idTable = table;
+  }
+
+  #word(g: number, w: number): number {
+    const i = g - 1;
+    return this.pages[i >>> PAGE_BITS].id[(i & PAGE_MASK) * 4 + w];
+  }
+
+  /** Global sequence of the event with this id, or 0. */
+  findId(id: IdWords): number {
+    const table = this.#idTable;
+    const mask = table.length - 1;
+    let slot = id[3] & mask;
+    for (;;) {
+      const g = table[slot];
+      if (g === 0) return 0;
+      if (
+        this.#word(g, 3) === id[3] && this.#word(g, 2) === id[2] && this.#word(g, 1) === id[1] &&
+        this.#word(g, 0) === id[0]
+      ) return g;
+      slot = (slot + 1) & mask;
+    }
+  }
+
+  /** Page and row of global sequence `g`. */
+  row(g: number): [Page, number] {
+    const i = g - 1;
+    return [this.pages[i >>> PAGE_BITS], i & PAGE_MASK];
+  }
+
+  /** Where the frame of `g` lives. */
+  location(g: number): FrameLocation {
+    const [page, r] = this.row(g);
+    return { segment: page.seg[r], offset: page.off[r], length: page.len[r] };
+  }
+
+  /** The event id of `g`. */
+  eventId(g: number): EventId {
+    const [page, r] = this.row(g);
+    return formatId(page.id[r * 4], page.id[r * 4 + 1], page.id[r * 4 + 2], page.id[r * 4 + 3]);
+  }
+
+  /** The id words of `g`. */
+  idWords(g: number): IdWords {
+    const [page, r] = this.row(g);
+    return [page.id[r * 4], page.id[r * 4 + 1], page.id[r * 4 + 2], page.id[r * 4 + 3]];
+  }
+
+  /** Kind of `g`. */
+  kindOf(g: number): number {
+    const i = g - 1;
+    return this.pages[i >>> PAGE_BITS].kind[i & PAGE_MASK];
+  }
+
+  /** Entity id of `g`. */
+  entityOf(g: number): number {
+    const i = g - 1;
+    return this.pages[i >>> PAGE_BITS].ent[i & PAGE_MASK];
+  }
+
+  /** Scope id of `g`. */
+  scopeOf(g: number): number {
+    const i = g - 1;
+    return this.pages[i >>> PAGE_BITS].scp[i & PAGE_MASK];
+  }
+
+  /** A lazily-formatted index entry for `g`. */
+  entry(g: number): IndexEntry {
+    return new EntryView(this, g);
+  }
+
+  /** Approximate bytes held by the index's typed arrays. */
+  byteSize(): number {
+    let bytes = this.pages.length * PAGE_ROWS * (4 * 6 + 2 + 8 + 16) + this.#idTable.byteLength +
+      this.entityHashes.byteLength;
+    for (const p of this.entities.postings) bytes += p.items.byteLength;
+    for (const p of this.scopes.postings) bytes += p.items.byteLength;
+    return bytes;
+  }
+}
+
+/**
+ * An {@linkcode IndexEntry} backed by the index columns: creating one costs a
+ * small object; the id string is formatted only when read.
+ */
+class EntryView implements IndexEntry {
+  readonly #index: Index;
+  /** Position in the log. */
+  readonly globalSequence: number;
+  constructor(index: Index, g: number) {
+    this.#index = index;
+    this.globalSequence = g;
+  }
+  get eventId(): EventId {
+    return this.#index.eventId(this.globalSequence);
+  }
+  get entity(): string {
+    return this.#index.entities.names[this.#index.entityOf(this.globalSequence)];
+  }
+  get scope(): string {
+    return this.#index.scopes.names[this.#index.scopeOf(this.globalSequence)];
+  }
+  get kind(): EventKind {
+    return this.#index.kindOf(this.globalSequence) as EventKind;
+  }
+  get sequence(): number {
+    const [page, r] = this.#index.row(this.globalSequence);
+    return page.seq[r];
+  }
+  get timestampMs(): number {
+    const [page, r] = this.#index.row(this.globalSequence);
+    return page.ts[r];
+  }
+  /** A plain-object copy. */
+  toJSON(): IndexEntry {
+    return {
+      eventId: this.eventId,
+      entity: this.entity,
+      scope: this.scope,
+      kind: this.kind,
+      sequence: this.sequence,
+      globalSequence: this.globalSequence,
+      timestampMs: this.timestampMs,
+    };
+  }
+  [Symbol.for("Deno.customInspect")](): string {
+    return `IndexEntry ${Deno.inspect(this.toJSON())}`;
+  }
+}

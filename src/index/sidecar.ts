@@ -1,0 +1,248 @@
+/**
+ * Index sidecars: the index image (`index.img`, written on close) and the
+ * periodic checkpoint (`index.ckpt`). Both hold the index columns as flat
+ * little-endian arrays that load with one read and no per-event parsing,
+ * plus the log position they cover. A sidecar is written to a temporary
+ * file, synced, and renamed into place, so a crash leaves the old one or the
+ * new one, never half of either.
+ *
+ * ```
+ * offset size field
+ * 0      4    magic "FBIX"
+ * 4      2    version (1)
+ * 6      2    kind (1 image, 2 checkpoint)
+ * 8      4    events
+ * 12     4    entities
+ * 16     4    scopes
+ * 20     4    segment the covered log ends in
+ * 24     4    end offset of the covered log in that segment
+ * 28     4    segment of the last covered frame
+ * 32     4    offset of the last covered frame
+ * 36     4    crc of the last covered frame
+ * 40     4    meta length
+ * 44     4    crc32 of bytes 56..end
+ * 48     4    reserved (0)
+ * 52     4    crc32 of bytes 0..52
+ * 56     ..   meta (MessagePack: entity names, scope names, idempotency keys, system state)
+ * ..     ..   entity hashes (32 bytes each), then each column, every part 8-byte aligned
+ * ```
+ *
+ * @module
+ */
+
+import { decode, encode } from "@msgpack/msgpack";
+import { crc32 } from "node:zlib";
+import type { FileSystem } from "../fs/types.ts";
+import { HASH_BYTES } from "../log/hash.ts";
+import { readWhole } from "../log/recovery.ts";
+import { COLUMNS, Index, newPage, type Page, PAGE_ROWS } from "./index.ts";
+
+/** File name of the index image. */
+export const IMAGE_FILE = "index.img";
+/** File name of the checkpoint. */
+export const CHECKPOINT_FILE = "index.ckpt";
+const SIDECAR_HEADER_BYTES = 56;
+const SIDECAR_VERSION = 1;
+const MAGIC = [0x46, 0x42, 0x49, 0x58]; // "FBIX"
+const ALIGN = 8;
+
+/** Which sidecar. */
+export type SidecarKind = "image" | "checkpoint";
+
+/** The log position a sidecar covers. */
+export interface Coverage {
+  segment: number;
+  endOffset: number;
+  lastFrameSegment: number;
+  lastFrameOffset: number;
+  lastFrameCrc: number;
+}
+
+/** A loaded sidecar. */
+export interface LoadedSidecar {
+  index: Index;
+  coverage: Coverage;
+  system: unknown;
+}
+
+function pad(n: number): number {
+  return (n + ALIGN - 1) & ~(ALIGN - 1);
+}
+
+function columnBytes(index: Index, name: keyof Page, words: number, width: number): Uint8Array {
+  const total = index.count * words * width;
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (let p = 0; p < index.pages.length && at < total; p++) {
+    const col = index.pages[p][name];
+    const rows = Math.min(PAGE_ROWS, index.count - p * PAGE_ROWS);
+    const bytes = new Uint8Array(col.buffer, col.byteOffset, rows * words * width);
+    out.set(bytes, at);
+    at += bytes.length;
+  }
+  return out;
+}
+
+/** Serialize the index into sidecar bytes. */
+export function encodeSidecar(
+  kind: SidecarKind,
+  index: Index,
+  coverage: Coverage,
+  system: unknown,
+): Uint8Array {
+  const meta = encode({
+    entities: index.entities.names,
+    scopes: index.scopes.names,
+    keys: [...index.keys],
+    system,
+  }, { useBigInt64: true, ignoreUndefined: true });
+  const entityCount = index.entities.names.length;
+  const parts: Uint8Array[] = [
+    meta,
+    index.entityHashes.subarray(0, entityCount * HASH_BYTES),
+    ...COLUMNS.map((c) => columnBytes(index, c.name, c.words, c.width)),
+  ];
+  let size = SIDECAR_HEADER_BYTES;
+  for (const p of parts) size = pad(size + p.length);
+  const out = new Uint8Array(size);
+  let at = SIDECAR_HEADER_BYTES;
+  for (const p of parts) {
+    out.set(p, at);
+    at = pad(at + p.length);
+  }
+  out.set(MAGIC, 0);
+  const dv = new DataView(out.buffer);
+  dv.setUint16(4, SIDECAR_VERSION, true);
+  dv.setUint16(6, kind === "image" ? 1 : 2, true);
+  dv.setUint32(8, index.count, true);
+  dv.setUint32(12, entityCount, true);
+  dv.setUint32(16, index.scopes.names.length, true);
+  dv.setUint32(20, coverage.segment, true);
+  dv.setUint32(24, coverage.endOffset, true);
+  dv.setUint32(28, coverage.lastFrameSegment, true);
+  dv.setUint32(32, coverage.lastFrameOffset, true);
+  dv.setUint32(36, coverage.lastFrameCrc, true);
+  dv.setUint32(40, meta.length, true);
+  dv.setUint32(44, crc32(out.subarray(SIDECAR_HEADER_BYTES)), true);
+  dv.setUint32(52, crc32(out.subarray(0, 52)), true);
+  return out;
+}
+
+/** Write a sidecar atomically (temp file, sync, rename, directory sync). */
+export function writeSidecar(fs: FileSystem, dir: string, file: string, bytes: Uint8Array): void {
+  const tmp = `${dir}/${file}.tmp`;
+  const h = fs.open(tmp, { write: true, create: true, truncate: true });
+  try {
+    h.write(bytes, 0);
+    h.syncData();
+  } finally {
+    h.close();
+  }
+  fs.rename(tmp, `${dir}/${file}`);
+  fs.syncDir(dir);
+}
+
+/**
+ * Load and check a sidecar. Returns the index, or a string saying why the
+ * sidecar cannot be trusted. Never throws for bad bytes.
+ */
+export function loadSidecar(
+  fs: FileSystem,
+  path: string,
+  kind: SidecarKind,
+): LoadedSidecar | string {
+  let buf: Uint8Array;
+  try {
+    buf = readWhole(fs, path);
+  } catch (e) {
+    return `unreadable: ${(e as Error).message}`;
+  }
+  if (buf.length < SIDECAR_HEADER_BYTES) return "shorter than its header";
+  for (let i = 0; i < 4; i++) if (buf[i] !== MAGIC[i]) return "bad magic";
+  const dv = new DataView(buf.buffer, buf.byteOffset, buf.length);
+  if (dv.getUint32(52, true) !== crc32(buf.subarray(0, 52))) return "header crc mismatch";
+  if (dv.getUint16(4, true) !== SIDECAR_VERSION) return "unknown version";
+  if (dv.getUint16(6, true) !== (kind === "image" ? 1 : 2)) return "wrong sidecar kind";
+  if (dv.getUint32(44, true) !== crc32(buf.subarray(SIDECAR_HEADER_BYTES))) {
+    return "body crc mismatch";
+  }
+  const count = dv.getUint32(8, true);
+  const entityCount = dv.getUint32(12, true);
+  const scopeCount = dv.getUint32(16, true);
+  const metaLength = dv.getUint32(40, true);
+  let at = SIDECAR_HEADER_BYTES;
+  let meta: { entities: string[]; scopes: string[]; keys: [string, number][]; system: unknown };
+  try {
+    meta = decode(buf.subarray(at, at + metaLength), { useBigInt64: true }) as typeof meta;
+  } catch (e) {
+    return `meta does not decode: ${(e as Error).message}`;
+  }
+  if (
+    !Array.isArray(meta?.entities) || meta.entities.length !== entityCount ||
+    !Array.isArray(meta.scopes) || meta.scopes.length !== scopeCount || !Array.isArray(meta.keys)
+  ) return "meta does not match the header";
+  at = pad(at + metaLength);
+  const index = new Index();
+  for (const name of meta.entities) index.entities.intern(name);
+  for (const name of meta.scopes) index.scopes.intern(name);
+  if (index.entities.names.length !== entityCount || index.scopes.names.length !== scopeCount) {
+    return "duplicate names";
+  }
+  for (const [k, g] of meta.keys) index.keys.set(k, g);
+  const hashBytes = entityCount * HASH_BYTES;
+  if (at + hashBytes > buf.length) return "truncated";
+  index.entityHashes = buf.slice(at, at + hashBytes);
+  if (index.entityHashes.length === 0) index.entityHashes = new Uint8Array(HASH_BYTES * 64);
+  at = pad(at + hashBytes);
+  const columns = new Map<keyof Page, ArrayBufferView>();
+  for (const c of COLUMNS) {
+    const bytes = count * c.words * c.width;
+    if (at + bytes > buf.length) return "truncated";
+    const off = buf.byteOffset + at;
+    const view = c.width === 8
+      ? new Float64Array(buf.buffer, off, count * c.words)
+      : c.width === 4
+      ? new Uint32Array(buf.buffer, off, count * c.words)
+      : new Uint16Array(buf.buffer, off, count * c.words);
+    columns.set(c.name, view);
+    at = pad(at + bytes);
+  }
+  const pages: Page[] = [];
+  for (let start = 0; start < count; start += PAGE_ROWS) {
+    const rows = Math.min(PAGE_ROWS, count - start);
+    const full = rows === PAGE_ROWS;
+    const page = (full ? {} : newPage()) as Page;
+    for (const c of COLUMNS) {
+      const col = columns.get(c.name) as Uint32Array;
+      const slice = col.subarray(start * c.words, (start + rows) * c.words);
+      if (full) (page as unknown as Record<string, ArrayBufferView>)[c.name] = slice;
+      else (page[c.name] as Uint32Array).set(slice);
+    }
+    pages.push(page);
+  }
+  index.pages = pages;
+  index.count = count;
+  // Bounds of every id in the columns, so a lying sidecar cannot index out of range.
+  for (const page of pages) {
+    const rows = page === pages[pages.length - 1]
+      ? count - (pages.length - 1) * PAGE_ROWS
+      : PAGE_ROWS;
+    for (let r = 0; r < rows; r++) {
+      if (page.ent[r] >= entityCount || page.scp[r] >= scopeCount) {
+        return "row names an unknown entity or scope";
+      }
+    }
+  }
+  index.rebuildDerived();
+  return {
+    index,
+    coverage: {
+      segment: dv.getUint32(20, true),
+      endOffset: dv.getUint32(24, true),
+      lastFrameSegment: dv.getUint32(28, true),
+      lastFrameOffset: dv.getUint32(32, true),
+      lastFrameCrc: dv.getUint32(36, true),
+    },
+    system: meta.system,
+  };
+}

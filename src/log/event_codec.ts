@@ -1,0 +1,306 @@
+/**
+ * The event body: a fixed little-endian header, variable fields, the
+ * MessagePack-encoded payload, and the event's 32-byte BLAKE3 hash, which
+ * covers everything before it (so also the previous event's hash).
+ *
+ * ```
+ * offset size field
+ * 0      16   event id (UUIDv7, big-endian)
+ * 16     4    sequence (per entity, from 1)
+ * 20     4    globalSequence (from 1)
+ * 24     8    timestampMs (f64)
+ * 32     2    kind
+ * 34     1    field flags (1 prevHash, 2 correlationId, 4 causationId, 8 string key, 16 bigint key)
+ * 35     1    reserved (0)
+ * 36     2    entity UTF-8 bytes
+ * 38     2    scope UTF-8 bytes
+ * 40     2    idempotency key bytes
+ * 42     2    reserved (0)
+ * 44     ..   prevHash(32)? correlationId(16)? causationId(16)? entity scope key
+ * ..     ..   payload (MessagePack)
+ * end-32 32   eventHash = BLAKE3(body[0 .. end-32])
+ * ```
+ * The scan on open reads only the fixed header and strings; payloads are
+ * decoded when an event is read.
+ *
+ * @module
+ */
+
+import { decode, Encoder } from "@msgpack/msgpack";
+import { InvalidPayloadError } from "../store/errors.ts";
+import { HASH_BYTES, hashInto } from "./hash.ts";
+
+/** Deepest payload nesting accepted. */
+export const PAYLOAD_DEPTH_MAX = 64;
+/** Bytes of the fixed event header. */
+export const EVENT_HEADER_BYTES = 44;
+/** Bytes of an id field. */
+export const ID_BYTES = 16;
+
+/** Field flags. */
+export const EventFlag = {
+  PrevHash: 1,
+  Correlation: 2,
+  Causation: 4,
+  StringKey: 8,
+  BigintKey: 16,
+} as const;
+const KNOWN_FLAGS = 31;
+
+const INT64_MIN = -(2n ** 63n);
+const UINT64_MAX = 2n ** 64n - 1n;
+
+const encoder = new Encoder({
+  useBigInt64: true,
+  ignoreUndefined: true,
+  maxDepth: PAYLOAD_DEPTH_MAX + 4,
+});
+const textDecoder = new TextDecoder("utf-8", { fatal: true });
+
+function describe(value: unknown): string {
+  if (typeof value === "function") return "a function";
+  if (typeof value === "symbol") return "a symbol";
+  const ctor = (value as { constructor?: { name?: string } })?.constructor?.name;
+  return ctor ? `a ${ctor}` : "an object with a non-plain prototype";
+}
+
+/**
+ * Throw {@linkcode InvalidPayloadError} unless `value` round-trips through
+ * MessagePack unchanged: plain objects, arrays, strings, numbers, booleans,
+ * null, bigints within 64 bits, Uint8Array and Date. Maps, Sets, class
+ * instances, functions, symbols and cycles are rejected rather than silently
+ * mangled. `undefined` object members are dropped, as in JSON.
+ */
+export function validatePayload(
+  value: unknown,
+  path = "payload",
+  depth = 0,
+  stack: unknown[] = [],
+): void {
+  switch (typeof value) {
+    case "string":
+    case "number":
+    case "boolean":
+    case "undefined":
+      return;
+    case "bigint":
+      if (value < INT64_MIN || value > UINT64_MAX) {
+        throw new InvalidPayloadError(`${path} is a bigint outside the 64-bit range: ${value}`);
+      }
+      return;
+    case "object": {
+      if (value === null || value instanceof Uint8Array || value instanceof Date) return;
+      if (depth >= PAYLOAD_DEPTH_MAX) {
+        throw new InvalidPayloadError(`${path} nests deeper than ${PAYLOAD_DEPTH_MAX} levels`);
+      }
+      if (stack.includes(value)) throw new InvalidPayloadError(`${path} is a cyclic reference`);
+      stack.push(value);
+      if (Array.isArray(value)) {
+        for (let i = 0; i < value.length; i++) {
+          validatePayload(value[i], `${path}[${i}]`, depth + 1, stack);
+        }
+      } else {
+        const proto = Object.getPrototypeOf(value);
+        if (proto !== Object.prototype && proto !== null) {
+          throw new InvalidPayloadError(
+            `${path} is ${describe(value)}; payloads hold plain objects, arrays, strings, ` +
+              `numbers, booleans, null, bigints, Uint8Array and Date`,
+          );
+        }
+        for (const key in value) {
+          validatePayload(
+            (value as Record<string, unknown>)[key],
+            `${path}.${key}`,
+            depth + 1,
+            stack,
+          );
+        }
+      }
+      stack.pop();
+      return;
+    }
+    default:
+      throw new InvalidPayloadError(
+        `${path} is ${describe(value)}, which MessagePack cannot store`,
+      );
+  }
+}
+
+/**
+ * Validate and encode a payload. The result is a view into the encoder's
+ * shared buffer: copy or use it before the next call.
+ */
+export function encodePayload(payload: unknown): Uint8Array {
+  validatePayload(payload);
+  try {
+    return encoder.encodeSharedRef(payload);
+  } catch (e) {
+    throw new InvalidPayloadError(`payload cannot be encoded: ${(e as Error).message}`, {
+      cause: e,
+    });
+  }
+}
+
+/** Decode a payload (throws the decoder's error on malformed bytes). */
+export function decodePayload(bytes: Uint8Array): unknown {
+  return decode(bytes, { useBigInt64: true });
+}
+
+/** The variable parts of an event body, already encoded. */
+export interface EventParts {
+  id: Uint8Array;
+  sequence: number;
+  globalSequence: number;
+  timestampMs: number;
+  kind: number;
+  prevHash: Uint8Array | null;
+  correlationId: Uint8Array | null;
+  causationId: Uint8Array | null;
+  entity: Uint8Array;
+  scope: Uint8Array;
+  key: Uint8Array | null;
+  keyIsString: boolean;
+  payload: Uint8Array;
+}
+
+/** Body length of an event with these parts. */
+export function eventBodyLength(p: EventParts): number {
+  return EVENT_HEADER_BYTES + (p.prevHash ? HASH_BYTES : 0) + (p.correlationId ? ID_BYTES : 0) +
+    (p.causationId ? ID_BYTES : 0) + p.entity.length + p.scope.length +
+    (p.key ? p.key.length : 0) + p.payload.length + HASH_BYTES;
+}
+
+/**
+ * Write the body into `buf` at `at` (exactly {@linkcode eventBodyLength}
+ * bytes), hashing it in place. Returns the offset of the event hash.
+ */
+export function writeEventBody(buf: Uint8Array, at: number, p: EventParts): number {
+  const dv = new DataView(buf.buffer, buf.byteOffset);
+  buf.set(p.id, at);
+  dv.setUint32(at + 16, p.sequence, true);
+  dv.setUint32(at + 20, p.globalSequence, true);
+  dv.setFloat64(at + 24, p.timestampMs, true);
+  dv.setUint16(at + 32, p.kind, true);
+  let flags = 0;
+  if (p.prevHash) flags |= EventFlag.PrevHash;
+  if (p.correlationId) flags |= EventFlag.Correlation;
+  if (p.causationId) flags |= EventFlag.Causation;
+  if (p.key) flags |= p.keyIsString ? EventFlag.StringKey : EventFlag.BigintKey;
+  buf[at + 34] = flags;
+  buf[at + 35] = 0;
+  dv.setUint16(at + 36, p.entity.length, true);
+  dv.setUint16(at + 38, p.scope.length, true);
+  dv.setUint16(at + 40, p.key ? p.key.length : 0, true);
+  dv.setUint16(at + 42, 0, true);
+  let w = at + EVENT_HEADER_BYTES;
+  if (p.prevHash) (buf.set(p.prevHash, w), w += HASH_BYTES);
+  if (p.correlationId) (buf.set(p.correlationId, w), w += ID_BYTES);
+  if (p.causationId) (buf.set(p.causationId, w), w += ID_BYTES);
+  buf.set(p.entity, w);
+  w += p.entity.length;
+  buf.set(p.scope, w);
+  w += p.scope.length;
+  if (p.key) (buf.set(p.key, w), w += p.key.length);
+  buf.set(p.payload, w);
+  w += p.payload.length;
+  hashInto(buf.subarray(at, w), buf, w);
+  return w;
+}
+
+/** The fixed fields of an event body plus the offsets of its variable parts. */
+export interface EventHeader {
+  /** Offset of the body (and its event id) in the buffer. */
+  bodyAt: number;
+  sequence: number;
+  globalSequence: number;
+  timestampMs: number;
+  kind: number;
+  flags: number;
+  /** Offsets (absolute, in the buffer) of each part; -1 when absent. */
+  prevHashAt: number;
+  correlationAt: number;
+  causationAt: number;
+  entityAt: number;
+  entityLength: number;
+  scopeAt: number;
+  scopeLength: number;
+  keyAt: number;
+  keyLength: number;
+  keyIsString: boolean;
+  payloadAt: number;
+  payloadEnd: number;
+  hashAt: number;
+}
+
+/**
+ * Read the fixed header of the event body at `buf[at .. at+length]` and
+ * locate its parts, or return why it is malformed. Never throws.
+ */
+export function readEventHeader(buf: Uint8Array, at: number, length: number): EventHeader | string {
+  if (length < EVENT_HEADER_BYTES + HASH_BYTES) {
+    return `event body of ${length} bytes is shorter than the minimum`;
+  }
+  const dv = new DataView(buf.buffer, buf.byteOffset);
+  const flags = buf[at + 34];
+  if ((flags & ~KNOWN_FLAGS) !== 0 || buf[at + 35] !== 0) return "unknown event flags";
+  if ((flags & EventFlag.StringKey) && (flags & EventFlag.BigintKey)) return "two key types";
+  const sequence = dv.getUint32(at + 16, true);
+  const globalSequence = dv.getUint32(at + 20, true);
+  if (sequence === 0 || globalSequence === 0) return "zero sequence";
+  const entityLength = dv.getUint16(at + 36, true);
+  const scopeLength = dv.getUint16(at + 38, true);
+  const keyLength = dv.getUint16(at + 40, true);
+  let w = at + EVENT_HEADER_BYTES;
+  const prevHashAt = flags & EventFlag.PrevHash ? w : -1;
+  if (prevHashAt >= 0) w += HASH_BYTES;
+  const correlationAt = flags & EventFlag.Correlation ? w : -1;
+  if (correlationAt >= 0) w += ID_BYTES;
+  const causationAt = flags & EventFlag.Causation ? w : -1;
+  if (causationAt >= 0) w += ID_BYTES;
+  const entityAt = w;
+  w += entityLength;
+  const scopeAt = w;
+  w += scopeLength;
+  const hasKey = (flags & (EventFlag.StringKey | EventFlag.BigintKey)) !== 0;
+  if (!hasKey && keyLength !== 0) return "key length without a key";
+  const keyAt = hasKey ? w : -1;
+  w += keyLength;
+  const hashAt = at + length - HASH_BYTES;
+  if (w > hashAt || entityLength === 0 || scopeLength === 0) {
+    return "event field lengths overrun the body";
+  }
+  return {
+    bodyAt: at,
+    sequence,
+    globalSequence,
+    timestampMs: dv.getFloat64(at + 24, true),
+    kind: dv.getUint16(at + 32, true),
+    flags,
+    prevHashAt,
+    correlationAt,
+    causationAt,
+    entityAt,
+    entityLength,
+    scopeAt,
+    scopeLength,
+    keyAt,
+    keyLength,
+    keyIsString: (flags & EventFlag.StringKey) !== 0,
+    payloadAt: w,
+    payloadEnd: hashAt,
+    hashAt,
+  };
+}
+
+/** Decode UTF-8 (throws on invalid bytes). */
+export function decodeText(buf: Uint8Array, at: number, length: number): string {
+  return textDecoder.decode(buf.subarray(at, at + length));
+}
+
+/** Map key of an idempotency key; distinguishes the string "1" from the bigint 1n. */
+export function keyString(isString: boolean, bytes: Uint8Array): string {
+  if (isString) return "s:" + textDecoder.decode(bytes);
+  let hex = "b:";
+  for (let i = 0; i < bytes.length; i++) hex += bytes[i].toString(16).padStart(2, "0");
+  return hex;
+}

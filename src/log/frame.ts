@@ -1,0 +1,141 @@
+/**
+ * The frame: the unit of the log.
+ *
+ * ```
+ * offset size field
+ * 0      4    crc32 (node:zlib) of bytes 4 .. 12+length, little-endian
+ * 4      4    length of the body in bytes, little-endian
+ * 8      1    frame kind (1 event, 2 batch begin, 3 batch commit)
+ * 9      1    flags (bit 0: part of a batch)
+ * 10     2    magic 0xB7 0xF1 (finds frame starts when classifying damage)
+ * 12     n    body
+ * ```
+ *
+ * @module
+ */
+
+import { crc32 } from "node:zlib";
+
+/** Bytes of the fixed frame header. */
+export const FRAME_HEADER_BYTES = 12;
+/** Largest frame body, bytes (16 MiB). Larger payloads are rejected before anything is written. */
+export const FRAME_BODY_BYTES_MAX = 16 * 1024 * 1024;
+
+/** Frame kinds. */
+export const FrameKind = {
+  Event: 1,
+  BatchBegin: 2,
+  BatchCommit: 3,
+} as const;
+
+/** Frame flag: the event is inside a BEGIN/COMMIT batch. */
+export const FLAG_IN_BATCH = 1;
+
+const MAGIC_0 = 0xb7;
+const MAGIC_1 = 0xf1;
+
+/** Write a frame header for `body` (already at `buf[at+12 ..]`) into `buf` at `at`. */
+export function sealFrame(
+  buf: Uint8Array,
+  at: number,
+  bodyLength: number,
+  kind: number,
+  flags: number,
+): void {
+  buf[at + 4] = bodyLength & 255;
+  buf[at + 5] = (bodyLength >>> 8) & 255;
+  buf[at + 6] = (bodyLength >>> 16) & 255;
+  buf[at + 7] = bodyLength >>> 24;
+  buf[at + 8] = kind;
+  buf[at + 9] = flags;
+  buf[at + 10] = MAGIC_0;
+  buf[at + 11] = MAGIC_1;
+  const crc = crc32(buf.subarray(at + 4, at + FRAME_HEADER_BYTES + bodyLength));
+  buf[at] = crc & 255;
+  buf[at + 1] = (crc >>> 8) & 255;
+  buf[at + 2] = (crc >>> 16) & 255;
+  buf[at + 3] = crc >>> 24;
+}
+
+/** A frame found in a buffer. */
+export interface ParsedFrame {
+  /** Frame kind. */
+  kind: number;
+  /** Flags. */
+  flags: number;
+  /** Offset of the body within the buffer. */
+  bodyAt: number;
+  /** Body length. */
+  bodyLength: number;
+  /** Whole frame length (header + body). */
+  frameLength: number;
+  /** The stored CRC. */
+  crc: number;
+}
+
+/** Why a frame could not be parsed. */
+export type FrameFault =
+  | "short_header"
+  | "bad_magic"
+  | "bad_length"
+  | "short_body"
+  | "bad_crc"
+  | "bad_kind";
+
+function u32(buf: Uint8Array, at: number): number {
+  return (buf[at] | (buf[at + 1] << 8) | (buf[at + 2] << 16) | (buf[at + 3] << 24)) >>> 0;
+}
+
+/** Read the little-endian CRC field of the frame at `at`. */
+export function frameCrcAt(buf: Uint8Array, at: number): number {
+  return u32(buf, at);
+}
+
+/**
+ * Parse the frame at `buf[at]`, checking magic, length bound, kind and CRC.
+ * Returns the frame or the reason it is not one. Never throws, never
+ * allocates in proportion to a declared length.
+ */
+export function parseFrame(
+  buf: Uint8Array,
+  at: number,
+  end: number = buf.length,
+): ParsedFrame | FrameFault {
+  if (end - at < FRAME_HEADER_BYTES) return "short_header";
+  if (buf[at + 10] !== MAGIC_0 || buf[at + 11] !== MAGIC_1) return "bad_magic";
+  const bodyLength = u32(buf, at + 4);
+  if (bodyLength > FRAME_BODY_BYTES_MAX) return "bad_length";
+  const kind = buf[at + 8];
+  if (kind < FrameKind.Event || kind > FrameKind.BatchCommit) return "bad_kind";
+  const frameLength = FRAME_HEADER_BYTES + bodyLength;
+  if (end - at < frameLength) return "short_body";
+  const crc = u32(buf, at);
+  if (crc32(buf.subarray(at + 4, at + frameLength)) !== crc) return "bad_crc";
+  return {
+    kind,
+    flags: buf[at + 9],
+    bodyAt: at + FRAME_HEADER_BYTES,
+    bodyLength,
+    frameLength,
+    crc,
+  };
+}
+
+/** Encode the 8-byte body of a batch marker: item count and first global sequence. */
+export function encodeMarker(count: number, firstGlobalSequence: number): Uint8Array {
+  const body = new Uint8Array(8);
+  const dv = new DataView(body.buffer);
+  dv.setUint32(0, count, true);
+  dv.setUint32(4, firstGlobalSequence, true);
+  return body;
+}
+
+/** Decode a batch marker body. */
+export function decodeMarker(
+  buf: Uint8Array,
+  at: number,
+  length: number,
+): { count: number; firstGlobalSequence: number } | undefined {
+  if (length !== 8) return undefined;
+  return { count: u32(buf, at), firstGlobalSequence: u32(buf, at + 4) };
+}

@@ -1,0 +1,68 @@
+/**
+ * Segment files: `NNNNNN.fbat` in the data directory, each starting with a
+ * 16-byte header.
+ *
+ * ```
+ * offset size field
+ * 0      4    magic "FBAT"
+ * 4      2    format version (1), little-endian
+ * 6      2    reserved (0)
+ * 8      4    segment number, little-endian
+ * 12     4    crc32 of bytes 0..12
+ * ```
+ *
+ * @module
+ */
+
+import { crc32 } from "node:zlib";
+
+/** Bytes of the segment header. */
+export const SEGMENT_HEADER_BYTES = 16;
+/** On-disk format version written by this code. */
+export const FORMAT_VERSION = 1;
+/** Segment file extension. */
+export const SEGMENT_EXTENSION = ".fbat";
+/** Highest segment number (six digits in the name; the header holds 32 bits). */
+export const SEGMENT_NUMBER_MAX = 0xffffffff;
+
+const MAGIC = [0x46, 0x42, 0x41, 0x54]; // "FBAT"
+const SEGMENT_NAME = /^(\d{6,10})\.fbat$/;
+
+/** File name of segment `n`. */
+export function segmentName(n: number): string {
+  return String(n).padStart(6, "0") + SEGMENT_EXTENSION;
+}
+
+/** Segment number of a file name, or `undefined` when it is not a segment. */
+export function parseSegmentName(name: string): number | undefined {
+  const m = SEGMENT_NAME.exec(name);
+  return m ? Number(m[1]) : undefined;
+}
+
+/** Build the header of segment `n`. */
+export function encodeSegmentHeader(n: number): Uint8Array {
+  const h = new Uint8Array(SEGMENT_HEADER_BYTES);
+  h.set(MAGIC, 0);
+  const dv = new DataView(h.buffer);
+  dv.setUint16(4, FORMAT_VERSION, true);
+  dv.setUint32(8, n, true);
+  dv.setUint32(12, crc32(h.subarray(0, 12)), true);
+  return h;
+}
+
+/** Check a segment header; returns a problem description or `undefined` when valid. */
+export function checkSegmentHeader(h: Uint8Array, n: number): string | undefined {
+  if (h.length < SEGMENT_HEADER_BYTES) {
+    return `header is ${h.length} bytes, expected ${SEGMENT_HEADER_BYTES}`;
+  }
+  for (let i = 0; i < 4; i++) if (h[i] !== MAGIC[i]) return "bad magic (not a segment file)";
+  const dv = new DataView(h.buffer, h.byteOffset, SEGMENT_HEADER_BYTES);
+  if (dv.getUint32(12, true) !== crc32(h.subarray(0, 12))) return "header crc mismatch";
+  const version = dv.getUint16(4, true);
+  if (version !== FORMAT_VERSION) {
+    return `format version ${version}, this code reads ${FORMAT_VERSION}`;
+  }
+  const number = dv.getUint32(8, true);
+  if (number !== n) return `header says segment ${number}, file name says ${n}`;
+  return undefined;
+}

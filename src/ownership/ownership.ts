@@ -1,0 +1,238 @@
+/**
+ * Leases and fencing tokens for a scope. Every change is a system event in
+ * the log (so it survives reopen); time comes from the store's clock.
+ *
+ * @module
+ */
+
+import { Coordinate } from "../store/coordinate.ts";
+import { InvalidArgumentError, OwnershipError } from "../store/errors.ts";
+import type { StoreInternals } from "../store/store.ts";
+import { type FencePayload, SystemKind } from "../store/system.ts";
+import type { Fence } from "../store/types.ts";
+import { checkFence, leaseOver, tokenHash } from "./fence.ts";
+import { toHex } from "../store/ids.ts";
+
+/** Entity prefix of a scope's fence events. */
+export const FENCE_ENTITY_PREFIX = "$fence:";
+/** Longest lease, ms (one day). */
+export const LEASE_MS_MAX = 86_400_000;
+const TOKEN_BYTES = 16;
+
+/**
+ * Ownership of one scope: at most one owner holds an unexpired lease; each
+ * takeover moves the epoch up by one; a fence `{ owner, epoch, token }` proves
+ * ownership to fenced appends.
+ *
+ * @example
+ * ```ts
+ * import { Coordinate, EventKind, OwnershipError, Store } from "@seed/batpak";
+ * let now = 0;
+ * const store = Store.open({ dataDir: Deno.makeTempDirSync(), clock: () => now });
+ * const own = store.ownership("orders");
+ * const fence = own.claim("worker-a", 1_000);
+ * store.append(new Coordinate("order:1", "orders"), EventKind.custom(1, 1), {}, { fence });
+ * now = 2_000; // the lease expired
+ * const next = own.takeover("worker-b", own.current()!, 1_000);
+ * console.log(next.epoch); // 2
+ * try {
+ *   store.append(new Coordinate("order:1", "orders"), EventKind.custom(1, 1), {}, { fence });
+ * } catch (e) {
+ *   console.log((e as OwnershipError).reason); // stale_owner
+ * }
+ * store.close();
+ * ```
+ */
+export interface Ownership {
+  /** The scope this handle guards. */
+  readonly scope: string;
+  /** Take a free scope (never claimed, released, or expired). `lease_held` otherwise. */
+  claim(owner: string, leaseMs: number): Fence;
+  /** Extend the current lease; the fence must be current and unexpired. */
+  renew(fence: Fence, leaseMs: number): Fence;
+  /** Replace an expired owner: `observed` must be the current owner and epoch; returns epoch + 1. */
+  takeover(owner: string, observed: Fence, leaseMs: number): Fence;
+  /** Give the lease up; the next claim may take the scope at once. */
+  release(fence: Fence): void;
+  /**
+   * The current owner and epoch, or `undefined` when never claimed. The token
+   * is a secret only its owner holds (the log stores a hash), so it is `""`.
+   */
+  current(): Fence | undefined;
+}
+
+function checkOwner(owner: unknown): string {
+  if (typeof owner !== "string" || owner.length === 0 || owner.length > 256) {
+    throw new InvalidArgumentError(
+      `owner must be a non-empty string of at most 256 characters, found ${String(owner)}`,
+    );
+  }
+  return owner;
+}
+
+function checkLease(leaseMs: unknown): number {
+  if (
+    typeof leaseMs !== "number" || !Number.isInteger(leaseMs) || leaseMs < 1 ||
+    leaseMs > LEASE_MS_MAX
+  ) {
+    throw new InvalidArgumentError(
+      `leaseMs must be an integer in 1..${LEASE_MS_MAX}, found ${String(leaseMs)}`,
+    );
+  }
+  return leaseMs;
+}
+
+function checkFenceShape(f: unknown): Fence {
+  const fence = f as Fence;
+  if (
+    typeof fence !== "object" || fence === null || typeof fence.owner !== "string" ||
+    typeof fence.token !== "string" || !Number.isInteger(fence.epoch) || fence.epoch < 0
+  ) {
+    throw new InvalidArgumentError(
+      "fence must be { owner: string, epoch: integer, token: string }",
+    );
+  }
+  return fence;
+}
+
+function newToken(): string {
+  const b = new Uint8Array(TOKEN_BYTES);
+  crypto.getRandomValues(b);
+  return toHex(b);
+}
+
+/** The store-backed implementation. */
+export class OwnershipImpl implements Ownership {
+  readonly scope: string;
+  readonly #s: StoreInternals;
+  readonly #coord: Coordinate;
+
+  constructor(internals: StoreInternals, scope: string) {
+    if (typeof scope !== "string") {
+      throw new InvalidArgumentError(`ownership scope must be a string`);
+    }
+    this.#s = internals;
+    this.#coord = new Coordinate(FENCE_ENTITY_PREFIX + scope, scope);
+    this.scope = scope;
+  }
+
+  #now(): number {
+    return this.#s.settings.clock();
+  }
+
+  #record(
+    op: FencePayload["op"],
+    owner: string,
+    epoch: number,
+    token: string,
+    expiresAtMs: number,
+  ): void {
+    const payload: FencePayload = {
+      op,
+      owner,
+      epoch,
+      tokenHash: tokenHash(token),
+      expiresAtMs,
+      released: op === "release",
+    };
+    this.#s.appendSystem(this.#coord, SystemKind.Fence, payload);
+  }
+
+  claim(owner: string, leaseMs: number): Fence {
+    checkOwner(owner);
+    checkLease(leaseMs);
+    const now = this.#now();
+    const rec = this.#s.system.fences.get(this.scope);
+    if (rec && !leaseOver(rec, now)) {
+      throw new OwnershipError(
+        "lease_held",
+        this.scope,
+        rec.epoch,
+        rec.epoch + 1,
+        `"${rec.owner}" holds epoch ${rec.epoch} until ${rec.expiresAtMs} (now ${now})`,
+      );
+    }
+    const epoch = (rec?.epoch ?? 0) + 1;
+    const token = newToken();
+    this.#record("claim", owner, epoch, token, now + leaseMs);
+    return { owner, epoch, token };
+  }
+
+  renew(fence: Fence, leaseMs: number): Fence {
+    checkFenceShape(fence);
+    checkLease(leaseMs);
+    const now = this.#now();
+    checkFence(this.#s.system, this.scope, fence, now);
+    this.#record("renew", fence.owner, fence.epoch, fence.token, now + leaseMs);
+    return { owner: fence.owner, epoch: fence.epoch, token: fence.token };
+  }
+
+  takeover(owner: string, observed: Fence, leaseMs: number): Fence {
+    checkOwner(owner);
+    checkFenceShape(observed);
+    checkLease(leaseMs);
+    const now = this.#now();
+    const rec = this.#s.system.fences.get(this.scope);
+    if (!rec) {
+      throw new OwnershipError(
+        "invalid_token",
+        this.scope,
+        0,
+        observed.epoch,
+        "nothing to take over: claim it",
+      );
+    }
+    if (observed.epoch < rec.epoch) {
+      throw new OwnershipError(
+        "stale_owner",
+        this.scope,
+        rec.epoch,
+        observed.epoch,
+        `observed epoch ${observed.epoch}, but epoch ${rec.epoch} already took over`,
+      );
+    }
+    if (observed.epoch > rec.epoch) {
+      throw new OwnershipError(
+        "invalid_token",
+        this.scope,
+        rec.epoch,
+        observed.epoch,
+        "observed epoch was never issued",
+      );
+    }
+    if (observed.owner !== rec.owner) {
+      throw new OwnershipError(
+        "split_brain",
+        this.scope,
+        rec.epoch,
+        observed.epoch,
+        `observed "${observed.owner}" at epoch ${observed.epoch}, but it belongs to "${rec.owner}"`,
+      );
+    }
+    if (!leaseOver(rec, now)) {
+      throw new OwnershipError(
+        "lease_held",
+        this.scope,
+        rec.epoch,
+        observed.epoch + 1,
+        `"${rec.owner}" holds epoch ${rec.epoch} until ${rec.expiresAtMs} (now ${now})`,
+      );
+    }
+    const epoch = rec.epoch + 1;
+    const token = newToken();
+    this.#record("takeover", owner, epoch, token, now + leaseMs);
+    return { owner, epoch, token };
+  }
+
+  release(fence: Fence): void {
+    checkFenceShape(fence);
+    const now = this.#now();
+    checkFence(this.#s.system, this.scope, fence, now);
+    this.#record("release", fence.owner, fence.epoch, fence.token, now);
+  }
+
+  current(): Fence | undefined {
+    const rec = this.#s.system.fences.get(this.scope);
+    return rec ? { owner: rec.owner, epoch: rec.epoch, token: "" } : undefined;
+  }
+}

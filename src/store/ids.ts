@@ -1,0 +1,145 @@
+/**
+ * UUIDv7 event ids: 48-bit millisecond timestamp, version 7, a 12-bit
+ * counter (monotonic within a millisecond) and 62 random bits.
+ *
+ * @module
+ */
+
+import { InvalidArgumentError } from "./errors.ts";
+
+/** A UUIDv7 in canonical lowercase form, time-ordered. */
+export type EventId = string;
+
+const HEX: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+const COUNTER_MAX = 0xfff;
+const RANDOM_POOL_WORDS = 1024;
+const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** Four big-endian u32 words of a UUID. */
+export type IdWords = [number, number, number, number];
+
+/**
+ * Generates monotonic UUIDv7 ids from an injected clock. When the clock
+ * stalls or goes backwards the last timestamp is reused with the counter
+ * incremented; when the counter runs out the timestamp advances by 1 ms, so
+ * ids are strictly increasing within one generator.
+ */
+export class IdGenerator {
+  #clock: () => number;
+  #lastMs = -1;
+  #counter = 0;
+  #pool = new Uint32Array(RANDOM_POOL_WORDS);
+  #poolAt = RANDOM_POOL_WORDS;
+  /** Words of the last generated id. */
+  readonly words: IdWords = [0, 0, 0, 0];
+  /** Timestamp (ms) embedded in the last id. */
+  lastTimestampMs = 0;
+
+  /** `clock` returns epoch milliseconds. */
+  constructor(clock: () => number) {
+    this.#clock = clock;
+  }
+
+  /** Never generate an id at or below this timestamp/counter (used after reopen). */
+  observe(words: IdWords): void {
+    const ms = words[0] * 0x10000 + (words[1] >>> 16);
+    const counter = words[1] & COUNTER_MAX;
+    if (ms > this.#lastMs || (ms === this.#lastMs && counter > this.#counter)) {
+      this.#lastMs = ms;
+      this.#counter = counter;
+    }
+  }
+
+  #random(): number {
+    if (this.#poolAt === RANDOM_POOL_WORDS) {
+      crypto.getRandomValues(this.#pool);
+      this.#poolAt = 0;
+    }
+    return this.#pool[this.#poolAt++];
+  }
+
+  /** Generate the next id into {@linkcode IdGenerator.words}; returns the timestamp. */
+  next(): number {
+    let now = Math.floor(this.#clock());
+    if (!Number.isFinite(now) || now < 0) now = 0;
+    if (now > this.#lastMs) {
+      this.#lastMs = now;
+      this.#counter = 0;
+    } else if (this.#counter < COUNTER_MAX) {
+      this.#counter++;
+    } else {
+      this.#lastMs++;
+      this.#counter = 0;
+    }
+    const ms = this.#lastMs;
+    const w = this.words;
+    w[0] = Math.floor(ms / 0x10000) >>> 0;
+    w[1] = (((ms & 0xffff) << 16) | 0x7000 | this.#counter) >>> 0;
+    w[2] = ((this.#random() & 0x3fffffff) | 0x80000000) >>> 0;
+    w[3] = this.#random();
+    this.lastTimestampMs = now;
+    return now;
+  }
+}
+
+/** Format four words as a canonical UUID string. */
+export function formatId(w0: number, w1: number, w2: number, w3: number): EventId {
+  return HEX[w0 >>> 24] + HEX[(w0 >>> 16) & 255] + HEX[(w0 >>> 8) & 255] + HEX[w0 & 255] + "-" +
+    HEX[w1 >>> 24] + HEX[(w1 >>> 16) & 255] + "-" + HEX[(w1 >>> 8) & 255] + HEX[w1 & 255] + "-" +
+    HEX[w2 >>> 24] + HEX[(w2 >>> 16) & 255] + "-" + HEX[(w2 >>> 8) & 255] + HEX[w2 & 255] +
+    HEX[w3 >>> 24] + HEX[(w3 >>> 16) & 255] + HEX[(w3 >>> 8) & 255] + HEX[w3 & 255];
+}
+
+/** Parse a canonical UUID into words, or `undefined` when it is not one. */
+export function parseId(id: unknown): IdWords | undefined {
+  if (typeof id !== "string" || id.length !== 36) return undefined;
+  const lower = id.toLowerCase();
+  if (!UUID_PATTERN.test(lower)) return undefined;
+  const hex = lower.replaceAll("-", "");
+  return [
+    parseInt(hex.slice(0, 8), 16) >>> 0,
+    parseInt(hex.slice(8, 16), 16) >>> 0,
+    parseInt(hex.slice(16, 24), 16) >>> 0,
+    parseInt(hex.slice(24, 32), 16) >>> 0,
+  ];
+}
+
+/** Parse an id argument or throw {@linkcode InvalidArgumentError} naming it. */
+export function requireId(name: string, id: unknown): IdWords {
+  const words = parseId(id);
+  if (!words) {
+    throw new InvalidArgumentError(`${name} must be a UUID string, found ${JSON.stringify(id)}`);
+  }
+  return words;
+}
+
+/** Write words big-endian into 16 bytes of `out` at `at`. */
+export function idToBytes(w: IdWords, out: Uint8Array, at = 0): void {
+  for (let i = 0; i < 4; i++) {
+    const v = w[i];
+    out[at + i * 4] = v >>> 24;
+    out[at + i * 4 + 1] = (v >>> 16) & 255;
+    out[at + i * 4 + 2] = (v >>> 8) & 255;
+    out[at + i * 4 + 3] = v & 255;
+  }
+}
+
+/** Read four big-endian words from 16 bytes. */
+export function bytesToId(b: Uint8Array, at = 0): IdWords {
+  const dv = new DataView(b.buffer, b.byteOffset + at, 16);
+  return [dv.getUint32(0), dv.getUint32(4), dv.getUint32(8), dv.getUint32(12)];
+}
+
+/** Hex of a byte array. */
+export function toHex(bytes: Uint8Array): string {
+  let s = "";
+  for (let i = 0; i < bytes.length; i++) s += HEX[bytes[i]];
+  return s;
+}
+
+/** Bytes of a hex string (even length, validated by the caller). */
+export function fromHex(hex: string): Uint8Array {
+  const out = new Uint8Array(hex.length >>> 1);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(i * 2, i * 2 + 2), 16);
+  return out;
+}

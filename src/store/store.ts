@@ -1,0 +1,1484 @@
+/**
+ * The {@linkcode Store} facade. An append reads top to bottom:
+ * validate → encode frame → log writer → index → notify readers.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import type { FileHandle, FileSystem } from "../fs/types.ts";
+import { DenoFileSystem } from "../fs/deno.ts";
+import { type Dimension, Index } from "../index/index.ts";
+import {
+  CHECKPOINT_FILE,
+  type Coverage,
+  encodeSidecar,
+  IMAGE_FILE,
+  loadSidecar,
+  type SidecarKind,
+  writeSidecar,
+} from "../index/sidecar.ts";
+import {
+  decodePayload,
+  decodeText,
+  encodePayload,
+  eventBodyLength,
+  type EventHeader,
+  type EventParts,
+  keyString,
+  readEventHeader,
+  writeEventBody,
+} from "../log/event_codec.ts";
+import {
+  encodeMarker,
+  FLAG_IN_BATCH,
+  FRAME_BODY_BYTES_MAX,
+  FRAME_HEADER_BYTES,
+  frameCrcAt,
+  FrameKind,
+  sealFrame,
+} from "../log/frame.ts";
+import { HASH_BYTES } from "../log/hash.ts";
+import { SegmentReader } from "../log/reader.ts";
+import { scanLog, type ScanSink } from "../log/recovery.ts";
+import { parseSegmentName, SEGMENT_HEADER_BYTES, segmentName } from "../log/segment.ts";
+import { LogWriter } from "../log/writer.ts";
+import { Coordinate } from "./coordinate.ts";
+import {
+  ConcurrencyError,
+  CorruptSegmentError,
+  InvalidArgumentError,
+  InvalidCoordinateError,
+  NotFoundError,
+  PayloadTooLargeError,
+  ReservedKindError,
+  StoreClosedError,
+  StoreError,
+  StoreLockedError,
+} from "./errors.ts";
+import {
+  bytesToId,
+  type EventId,
+  formatId,
+  IdGenerator,
+  idToBytes,
+  type IdWords,
+  requireId,
+  toHex,
+} from "./ids.ts";
+import { EventKind, isEventKind } from "./kind.ts";
+import { Region } from "./region.ts";
+import { SystemState } from "./system.ts";
+import { queryIndex } from "../index/query.ts";
+import type {
+  AppendOptions,
+  AppendReceipt,
+  BatchAppendItem,
+  Cursor,
+  Diagnostics,
+  EventSourced,
+  Freshness,
+  IndexEntry,
+  OpenReport,
+  StoreConfig,
+  StoredEvent,
+  VerifyReport,
+} from "./types.ts";
+import { checkFence, type FenceCheck } from "../ownership/fence.ts";
+import { type Ownership, OwnershipImpl } from "../ownership/ownership.ts";
+import { GuaranteedCursor } from "../read/cursor.ts";
+import { subscribe } from "../read/subscription.ts";
+import { ProjectionCache } from "../read/projection.ts";
+import { verifyStore } from "../read/verify.ts";
+import { snapshotStore } from "../read/snapshot.ts";
+
+/** Default segment rotation size, bytes (64 MiB). */
+export const SEGMENT_MAX_BYTES_DEFAULT = 64 * 1024 * 1024;
+/** Smallest accepted `segmentMaxBytes`. */
+export const SEGMENT_MAX_BYTES_MIN = 256;
+/** Default `sync.everyNEvents`. */
+export const SYNC_EVERY_N_EVENTS_DEFAULT = 1000;
+/** Default `fdBudget`. */
+export const FD_BUDGET_DEFAULT = 64;
+/** Largest batch, in items. */
+export const BATCH_ITEMS_MAX = 65_536;
+/** Largest global sequence (u32 in the frame). */
+export const GLOBAL_SEQUENCE_MAX = 0xffff_ffff;
+/** Longest string idempotency key, UTF-8 bytes. */
+export const IDEMPOTENCY_KEY_BYTES_MAX = 1024;
+/** A checkpoint is written once this many events arrived since the last one (and at least a quarter of the log). */
+export const CHECKPOINT_EVERY_EVENTS_MIN = 65_536;
+/** Name of the directory lock file. */
+export const LOCK_FILE = "LOCK";
+
+const BIGINT_KEY_MAX = (1n << 128n) - 1n;
+const textEncoder = new TextEncoder();
+
+/** Resolved configuration. */
+interface Settings {
+  dataDir: string;
+  segmentMaxBytes: number;
+  everyNEvents: number;
+  syncMode: "data" | "all";
+  fdBudget: number;
+  enableCheckpoint: boolean;
+  enableMmapIndex: boolean;
+  clock: () => number;
+  fs: FileSystem;
+}
+
+function positiveInt(name: string, v: unknown, fallback: number, min = 1): number {
+  if (v === undefined) return fallback;
+  if (typeof v !== "number" || !Number.isInteger(v) || v < min) {
+    throw new InvalidArgumentError(`${name} must be an integer ≥ ${min}, found ${String(v)}`);
+  }
+  return v;
+}
+
+function boolOption(name: string, v: unknown, fallback: boolean): boolean {
+  if (v === undefined) return fallback;
+  if (typeof v !== "boolean") {
+    throw new InvalidArgumentError(`${name} must be a boolean, found ${typeof v}`);
+  }
+  return v;
+}
+
+function resolveConfig(config: StoreConfig | string): Settings {
+  const c: StoreConfig = typeof config === "string" ? { dataDir: config } : config;
+  if (typeof c !== "object" || c === null) {
+    throw new InvalidArgumentError(
+      `Store.open needs a config object or a directory path, found ${String(c)}`,
+    );
+  }
+  if (typeof c.dataDir !== "string" || c.dataDir.length === 0) {
+    throw new InvalidArgumentError(
+      `config.dataDir must be a non-empty string, found ${String(c.dataDir)}`,
+    );
+  }
+  if (c.sync !== undefined && (typeof c.sync !== "object" || c.sync === null)) {
+    throw new InvalidArgumentError("config.sync must be an object");
+  }
+  const mode = c.sync?.mode ?? "data";
+  if (mode !== "data" && mode !== "all") {
+    throw new InvalidArgumentError(
+      `config.sync.mode must be "data" or "all", found ${String(mode)}`,
+    );
+  }
+  if (c.clock !== undefined && typeof c.clock !== "function") {
+    throw new InvalidArgumentError("config.clock must be a function returning epoch ms");
+  }
+  if (
+    c.fs !== undefined &&
+    (typeof c.fs !== "object" || c.fs === null || typeof c.fs.open !== "function")
+  ) {
+    throw new InvalidArgumentError("config.fs must implement FileSystem");
+  }
+  return {
+    dataDir: c.dataDir,
+    segmentMaxBytes: positiveInt(
+      "config.segmentMaxBytes",
+      c.segmentMaxBytes,
+      SEGMENT_MAX_BYTES_DEFAULT,
+      SEGMENT_MAX_BYTES_MIN,
+    ),
+    everyNEvents: positiveInt(
+      "config.sync.everyNEvents",
+      c.sync?.everyNEvents,
+      SYNC_EVERY_N_EVENTS_DEFAULT,
+    ),
+    syncMode: mode,
+    fdBudget: positiveInt("config.fdBudget", c.fdBudget, FD_BUDGET_DEFAULT),
+    enableCheckpoint: boolOption("config.enableCheckpoint", c.enableCheckpoint, true),
+    enableMmapIndex: boolOption("config.enableMmapIndex", c.enableMmapIndex, true),
+    clock: c.clock ?? Date.now,
+    fs: c.fs ?? new DenoFileSystem(),
+  };
+}
+
+/** An append that passed validation, ready to encode. */
+interface Prepared {
+  entity: string;
+  scope: string;
+  entityId: number; // -1 when new
+  kind: number;
+  payload: Uint8Array;
+  keyBytes: Uint8Array | null;
+  keyIsString: boolean;
+  keyStr: string | null;
+  correlation: Uint8Array | null;
+  causation: Uint8Array | null;
+  fence: FenceCheck | undefined;
+}
+
+/** One planned batch item. */
+interface BatchPlan {
+  item: number;
+  p: Prepared;
+  sequence: number;
+  /** Index of the earlier item that caused this one, or -1. */
+  priorItem: number;
+  causation: Uint8Array | null;
+}
+
+/** One encoded batch frame. */
+interface BatchFrame {
+  bytes: Uint8Array;
+  plan: BatchPlan;
+  ts: number;
+  id: IdWords;
+  hash: Uint8Array;
+}
+
+/** A receipt whose id and hash strings are formatted only when read. */
+class Receipt implements AppendReceipt {
+  readonly sequence: number;
+  readonly globalSequence: number;
+  readonly #id: IdWords;
+  readonly #hash: Uint8Array;
+  constructor(sequence: number, globalSequence: number, id: IdWords, hash: Uint8Array) {
+    this.sequence = sequence;
+    this.globalSequence = globalSequence;
+    this.#id = id;
+    this.#hash = hash;
+  }
+  get eventId(): EventId {
+    return formatId(this.#id[0], this.#id[1], this.#id[2], this.#id[3]);
+  }
+  get eventHash(): string {
+    return toHex(this.#hash);
+  }
+  toJSON(): AppendReceipt {
+    return {
+      eventId: this.eventId,
+      sequence: this.sequence,
+      globalSequence: this.globalSequence,
+      eventHash: this.eventHash,
+    };
+  }
+  [Symbol.for("Deno.customInspect")](): string {
+    return `AppendReceipt ${Deno.inspect(this.toJSON())}`;
+  }
+}
+
+/** Internal hooks for the read side, ownership and harness modules. Not part of the public API. */
+export interface StoreInternals {
+  readonly index: Index;
+  readonly system: SystemState;
+  readonly settings: Readonly<Settings>;
+  readonly fs: FileSystem;
+  readonly dataDir: string;
+  readEvent(globalSequence: number): StoredEvent;
+  readRawFrame(globalSequence: number): Uint8Array;
+  onAppend(listener: () => void): () => void;
+  appendSystem(
+    coord: Coordinate,
+    kind: EventKind,
+    payload: unknown,
+    fence?: FenceCheck,
+  ): AppendReceipt;
+  segments(): readonly number[];
+  isClosed(): boolean;
+  flush(): void;
+  writer(): LogWriter;
+  reader(): SegmentReader;
+}
+
+const internalsOf = new WeakMap<Store, StoreInternals>();
+
+/** The internal hooks of a store (for this package's own modules and tests). */
+export function storeInternals(store: Store): StoreInternals {
+  const s = internalsOf.get(store);
+  if (!s) throw new InvalidArgumentError("not a Store");
+  return s;
+}
+
+/**
+ * An embedded, append-only event store over segment files.
+ *
+ * @example Append, read back, reopen
+ * ```ts
+ * import { Coordinate, EventKind, Store } from "@seed/batpak";
+ * const dir = Deno.makeTempDirSync();
+ * const store = Store.open(dir);
+ * const placed = EventKind.custom(0x1, 1);
+ * const r = store.append(new Coordinate("order:1", "shop"), placed, { total: 42 });
+ * console.log(r.sequence, r.globalSequence); // 1 1
+ * console.log(store.get(r.eventId).payload); // { total: 42 }
+ * store.close();
+ * const again = Store.open(dir);
+ * console.log(again.stream("order:1").length); // 1
+ * again.close();
+ * ```
+ */
+export class Store {
+  readonly #s: Settings;
+  readonly #fs: FileSystem;
+  readonly #lock: FileHandle;
+  #index: Index;
+  #segments: number[];
+  #writer!: LogWriter;
+  readonly #reader: SegmentReader;
+  readonly #ids: IdGenerator;
+  #system: SystemState;
+  #openReport!: OpenReport;
+  #closed = false;
+  #sinceSync = 0;
+  #checkpointedCount = 0;
+  #lastFrame = { segment: 0, offset: 0, crc: 0 };
+  readonly #listeners = new Set<() => void>();
+  readonly #entityBytes: Uint8Array[] = [];
+  readonly #scopeBytes: Uint8Array[] = [];
+  readonly #projections = new ProjectionCache();
+  readonly #internals: StoreInternals;
+
+  private constructor(s: Settings, lock: FileHandle) {
+    this.#s = s;
+    this.#fs = s.fs;
+    this.#lock = lock;
+    this.#index = new Index();
+    this.#segments = [];
+    this.#reader = new SegmentReader(s.fs, s.dataDir, s.fdBudget);
+    this.#ids = new IdGenerator(s.clock);
+    this.#system = new SystemState();
+    const index = (): Index => this.#index;
+    const system = (): SystemState => this.#system;
+    this.#internals = {
+      get index() {
+        return index();
+      },
+      get system() {
+        return system();
+      },
+      settings: s,
+      fs: s.fs,
+      dataDir: s.dataDir,
+      readEvent: (g) => this.#readEvent(g),
+      readRawFrame: (g) => {
+        const loc = this.#index.location(g);
+        return this.#reader.readFrame(loc.segment, loc.offset, loc.length);
+      },
+      onAppend: (listener) => {
+        this.#listeners.add(listener);
+        return () => this.#listeners.delete(listener);
+      },
+      appendSystem: (coord, kind, payload, fence) =>
+        this.#appendOne(coord, kind, payload, undefined, fence),
+      segments: () => this.#segments,
+      isClosed: () => this.#closed,
+      flush: () => this.#writer.flush(),
+      writer: () => this.#writer,
+      reader: () => this.#reader,
+    };
+    internalsOf.set(this, this.#internals);
+  }
+
+  /**
+   * Open (or create) the store in `config.dataDir`, restoring the index from
+   * the index image, a checkpoint, or a full scan (see
+   * {@linkcode Store.diagnostics}). Throws {@linkcode StoreLockedError} when
+   * another `Store` holds the directory and {@linkcode CorruptSegmentError}
+   * when a sealed segment is damaged.
+   */
+  static open(config: StoreConfig | string): Store {
+    const s = resolveConfig(config);
+    const started = performance.now();
+    s.fs.mkdir(s.dataDir);
+    const lock = s.fs.open(join(s.dataDir, LOCK_FILE), { read: true, write: true, create: true });
+    if (!lock.tryLock()) {
+      lock.close();
+      throw new StoreLockedError(s.dataDir);
+    }
+    const store = new Store(s, lock);
+    try {
+      store.#recover(started);
+    } catch (e) {
+      store.#reader.close();
+      try {
+        lock.unlock();
+        lock.close();
+      } catch { /* best effort */ }
+      throw e;
+    }
+    return store;
+  }
+
+  // ---------------------------------------------------------------- recovery
+
+  #listSegments(): number[] {
+    const names = this.#fs.readDir(this.#s.dataDir);
+    const segments: number[] = [];
+    for (const name of names) {
+      const n = parseSegmentName(name);
+      if (n !== undefined) segments.push(n);
+      else if (name.endsWith(".tmp")) this.#fs.remove(join(this.#s.dataDir, name));
+    }
+    segments.sort((a, b) => a - b);
+    for (let i = 1; i < segments.length; i++) {
+      if (segments[i] !== segments[i - 1] + 1) {
+        throw new CorruptSegmentError(
+          segmentName(segments[i - 1] + 1),
+          0,
+          `segment missing between ${segmentName(segments[i - 1])} and ${segmentName(segments[i])}`,
+        );
+      }
+    }
+    return segments;
+  }
+
+  #recover(started: number): void {
+    const s = this.#s;
+    this.#segments = this.#listSegments();
+    const rejected: string[] = [];
+    if (this.#segments.length === 0) {
+      const h = LogWriter.createSegment(this.#fs, s.dataDir, 1);
+      this.#segments = [1];
+      this.#writer = new LogWriter(
+        {
+          fs: this.#fs,
+          dataDir: s.dataDir,
+          segmentMaxBytes: s.segmentMaxBytes,
+          syncMode: s.syncMode,
+        },
+        1,
+        h,
+        SEGMENT_HEADER_BYTES,
+        (n) => this.#onRotate(n),
+      );
+      this.#reader.attach(this.#writer);
+      this.#openReport = {
+        path: "rebuild",
+        restoredEntries: 0,
+        tailEntries: 0,
+        elapsedMs: performance.now() - started,
+        truncatedBytes: 0,
+        rejectedSidecars: [],
+      };
+      return;
+    }
+    const attempts: [SidecarKind | "rebuild", boolean][] = [
+      ["image", s.enableMmapIndex],
+      ["checkpoint", s.enableCheckpoint],
+      ["rebuild", true],
+    ];
+    for (const [kind, enabled] of attempts) {
+      if (!enabled) continue;
+      if (kind === "rebuild") {
+        this.#restore("rebuild", undefined, undefined, rejected, started);
+        return;
+      }
+      const file = kind === "image" ? IMAGE_FILE : CHECKPOINT_FILE;
+      const path = join(s.dataDir, file);
+      if (!this.#fs.stat(path)) continue;
+      const loaded = loadSidecar(this.#fs, path, kind);
+      if (typeof loaded === "string") {
+        rejected.push(`${file}: ${loaded}`);
+        continue;
+      }
+      const stale = this.#checkCoverage(loaded.coverage, loaded.index.count);
+      if (stale) {
+        rejected.push(`${file}: ${stale}`);
+        continue;
+      }
+      try {
+        this.#index = loaded.index;
+        this.#system = SystemState.fromPlain(loaded.system);
+        this.#restore(
+          kind === "image" ? "mmap" : "checkpoint",
+          loaded.coverage,
+          loaded.index.count,
+          rejected,
+          started,
+        );
+        return;
+      } catch (e) {
+        // The log past the sidecar disagrees with it: distrust the sidecar, not the log.
+        rejected.push(`${file}: tail scan failed: ${(e as Error).message}`);
+        this.#index = new Index();
+        this.#system = new SystemState();
+        this.#entityBytes.length = 0;
+        this.#scopeBytes.length = 0;
+      }
+    }
+  }
+
+  #checkCoverage(c: Coverage, count: number): string | undefined {
+    if (!this.#segments.includes(c.segment)) return `covers segment ${c.segment}, which is missing`;
+    const path = join(this.#s.dataDir, segmentName(c.segment));
+    const size = this.#fs.stat(path)?.size ?? 0;
+    if (size < c.endOffset) {
+      return `covers ${c.endOffset} bytes of ${segmentName(c.segment)}, which has ${size}`;
+    }
+    if (count > 0) {
+      if (!this.#segments.includes(c.lastFrameSegment)) {
+        return "its last covered frame's segment is missing";
+      }
+      const h = this.#fs.open(join(this.#s.dataDir, segmentName(c.lastFrameSegment)), {
+        read: true,
+      });
+      try {
+        const b = new Uint8Array(4);
+        if (h.read(b, c.lastFrameOffset) !== 4 || frameCrcAt(b, 0) !== c.lastFrameCrc) {
+          return "its last covered frame does not match the log";
+        }
+      } finally {
+        h.close();
+      }
+    }
+    return undefined;
+  }
+
+  #restore(
+    path: OpenReport["path"],
+    coverage: Coverage | undefined,
+    restored: number | undefined,
+    rejected: string[],
+    started: number,
+  ): void {
+    const s = this.#s;
+    const index = this.#index;
+    const start = coverage
+      ? { segment: coverage.segment, offset: coverage.endOffset }
+      : { segment: this.#segments[0], offset: 0 };
+    const restoredEntries = restored ?? 0;
+    const result = scanLog(this.#fs, s.dataDir, this.#segments, start, this.#scanSink());
+    const last = result.lastSegment;
+    const lastPath = join(s.dataDir, segmentName(last));
+    let handle: FileHandle;
+    if (result.endOffset === 0) {
+      // The last segment's header never landed: rewrite the segment from scratch.
+      this.#fs.remove(lastPath);
+      this.#fs.syncDir(s.dataDir);
+      handle = LogWriter.createSegment(this.#fs, s.dataDir, last);
+      result.endOffset = SEGMENT_HEADER_BYTES;
+    } else {
+      handle = this.#fs.open(lastPath, { read: true, write: true });
+      if (result.truncatedBytes > 0) {
+        handle.truncate(result.endOffset);
+        handle.syncData();
+      }
+    }
+    if (coverage && result.lastFrameSegment === 0) {
+      this.#lastFrame = {
+        segment: coverage.lastFrameSegment,
+        offset: coverage.lastFrameOffset,
+        crc: coverage.lastFrameCrc,
+      };
+    } else if (result.lastFrameSegment !== 0) {
+      this.#lastFrame = {
+        segment: result.lastFrameSegment,
+        offset: result.lastFrameOffset,
+        crc: result.lastFrameCrc,
+      };
+    }
+    this.#writer = new LogWriter(
+      {
+        fs: this.#fs,
+        dataDir: s.dataDir,
+        segmentMaxBytes: s.segmentMaxBytes,
+        syncMode: s.syncMode,
+      },
+      last,
+      handle,
+      result.endOffset,
+      (n) => this.#onRotate(n),
+    );
+    this.#writer.mark = index.count;
+    this.#writer.durableMark = index.count;
+    this.#reader.attach(this.#writer);
+    if (index.count > 0) this.#ids.observe(index.idWords(index.count));
+    this.#checkpointedCount = path === "checkpoint" ? restoredEntries : 0;
+    this.#openReport = {
+      path,
+      restoredEntries,
+      tailEntries: index.count - restoredEntries,
+      elapsedMs: performance.now() - started,
+      truncatedBytes: result.truncatedBytes,
+      rejectedSidecars: rejected,
+    };
+  }
+
+  #scanSink(): ScanSink {
+    const index = this.#index;
+    let lastEntityBytes: Uint8Array | undefined;
+    let lastEntityId = -1;
+    return {
+      event: (
+        segment: number,
+        offset: number,
+        frameLength: number,
+        buf: Uint8Array,
+        h: EventHeader,
+      ) => {
+        const name = segmentName(segment);
+        const g = index.count + 1;
+        if (h.globalSequence !== g) {
+          throw new CorruptSegmentError(
+            name,
+            offset,
+            `global sequence ${h.globalSequence}, expected ${g}`,
+          );
+        }
+        // Runs of one entity are common: compare bytes before decoding the name.
+        let entityId: number;
+        if (
+          lastEntityBytes !== undefined && lastEntityBytes.length === h.entityLength &&
+          bytesEqual(lastEntityBytes, buf, h.entityAt)
+        ) {
+          entityId = lastEntityId;
+        } else {
+          entityId = this.#internEntity(decodeText(buf, h.entityAt, h.entityLength));
+          lastEntityBytes = this.#entityBytes[entityId];
+          lastEntityId = entityId;
+        }
+        const expectedSeq = index.lastSequence(entityId) + 1;
+        if (h.sequence !== expectedSeq) {
+          throw new CorruptSegmentError(
+            name,
+            offset,
+            `entity sequence ${h.sequence}, expected ${expectedSeq}`,
+          );
+        }
+        if (expectedSeq > 1) {
+          if (h.prevHashAt < 0 || !bytesEqual(index.entityHash(entityId), buf, h.prevHashAt)) {
+            throw new CorruptSegmentError(
+              name,
+              offset,
+              "hash chain broken: prevHash does not match",
+            );
+          }
+        } else if (h.prevHashAt >= 0) {
+          throw new CorruptSegmentError(name, offset, "first event of an entity has a prevHash");
+        }
+        const scopeId = this.#internScope(decodeText(buf, h.scopeAt, h.scopeLength));
+        index.add(
+          segment,
+          offset,
+          frameLength,
+          entityId,
+          scopeId,
+          h.sequence,
+          h.kind,
+          h.timestampMs,
+          bytesToId(buf, h.bodyAt),
+        );
+        index.setEntityHash(entityId, buf, h.hashAt);
+        if (h.keyAt >= 0) {
+          index.keys.set(keyString(h.keyIsString, buf.subarray(h.keyAt, h.keyAt + h.keyLength)), g);
+        }
+        if (EventKind.category(h.kind as EventKind) === 0) {
+          let payload: unknown;
+          try {
+            payload = decodePayload(buf.subarray(h.payloadAt, h.payloadEnd));
+          } catch (e) {
+            throw new CorruptSegmentError(
+              name,
+              offset,
+              `system event payload: ${(e as Error).message}`,
+            );
+          }
+          this.#system.apply(h.kind, index.scopes.names[scopeId], payload);
+        }
+      },
+    };
+  }
+
+  #internEntity(name: string): number {
+    const dim: Dimension = this.#index.entities;
+    const before = dim.names.length;
+    const id = dim.intern(name);
+    if (id === before || this.#entityBytes[id] === undefined) {
+      this.#entityBytes[id] = textEncoder.encode(name);
+    }
+    return id;
+  }
+
+  #internScope(name: string): number {
+    const dim: Dimension = this.#index.scopes;
+    const id = dim.intern(name);
+    if (this.#scopeBytes[id] === undefined) this.#scopeBytes[id] = textEncoder.encode(name);
+    return id;
+  }
+
+  #onRotate(segment: number): void {
+    this.#segments.push(segment);
+    this.#maybeCheckpoint();
+  }
+
+  #maybeCheckpoint(): void {
+    if (!this.#s.enableCheckpoint) return;
+    const since = this.#index.count - this.#checkpointedCount;
+    if (since < CHECKPOINT_EVERY_EVENTS_MIN || since * 4 < this.#index.count) return;
+    // Only durable bytes may be covered: a sidecar must never vouch for data a crash can lose.
+    this.#writer.syncNow();
+    this.#writeSidecar("checkpoint");
+  }
+
+  #writeSidecar(kind: SidecarKind): void {
+    const coverage: Coverage = {
+      segment: this.#writer.segment,
+      endOffset: this.#writer.size,
+      lastFrameSegment: this.#lastFrame.segment,
+      lastFrameOffset: this.#lastFrame.offset,
+      lastFrameCrc: this.#lastFrame.crc,
+    };
+    const bytes = encodeSidecar(kind, this.#index, coverage, this.#system.toPlain());
+    writeSidecar(this.#fs, this.#s.dataDir, kind === "image" ? IMAGE_FILE : CHECKPOINT_FILE, bytes);
+    if (kind === "checkpoint") this.#checkpointedCount = this.#index.count;
+  }
+
+  // ------------------------------------------------------------------ writes
+
+  #assertOpen(): void {
+    if (this.#closed) throw new StoreClosedError();
+  }
+
+  /**
+   * Append one event. Returns once the event is visible to every read of
+   * this store; it is durable after the next sync (every
+   * `sync.everyNEvents`, {@linkcode Store.sync}, {@linkcode Store.durable},
+   * {@linkcode Store.close}).
+   *
+   * Throws {@linkcode ConcurrencyError} when `expectedSequence` does not
+   * match, {@linkcode ReservedKindError} for store-reserved kinds,
+   * {@linkcode OwnershipError} for a stale fence, and another
+   * {@linkcode StoreError} for any bad input; a rejected append writes
+   * nothing. A repeated `idempotencyKey` returns the first receipt.
+   *
+   * @example
+   * ```ts
+   * import { Coordinate, EventKind, Store } from "@seed/batpak";
+   * const store = Store.open(Deno.makeTempDirSync());
+   * const coord = new Coordinate("account:7", "bank");
+   * const opened = EventKind.custom(0x2, 1);
+   * store.append(coord, opened, { owner: "ada" }, { expectedSequence: 0 });
+   * const again = store.append(coord, opened, {}, { idempotencyKey: "open-7" });
+   * console.log(store.append(coord, opened, {}, { idempotencyKey: "open-7" }).eventId === again.eventId); // true
+   * store.close();
+   * ```
+   */
+  append(
+    coord: Coordinate,
+    kind: EventKind,
+    payload: unknown,
+    options?: AppendOptions,
+  ): AppendReceipt {
+    checkUserKind(kind);
+    return this.#appendOne(coord, kind, payload, options, undefined);
+  }
+
+  #appendOne(
+    coord: Coordinate,
+    kind: EventKind,
+    payload: unknown,
+    options: AppendOptions | undefined,
+    systemFence: FenceCheck | undefined,
+  ): AppendReceipt {
+    this.#assertOpen();
+    this.#writer.assertWritable();
+    const p = this.#prepare(coord, kind, payload, options, "append");
+    if (systemFence) p.fence = systemFence;
+    const index = this.#index;
+    if (p.keyStr !== null) {
+      const existing = index.keys.get(p.keyStr);
+      if (existing !== undefined) return this.#receiptOf(existing);
+    }
+    const last = index.lastSequence(p.entityId);
+    const expected = options?.expectedSequence;
+    if (expected !== undefined && expected !== last) {
+      throw new ConcurrencyError(p.entity, expected, last);
+    }
+    if (p.fence) checkFence(this.#system, p.scope, p.fence, this.#s.clock());
+    const g = index.count + 1;
+    if (g > GLOBAL_SEQUENCE_MAX) {
+      throw new StoreError("LOG_FULL", "the log holds the maximum number of events");
+    }
+    const prevHash = last > 0 ? index.entityHash(p.entityId).slice() : null;
+    const entityId = p.entityId >= 0 ? p.entityId : this.#internEntity(p.entity);
+    const scopeId = this.#internScope(p.scope);
+    const timestampMs = this.#ids.next();
+    const idWords: IdWords = [...this.#ids.words] as IdWords;
+    const parts = this.#parts(p, entityId, scopeId, last + 1, g, timestampMs, idWords, prevHash);
+    const bodyLength = eventBodyLength(parts);
+    if (bodyLength > FRAME_BODY_BYTES_MAX) {
+      throw new PayloadTooLargeError(bodyLength, FRAME_BODY_BYTES_MAX);
+    }
+    const frameLength = FRAME_HEADER_BYTES + bodyLength;
+    this.#writer.ensureRoom(frameLength);
+    const segment = this.#writer.segment;
+    const offset = this.#writer.size;
+    const { buf, at } = this.#writer.reserve(frameLength);
+    const hashAt = writeEventBody(buf, at + FRAME_HEADER_BYTES, parts);
+    sealFrame(buf, at, bodyLength, FrameKind.Event, 0);
+    const hash = buf.slice(hashAt, hashAt + HASH_BYTES);
+    this.#lastFrame = { segment, offset, crc: frameCrcAt(buf, at) };
+    this.#writer.commit(frameLength, g);
+    index.add(
+      segment,
+      offset,
+      frameLength,
+      entityId,
+      scopeId,
+      last + 1,
+      p.kind,
+      timestampMs,
+      idWords,
+    );
+    index.setEntityHash(entityId, hash);
+    if (p.keyStr !== null) index.keys.set(p.keyStr, g);
+    if (EventKind.category(p.kind as EventKind) === 0) {
+      this.#system.apply(p.kind, p.scope, decodePayload(p.payload));
+    }
+    if (++this.#sinceSync >= this.#s.everyNEvents) {
+      this.#sinceSync = 0;
+      this.#writer.syncNow();
+      this.#maybeCheckpoint();
+    }
+    this.#notify();
+    return new Receipt(last + 1, g, idWords, hash);
+  }
+
+  #parts(
+    p: Prepared,
+    entityId: number,
+    scopeId: number,
+    sequence: number,
+    g: number,
+    timestampMs: number,
+    id: IdWords,
+    prevHash: Uint8Array | null,
+  ): EventParts {
+    const idBytes = new Uint8Array(16);
+    idToBytes(id, idBytes);
+    return {
+      id: idBytes,
+      sequence,
+      globalSequence: g,
+      timestampMs,
+      kind: p.kind,
+      prevHash,
+      correlationId: p.correlation,
+      causationId: p.causation,
+      entity: this.#entityBytes[entityId],
+      scope: this.#scopeBytes[scopeId],
+      key: p.keyBytes,
+      keyIsString: p.keyIsString,
+      payload: p.payload,
+    };
+  }
+
+  #prepare(
+    coord: Coordinate,
+    kind: EventKind,
+    payload: unknown,
+    options: AppendOptions | undefined,
+    where: string,
+  ): Prepared {
+    if (!(coord instanceof Coordinate)) {
+      throw new InvalidCoordinateError(
+        `${where}: coord must be a Coordinate, found ${describeValue(coord)}`,
+      );
+    }
+    if (!isEventKind(kind)) {
+      throw new InvalidArgumentError(
+        `${where}: kind must be an EventKind, found ${describeValue(kind)}`,
+      );
+    }
+    if (options !== undefined && (typeof options !== "object" || options === null)) {
+      throw new InvalidArgumentError(
+        `${where}: options must be an object, found ${describeValue(options)}`,
+      );
+    }
+    const o = options ?? {};
+    if (o.expectedSequence !== undefined) {
+      const e = o.expectedSequence;
+      if (typeof e !== "number" || !Number.isInteger(e) || e < 0) {
+        throw new InvalidArgumentError(
+          `${where}: expectedSequence must be an integer ≥ 0, found ${describeValue(e)}`,
+        );
+      }
+    }
+    let keyBytes: Uint8Array | null = null;
+    let keyIsString = false;
+    let keyStr: string | null = null;
+    const key = o.idempotencyKey;
+    if (key !== undefined) {
+      if (typeof key === "string") {
+        if (key.length === 0) {
+          throw new InvalidArgumentError(`${where}: idempotencyKey must not be empty`);
+        }
+        keyBytes = textEncoder.encode(key);
+        if (keyBytes.length > IDEMPOTENCY_KEY_BYTES_MAX) {
+          throw new InvalidArgumentError(
+            `${where}: idempotencyKey is ${keyBytes.length} bytes; the maximum is ${IDEMPOTENCY_KEY_BYTES_MAX}`,
+          );
+        }
+        keyIsString = true;
+      } else if (typeof key === "bigint") {
+        if (key < 0n || key > BIGINT_KEY_MAX) {
+          throw new InvalidArgumentError(
+            `${where}: a bigint idempotencyKey must be in 0..2^128-1, found ${key}`,
+          );
+        }
+        keyBytes = new Uint8Array(16);
+        let v = key;
+        for (let i = 15; i >= 0; i--) {
+          keyBytes[i] = Number(v & 0xffn);
+          v >>= 8n;
+        }
+      } else {
+        throw new InvalidArgumentError(
+          `${where}: idempotencyKey must be a bigint or a string, found ${describeValue(key)}`,
+        );
+      }
+      keyStr = keyString(keyIsString, keyBytes);
+    }
+    const correlation = o.correlationId === undefined
+      ? null
+      : idBytes(requireId(`${where}: correlationId`, o.correlationId));
+    const causation = o.causationId === undefined
+      ? null
+      : idBytes(requireId(`${where}: causationId`, o.causationId));
+    const fence = o.fence === undefined ? undefined : validateFence(o.fence, where);
+    const encoded = encodePayload(payload);
+    if (encoded.length > FRAME_BODY_BYTES_MAX) {
+      throw new PayloadTooLargeError(encoded.length, FRAME_BODY_BYTES_MAX);
+    }
+    return {
+      entity: coord.entity,
+      scope: coord.scope,
+      entityId: this.#index.entities.lookup(coord.entity),
+      kind,
+      payload: encoded,
+      keyBytes,
+      keyIsString,
+      keyStr,
+      correlation,
+      causation,
+      fence,
+    };
+  }
+
+  /**
+   * Append several events atomically: after a crash either all of them are
+   * in the log or none. The batch is fsynced before it becomes visible. CAS
+   * and idempotency are checked per item in order, counting earlier items of
+   * the batch; if any item fails, nothing is written. An item whose key was
+   * already used gets the earlier receipt and writes nothing.
+   *
+   * @example
+   * ```ts
+   * import { Coordinate, EventKind, Store } from "@seed/batpak";
+   * const store = Store.open(Deno.makeTempDirSync());
+   * const kind = EventKind.custom(0x1, 2);
+   * const cart = new Coordinate("cart:9", "shop");
+   * const receipts = store.appendBatch([
+   *   { coord: cart, kind, payload: { add: "apple" } },
+   *   { coord: cart, kind, payload: { add: "pear" }, causation: { priorItem: 0 } },
+   * ]);
+   * console.log(receipts.map((r) => r.sequence)); // [ 1, 2 ]
+   * store.close();
+   * ```
+   */
+  appendBatch(items: BatchAppendItem[]): AppendReceipt[] {
+    this.#assertOpen();
+    if (!Array.isArray(items)) {
+      throw new InvalidArgumentError(
+        `appendBatch needs an array of items, found ${describeValue(items)}`,
+      );
+    }
+    if (items.length > BATCH_ITEMS_MAX) {
+      throw new InvalidArgumentError(
+        `a batch holds at most ${BATCH_ITEMS_MAX} items, found ${items.length}`,
+      );
+    }
+    this.#writer.assertWritable();
+    const index = this.#index;
+    const receipts: AppendReceipt[] = new Array(items.length);
+    const plans = this.#planBatch(items, receipts);
+    if (plans.length === 0) return receipts;
+    if (index.count + plans.length > GLOBAL_SEQUENCE_MAX) {
+      throw new StoreError("LOG_FULL", "the log cannot hold this batch");
+    }
+    // Encode every frame before writing any: a failure here leaves the log untouched.
+    const firstG = index.count + 1;
+    const frames: BatchFrame[] = [];
+    const lastHash = new Map<string, Uint8Array>();
+    let total = 0;
+    for (let k = 0; k < plans.length; k++) {
+      const plan = plans[k];
+      const p = plan.p;
+      const entityBytes = p.entityId >= 0
+        ? this.#entityBytes[p.entityId]
+        : textEncoder.encode(p.entity);
+      const scopeId = index.scopes.lookup(p.scope);
+      const scopeBytes = scopeId >= 0 ? this.#scopeBytes[scopeId] : textEncoder.encode(p.scope);
+      const prevHash = plan.sequence > 1
+        ? lastHash.get(p.entity) ?? index.entityHash(p.entityId).slice()
+        : null;
+      const causation = plan.priorItem >= 0
+        ? idBytes(requireId("causation", receipts[plan.priorItem].eventId))
+        : plan.causation;
+      const ts = this.#ids.next();
+      const id: IdWords = [...this.#ids.words] as IdWords;
+      const parts: EventParts = {
+        id: idBytes(id),
+        sequence: plan.sequence,
+        globalSequence: firstG + k,
+        timestampMs: ts,
+        kind: p.kind,
+        prevHash,
+        correlationId: p.correlation,
+        causationId: causation,
+        entity: entityBytes,
+        scope: scopeBytes,
+        key: p.keyBytes,
+        keyIsString: p.keyIsString,
+        payload: p.payload,
+      };
+      const bodyLength = eventBodyLength(parts);
+      if (bodyLength > FRAME_BODY_BYTES_MAX) {
+        throw new PayloadTooLargeError(bodyLength, FRAME_BODY_BYTES_MAX);
+      }
+      const bytes = new Uint8Array(FRAME_HEADER_BYTES + bodyLength);
+      const hashAt = writeEventBody(bytes, FRAME_HEADER_BYTES, parts);
+      sealFrame(bytes, 0, bodyLength, FrameKind.Event, FLAG_IN_BATCH);
+      const hash = bytes.slice(hashAt, hashAt + HASH_BYTES);
+      lastHash.set(p.entity, hash);
+      frames.push({ bytes, plan, ts, id, hash });
+      receipts[plan.item] = new Receipt(plan.sequence, firstG + k, id, hash);
+      total += bytes.length;
+    }
+    const markerLength = FRAME_HEADER_BYTES + 8;
+    const writer = this.#writer;
+    writer.ensureRoom(total + markerLength * 2);
+    const segment = writer.segment;
+    let offset = writer.size;
+    const writeMarker = (kind: number, mark: number): number => {
+      const m = writer.reserve(markerLength);
+      m.buf.set(encodeMarker(plans.length, firstG), m.at + FRAME_HEADER_BYTES);
+      sealFrame(m.buf, m.at, 8, kind, 0);
+      const crc = frameCrcAt(m.buf, m.at);
+      writer.commit(markerLength, mark);
+      return crc;
+    };
+    writeMarker(FrameKind.BatchBegin, 0);
+    offset += markerLength;
+    const offsets: number[] = [];
+    for (const f of frames) {
+      const r = writer.reserve(f.bytes.length);
+      r.buf.set(f.bytes, r.at);
+      writer.commit(f.bytes.length, 0);
+      offsets.push(offset);
+      offset += f.bytes.length;
+    }
+    const commitCrc = writeMarker(FrameKind.BatchCommit, firstG + plans.length - 1);
+    writer.syncNow(); // durable before visible
+    this.#lastFrame = { segment, offset, crc: commitCrc };
+    for (let k = 0; k < frames.length; k++) {
+      const { bytes, plan, ts, id, hash } = frames[k];
+      const p = plan.p;
+      const entityId = this.#internEntity(p.entity);
+      const scopeId = this.#internScope(p.scope);
+      index.add(
+        segment,
+        offsets[k],
+        bytes.length,
+        entityId,
+        scopeId,
+        plan.sequence,
+        p.kind,
+        ts,
+        id,
+      );
+      index.setEntityHash(entityId, hash);
+      if (p.keyStr !== null) index.keys.set(p.keyStr, firstG + k);
+      if (EventKind.category(p.kind as EventKind) === 0) {
+        this.#system.apply(p.kind, p.scope, decodePayload(p.payload));
+      }
+    }
+    this.#sinceSync = 0;
+    this.#maybeCheckpoint();
+    this.#notify();
+    return receipts;
+  }
+
+  /**
+   * Validate every item and decide, in order, which ones write: CAS and
+   * idempotency count earlier items. Fills `receipts` for deduplicated items.
+   */
+  #planBatch(items: BatchAppendItem[], receipts: AppendReceipt[]): BatchPlan[] {
+    const index = this.#index;
+    const lastSeq = new Map<string, number>();
+    const batchKeys = new Map<string, number>();
+    const plans: BatchPlan[] = [];
+    const now = this.#s.clock();
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i];
+      const where = `appendBatch item ${i}`;
+      if (typeof item !== "object" || item === null) {
+        throw new InvalidArgumentError(`${where} must be an object, found ${describeValue(item)}`);
+      }
+      checkUserKind(item.kind, where);
+      const p = this.#prepare(item.coord, item.kind, item.payload, item.options, where);
+      p.payload = p.payload.slice(); // the encoder's view is reused by the next item
+      let priorItem = -1;
+      let causation = p.causation;
+      if (item.causation !== undefined) {
+        const c = item.causation as { priorItem?: unknown; eventId?: unknown };
+        if (typeof c !== "object" || c === null) {
+          throw new InvalidArgumentError(
+            `${where}: causation must be { priorItem } or { eventId }`,
+          );
+        }
+        if ("priorItem" in c) {
+          const j = c.priorItem;
+          if (typeof j !== "number" || !Number.isInteger(j) || j < 0 || j >= i) {
+            throw new InvalidArgumentError(
+              `${where}: causation.priorItem must index an earlier item (0..${i - 1}), found ${
+                describeValue(j)
+              }`,
+            );
+          }
+          priorItem = j;
+          causation = null;
+        } else if ("eventId" in c) {
+          causation = idBytes(requireId(`${where}: causation.eventId`, c.eventId));
+        } else {
+          throw new InvalidArgumentError(
+            `${where}: causation must be { priorItem } or { eventId }`,
+          );
+        }
+      }
+      if (p.keyStr !== null) {
+        const existing = index.keys.get(p.keyStr);
+        if (existing !== undefined) {
+          receipts[i] = this.#receiptOf(existing);
+          continue;
+        }
+        const earlier = batchKeys.get(p.keyStr);
+        if (earlier !== undefined) {
+          receipts[i] = receipts[earlier];
+          continue;
+        }
+        batchKeys.set(p.keyStr, i);
+      }
+      const last = lastSeq.get(p.entity) ?? index.lastSequence(p.entityId);
+      const expected = item.options?.expectedSequence;
+      if (expected !== undefined && expected !== last) {
+        throw new ConcurrencyError(p.entity, expected, last);
+      }
+      if (p.fence) checkFence(this.#system, p.scope, p.fence, now);
+      lastSeq.set(p.entity, last + 1);
+      plans.push({ item: i, p, sequence: last + 1, priorItem, causation });
+    }
+    return plans;
+  }
+
+  #receiptOf(g: number): AppendReceipt {
+    const buf = this.#internals.readRawFrame(g);
+    const h = readEventHeader(buf, FRAME_HEADER_BYTES, buf.length - FRAME_HEADER_BYTES);
+    if (typeof h === "string") {
+      const loc = this.#index.location(g);
+      throw new CorruptSegmentError(segmentName(loc.segment), loc.offset, h);
+    }
+    return new Receipt(
+      h.sequence,
+      g,
+      this.#index.idWords(g),
+      buf.slice(h.hashAt, h.hashAt + HASH_BYTES),
+    );
+  }
+
+  #notify(): void {
+    for (const l of this.#listeners) l();
+  }
+
+  /** Resolves once everything appended so far is on disk; overlapping callers share one fsync. */
+  durable(): Promise<void> {
+    if (this.#closed) return Promise.reject(new StoreClosedError());
+    return this.#writer.durable();
+  }
+
+  /** Fsync now, blocking. */
+  sync(): void {
+    this.#assertOpen();
+    this.#writer.syncNow();
+    this.#sinceSync = 0;
+  }
+
+  // ------------------------------------------------------------------- reads
+
+  #readEvent(g: number): StoredEvent {
+    const loc = this.#index.location(g);
+    const buf = this.#reader.readFrame(loc.segment, loc.offset, loc.length);
+    const h = readEventHeader(buf, FRAME_HEADER_BYTES, buf.length - FRAME_HEADER_BYTES);
+    const file = segmentName(loc.segment);
+    if (typeof h === "string") throw new CorruptSegmentError(file, loc.offset, h);
+    if (h.globalSequence !== g) {
+      throw new CorruptSegmentError(
+        file,
+        loc.offset,
+        `frame holds global sequence ${h.globalSequence}, index says ${g}`,
+      );
+    }
+    let payload: unknown;
+    try {
+      payload = decodePayload(buf.subarray(h.payloadAt, h.payloadEnd));
+    } catch (e) {
+      throw new CorruptSegmentError(
+        file,
+        loc.offset,
+        `payload does not decode: ${(e as Error).message}`,
+      );
+    }
+    const index = this.#index;
+    const ev: StoredEvent = {
+      eventId: index.eventId(g),
+      entity: index.entities.names[index.entityOf(g)],
+      scope: index.scopes.names[index.scopeOf(g)],
+      kind: h.kind as EventKind,
+      sequence: h.sequence,
+      globalSequence: g,
+      timestampMs: h.timestampMs,
+      payload,
+      prevHash: h.prevHashAt >= 0
+        ? toHex(buf.subarray(h.prevHashAt, h.prevHashAt + HASH_BYTES))
+        : "",
+      eventHash: toHex(buf.subarray(h.hashAt, h.hashAt + HASH_BYTES)),
+    };
+    if (h.correlationAt >= 0) ev.correlationId = idString(buf, h.correlationAt);
+    if (h.causationAt >= 0) ev.causationId = idString(buf, h.causationAt);
+    return ev;
+  }
+
+  /**
+   * The event with this id. Throws {@linkcode NotFoundError} when unknown.
+   *
+   * @example
+   * ```ts
+   * import { Coordinate, EventKind, Store } from "@seed/batpak";
+   * const store = Store.open(Deno.makeTempDirSync());
+   * const { eventId } = store.append(new Coordinate("a", "s"), EventKind.custom(1, 1), "hi");
+   * console.log(store.get(eventId).payload); // hi
+   * store.close();
+   * ```
+   */
+  get(id: EventId): StoredEvent {
+    this.#assertOpen();
+    const words = requireId("get: id", id);
+    const g = this.#index.findId(words);
+    if (g === 0) throw new NotFoundError(`no event with id ${id}`);
+    return this.#readEvent(g);
+  }
+
+  /** Every event of one entity, in sequence order (index entries; payloads via {@linkcode Store.get}). */
+  stream(entity: string): IndexEntry[] {
+    this.#assertOpen();
+    if (typeof entity !== "string") {
+      throw new InvalidArgumentError(
+        `stream: entity must be a string, found ${describeValue(entity)}`,
+      );
+    }
+    const id = this.#index.entities.lookup(entity);
+    if (id < 0) return [];
+    const postings = this.#index.entities.postings[id];
+    const out: IndexEntry[] = new Array(postings.length);
+    for (let i = 0; i < postings.length; i++) out[i] = this.#index.entry(postings.items[i]);
+    return out;
+  }
+
+  /** Every event in the region, in global order. */
+  query(region: Region): IndexEntry[] {
+    return this.queryAfter(region, 0, Number.MAX_SAFE_INTEGER);
+  }
+
+  /** Up to `limit` events of the region with `globalSequence > afterGlobalSequence`, in global order. */
+  queryAfter(region: Region, afterGlobalSequence: number, limit: number): IndexEntry[] {
+    this.#assertOpen();
+    if (!(region instanceof Region)) {
+      throw new InvalidArgumentError(
+        `query: region must be a Region, found ${describeValue(region)}`,
+      );
+    }
+    if (!Number.isInteger(afterGlobalSequence) || afterGlobalSequence < 0) {
+      throw new InvalidArgumentError(
+        `queryAfter: afterGlobalSequence must be an integer ≥ 0, found ${
+          describeValue(afterGlobalSequence)
+        }`,
+      );
+    }
+    if (!Number.isInteger(limit) || limit < 0) {
+      throw new InvalidArgumentError(
+        `queryAfter: limit must be an integer ≥ 0, found ${describeValue(limit)}`,
+      );
+    }
+    return queryIndex(this.#index, region, afterGlobalSequence, limit).map((g) =>
+      this.#index.entry(g)
+    );
+  }
+
+  /**
+   * A cursor over the region in global order that never skips or repeats an
+   * event and sees events appended while it iterates.
+   */
+  cursorGuaranteed(region: Region, options?: { after?: number }): Cursor {
+    this.#assertOpen();
+    if (!(region instanceof Region)) {
+      throw new InvalidArgumentError(
+        `cursorGuaranteed: region must be a Region, found ${describeValue(region)}`,
+      );
+    }
+    const after = options?.after ?? 0;
+    if (!Number.isInteger(after) || after < 0) {
+      throw new InvalidArgumentError(
+        `cursorGuaranteed: after must be an integer ≥ 0, found ${describeValue(after)}`,
+      );
+    }
+    return new GuaranteedCursor(this.#internals, region, after);
+  }
+
+  /**
+   * Live events of the region: catches up from the log, then delivers new
+   * events as they are appended, with no gap and no duplicate at the
+   * boundary. Ends on `signal` abort or {@linkcode Store.close}.
+   */
+  subscribe(
+    region: Region,
+    options?: { after?: number; signal?: AbortSignal },
+  ): AsyncIterable<StoredEvent> {
+    this.#assertOpen();
+    if (!(region instanceof Region)) {
+      throw new InvalidArgumentError(
+        `subscribe: region must be a Region, found ${describeValue(region)}`,
+      );
+    }
+    const after = options?.after ?? 0;
+    if (!Number.isInteger(after) || after < 0) {
+      throw new InvalidArgumentError(
+        `subscribe: after must be an integer ≥ 0, found ${describeValue(after)}`,
+      );
+    }
+    return subscribe(this.#internals, region, after, options?.signal);
+  }
+
+  /**
+   * Fold an entity's events into a state, caching it: later calls apply only
+   * events appended since. `undefined` when the entity has no relevant events.
+   */
+  project<T>(
+    entity: string,
+    projection: EventSourced<T>,
+    freshness: Freshness = "consistent",
+  ): T | undefined {
+    this.#assertOpen();
+    if (typeof entity !== "string") {
+      throw new InvalidArgumentError(
+        `project: entity must be a string, found ${describeValue(entity)}`,
+      );
+    }
+    return this.#projections.project(this.#internals, entity, projection, freshness);
+  }
+
+  /** Write a consistent point-in-time copy of the store into `destDir` (created; must be empty). */
+  snapshot(destDir: string): void {
+    this.#assertOpen();
+    snapshotStore(this.#internals, destDir);
+  }
+
+  /** Re-read every frame: CRCs, hash chain, index parity, gapless global sequence. */
+  verify(options?: { onProgress?: (checked: number, total: number) => void }): VerifyReport {
+    this.#assertOpen();
+    return verifyStore(this.#internals, options?.onProgress);
+  }
+
+  /** The ownership (lease and fence) handle of a scope. */
+  ownership(scope: string): Ownership {
+    this.#assertOpen();
+    return new OwnershipImpl(this.#internals, scope);
+  }
+
+  /** How the index was restored, and the log's size. */
+  diagnostics(): Diagnostics {
+    return {
+      openReport: { ...this.#openReport, rejectedSidecars: [...this.#openReport.rejectedSidecars] },
+      segments: this.#segments.length,
+      events: this.#index.count,
+      entities: this.#index.entities.names.length,
+    };
+  }
+
+  /** Flush, fsync, write the index image, release the directory lock. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    let error: unknown;
+    const poisoned = this.#writer.poisoned;
+    try {
+      this.#writer.close();
+      if (this.#s.enableMmapIndex && !poisoned && this.#index.count > 0) {
+        this.#writeSidecar("image");
+      }
+    } catch (e) {
+      error = e;
+    }
+    this.#reader.close();
+    for (const l of this.#listeners) l();
+    this.#listeners.clear();
+    try {
+      this.#lock.unlock();
+      this.#lock.close();
+    } catch (e) {
+      error ??= e;
+    }
+    if (error !== undefined) throw error;
+  }
+}
+
+function bytesEqual(a: Uint8Array, buf: Uint8Array, at: number): boolean {
+  for (let i = 0; i < a.length; i++) if (a[i] !== buf[at + i]) return false;
+  return true;
+}
+
+function idBytes(words: IdWords): Uint8Array {
+  const b = new Uint8Array(16);
+  idToBytes(words, b);
+  return b;
+}
+
+function idString(buf: Uint8Array, at: number): EventId {
+  const w = bytesToId(buf, at);
+  return formatId(w[0], w[1], w[2], w[3]);
+}
+
+function describeValue(v: unknown): string {
+  if (v === null) return "null";
+  if (typeof v === "string") return JSON.stringify(v.length > 40 ? v.slice(0, 40) + "…" : v);
+  if (typeof v === "number" || typeof v === "bigint" || typeof v === "boolean") return String(v);
+  if (Array.isArray(v)) return "an array";
+  return typeof v === "object"
+    ? `an object (${(v as object).constructor?.name ?? "null prototype"})`
+    : typeof v;
+}
+
+function checkUserKind(kind: unknown, where = "append"): void {
+  if (!isEventKind(kind)) {
+    throw new InvalidArgumentError(
+      `${where}: kind must be an EventKind (u16), found ${describeValue(kind)}`,
+    );
+  }
+  if (EventKind.isReserved(kind)) throw new ReservedKindError(EventKind.category(kind));
+}
+
+function validateFence(f: unknown, where: string): FenceCheck {
+  const fence = f as { owner?: unknown; epoch?: unknown; token?: unknown };
+  if (
+    typeof fence !== "object" || fence === null || typeof fence.owner !== "string" ||
+    typeof fence.token !== "string" || typeof fence.epoch !== "number" ||
+    !Number.isInteger(fence.epoch) || fence.epoch < 1
+  ) {
+    throw new InvalidArgumentError(
+      `${where}: fence must be { owner: string, epoch: integer ≥ 1, token: string }`,
+    );
+  }
+  return { owner: fence.owner, epoch: fence.epoch, token: fence.token };
+}

@@ -1,0 +1,191 @@
+/**
+ * The store's public data shapes.
+ *
+ * @module
+ */
+
+import type { FileSystem } from "../fs/types.ts";
+import type { Coordinate } from "./coordinate.ts";
+import type { EventId } from "./ids.ts";
+import type { EventKind } from "./kind.ts";
+
+/** An ownership fence: who may write to a scope, in which epoch, proven by a token. */
+export interface Fence {
+  /** The owner's name. */
+  owner: string;
+  /** Increases by one at every takeover. */
+  epoch: number;
+  /** Secret proof of ownership; unguessable by rivals. */
+  token: string;
+}
+
+/** How and when the writer fsyncs. */
+export interface SyncConfig {
+  /** Fsync after this many appended events (default 1000). */
+  everyNEvents?: number;
+  /** `"data"` = fdatasync (default), `"all"` = fsync. */
+  mode?: "data" | "all";
+}
+
+/** Options of {@linkcode Store.open}. */
+export interface StoreConfig {
+  /** Directory holding the segments and sidecars; created when missing. */
+  dataDir: string;
+  /** Rotate the active segment once it would grow past this many bytes (default 64 MiB). */
+  segmentMaxBytes?: number;
+  /** Sync cadence and mode. */
+  sync?: SyncConfig;
+  /** Maximum open read handles, least recently used closed first (default 64). */
+  fdBudget?: number;
+  /** Write and restore a periodic index checkpoint (default true). */
+  enableCheckpoint?: boolean;
+  /** Write an index image on close and restore it in bulk on open (default true). */
+  enableMmapIndex?: boolean;
+  /** Epoch milliseconds; inject a simulated clock for deterministic runs. */
+  clock?: () => number;
+  /** Storage backend (default: the real file system). */
+  fs?: FileSystem;
+}
+
+/** Per-append options. */
+export interface AppendOptions {
+  /** Succeed only if the entity's last sequence is this (0 = no events yet). */
+  expectedSequence?: number;
+  /** A repeated key returns the first receipt and writes nothing (bigint ≤ 128 bits or string). */
+  idempotencyKey?: bigint | string;
+  /** Id of the event that started the conversation this event belongs to. */
+  correlationId?: EventId;
+  /** Id of the event that caused this one. */
+  causationId?: EventId;
+  /** Ownership fence of the coordinate's scope; the append is rejected if it is not current. */
+  fence?: Fence;
+}
+
+/** What every successful write returns. */
+export interface AppendReceipt {
+  /** The event's UUIDv7. */
+  eventId: EventId;
+  /** Position in the entity's stream, from 1. */
+  sequence: number;
+  /** Position in the whole log, from 1, gapless. */
+  globalSequence: number;
+  /** Hex BLAKE3 link of the entity's hash chain. */
+  eventHash: string;
+}
+
+/** One item of {@linkcode Store.appendBatch}. */
+export interface BatchAppendItem {
+  /** Where the event goes. */
+  coord: Coordinate;
+  /** Its kind (not in a reserved category). */
+  kind: EventKind;
+  /** Any MessagePack-encodable value. */
+  payload: unknown;
+  /** CAS, idempotency, correlation and fence options. */
+  options?: AppendOptions;
+  /** The cause: an earlier item of the same batch, or an existing event. */
+  causation?: { priorItem: number } | { eventId: EventId };
+}
+
+/** What the index knows about an event, without reading its payload. */
+export interface IndexEntry {
+  /** The event's UUIDv7. */
+  eventId: EventId;
+  /** Its entity. */
+  entity: string;
+  /** Its scope. */
+  scope: string;
+  /** Its kind. */
+  kind: EventKind;
+  /** Position in the entity's stream, from 1. */
+  sequence: number;
+  /** Position in the log, from 1. */
+  globalSequence: number;
+  /** Append time, epoch ms, from the store's clock. */
+  timestampMs: number;
+}
+
+/** A whole event as read from the log. */
+export interface StoredEvent extends IndexEntry {
+  /** The decoded payload. */
+  payload: unknown;
+  /** Correlation id, if one was given. */
+  correlationId?: EventId;
+  /** Causation id, if one was given. */
+  causationId?: EventId;
+  /** Hex hash of the entity's previous event ("" for the first). */
+  prevHash: string;
+  /** Hex BLAKE3 of this event's encoded body (which includes `prevHash`). */
+  eventHash: string;
+}
+
+/** A pull-based reader that delivers every event of a region in global order. */
+export interface Cursor {
+  /** The next event, or `undefined` when caught up. Never skips, never repeats. */
+  poll(): StoredEvent | undefined;
+  /** Up to `max` next events. */
+  pollBatch(max: number): StoredEvent[];
+  /** The last delivered `globalSequence` (the `after` it started from, before any). */
+  readonly position: number;
+}
+
+/** A fold of an entity's events into a state. */
+export interface EventSourced<T> {
+  /** Kinds the projection cares about; absent = all. */
+  readonly kinds?: readonly EventKind[];
+  /** The state before any event. */
+  initial(): T;
+  /** Fold one event into the state. */
+  apply(state: T, event: StoredEvent): T;
+}
+
+/** `"consistent"`: see every event; `{ maybeStaleMs }`: a cached state this young will do. */
+export type Freshness = "consistent" | { maybeStaleMs: number };
+
+/** One problem found by {@linkcode Store.verify}. */
+export interface VerifyProblem {
+  /** The file holding the problem. */
+  file: string;
+  /** Byte offset within it. */
+  offset: number;
+  /** What is wrong. */
+  message: string;
+}
+
+/** Result of {@linkcode Store.verify}. */
+export interface VerifyReport {
+  /** True when no problem was found. */
+  ok: boolean;
+  /** Events whose frames were re-read. */
+  eventsChecked: number;
+  /** Every problem found. */
+  problems: VerifyProblem[];
+}
+
+/** How the last open restored the index. */
+export interface OpenReport {
+  /** `"mmap"`: index image; `"checkpoint"`: periodic checkpoint; `"rebuild"`: full scan. */
+  path: "mmap" | "checkpoint" | "rebuild";
+  /** Events restored from the sidecar. */
+  restoredEntries: number;
+  /** Events scanned from the log past the sidecar's position. */
+  tailEntries: number;
+  /** Wall time of the open, ms. */
+  elapsedMs: number;
+  /** Bytes cut from a torn tail of the last segment (0 when clean). */
+  truncatedBytes: number;
+  /** Sidecars that were present but rejected, and why. */
+  rejectedSidecars: string[];
+}
+
+/** A snapshot of the store's state. */
+export interface Diagnostics {
+  /** How the index was restored at open. */
+  openReport: OpenReport;
+  /** Segment files. */
+  segments: number;
+  /** Events in the log. */
+  events: number;
+  /** Distinct entities. */
+  entities: number;
+}
