@@ -128,6 +128,86 @@ export function encodeSidecar(
   return out;
 }
 
+/**
+ * Write the index as a sidecar, streaming each column page straight to the
+ * file (no whole-index copy), then sync and rename it into place.
+ */
+export function saveSidecar(
+  fs: FileSystem,
+  dir: string,
+  kind: SidecarKind,
+  index: Index,
+  coverage: Coverage,
+  system: unknown,
+): void {
+  const file = kind === "image" ? IMAGE_FILE : CHECKPOINT_FILE;
+  const meta = encode({
+    entities: index.entities.names,
+    scopes: index.scopes.names,
+    keys: [...index.keys],
+    system,
+  }, { useBigInt64: true, ignoreUndefined: true });
+  const entityCount = index.entities.names.length;
+  // Each part is a list of chunks written back to back, then padded to 8 bytes.
+  const parts: Uint8Array[][] = [
+    [meta],
+    [index.entityHashes.subarray(0, entityCount * HASH_BYTES)],
+  ];
+  for (const c of COLUMNS) {
+    const chunks: Uint8Array[] = [];
+    for (let p = 0; p < index.pages.length; p++) {
+      const rows = Math.min(PAGE_ROWS, index.count - p * PAGE_ROWS);
+      if (rows <= 0) break;
+      const col = index.pages[p][c.name];
+      chunks.push(new Uint8Array(col.buffer, col.byteOffset, rows * c.words * c.width));
+    }
+    parts.push(chunks);
+  }
+  const tmp = `${dir}/${file}.tmp`;
+  const h = fs.open(tmp, { write: true, create: true, truncate: true });
+  try {
+    const zeros = new Uint8Array(ALIGN);
+    let at = SIDECAR_HEADER_BYTES;
+    let crc = 0;
+    for (const chunks of parts) {
+      for (const chunk of chunks) {
+        if (chunk.length === 0) continue;
+        h.write(chunk, at);
+        crc = crc32(chunk, crc);
+        at += chunk.length;
+      }
+      const padding = pad(at) - at;
+      if (padding > 0) {
+        h.write(zeros.subarray(0, padding), at);
+        crc = crc32(zeros.subarray(0, padding), crc);
+        at += padding;
+      }
+    }
+    const header = new Uint8Array(SIDECAR_HEADER_BYTES);
+    header.set(MAGIC, 0);
+    const dv = new DataView(header.buffer);
+    dv.setUint16(4, SIDECAR_VERSION, true);
+    dv.setUint16(6, kind === "image" ? 1 : 2, true);
+    dv.setUint32(8, index.count, true);
+    dv.setUint32(12, entityCount, true);
+    dv.setUint32(16, index.scopes.names.length, true);
+    dv.setUint32(20, coverage.segment, true);
+    dv.setUint32(24, coverage.endOffset, true);
+    dv.setUint32(28, coverage.lastFrameSegment, true);
+    dv.setUint32(32, coverage.lastFrameOffset, true);
+    dv.setUint32(36, coverage.lastFrameCrc, true);
+    dv.setUint32(40, meta.length, true);
+    dv.setUint32(44, crc, true);
+    dv.setUint32(52, crc32(header.subarray(0, 52)), true);
+    h.write(header, 0);
+    h.syncData();
+  } finally {
+    h.close();
+  }
+  fs.rename(tmp, `${dir}/${file}`);
+  fs.syncDir(dir);
+}
+
 /** Write a sidecar atomically (temp file, sync, rename, directory sync). */
 export function writeSidecar(fs: FileSystem, dir: string, file: string, bytes: Uint8Array): void {
   const tmp = `${dir}/${file}.tmp`;

@@ -148,7 +148,8 @@ export function decodePayload(bytes: Uint8Array): unknown {
 
 /** The variable parts of an event body, already encoded. */
 export interface EventParts {
-  id: Uint8Array;
+  /** The event id as four big-endian u32 words. */
+  id: readonly number[];
   sequence: number;
   globalSequence: number;
   timestampMs: number;
@@ -175,12 +176,19 @@ export function eventBodyLength(p: EventParts): number {
  * bytes), hashing it in place. Returns the offset of the event hash.
  */
 export function writeEventBody(buf: Uint8Array, at: number, p: EventParts): number {
-  const dv = new DataView(buf.buffer, buf.byteOffset);
-  buf.set(p.id, at);
-  dv.setUint32(at + 16, p.sequence, true);
-  dv.setUint32(at + 20, p.globalSequence, true);
-  dv.setFloat64(at + 24, p.timestampMs, true);
-  dv.setUint16(at + 32, p.kind, true);
+  for (let i = 0; i < 4; i++) {
+    const w = p.id[i];
+    const o = at + i * 4;
+    buf[o] = w >>> 24;
+    buf[o + 1] = (w >>> 16) & 255;
+    buf[o + 2] = (w >>> 8) & 255;
+    buf[o + 3] = w & 255;
+  }
+  putU32(buf, at + 16, p.sequence);
+  putU32(buf, at + 20, p.globalSequence);
+  f64[0] = p.timestampMs;
+  buf.set(f64Bytes, at + 24);
+  putU16(buf, at + 32, p.kind);
   let flags = 0;
   if (p.prevHash) flags |= EventFlag.PrevHash;
   if (p.correlationId) flags |= EventFlag.Correlation;
@@ -188,10 +196,10 @@ export function writeEventBody(buf: Uint8Array, at: number, p: EventParts): numb
   if (p.key) flags |= p.keyIsString ? EventFlag.StringKey : EventFlag.BigintKey;
   buf[at + 34] = flags;
   buf[at + 35] = 0;
-  dv.setUint16(at + 36, p.entity.length, true);
-  dv.setUint16(at + 38, p.scope.length, true);
-  dv.setUint16(at + 40, p.key ? p.key.length : 0, true);
-  dv.setUint16(at + 42, 0, true);
+  putU16(buf, at + 36, p.entity.length);
+  putU16(buf, at + 38, p.scope.length);
+  putU16(buf, at + 40, p.key ? p.key.length : 0);
+  putU16(buf, at + 42, 0);
   let w = at + EVENT_HEADER_BYTES;
   if (p.prevHash) (buf.set(p.prevHash, w), w += HASH_BYTES);
   if (p.correlationId) (buf.set(p.correlationId, w), w += ID_BYTES);
@@ -205,6 +213,25 @@ export function writeEventBody(buf: Uint8Array, at: number, p: EventParts): numb
   w += p.payload.length;
   hashInto(buf.subarray(at, w), buf, w);
   return w;
+}
+
+// Little-endian helpers: no DataView allocation on the append path.
+const f64 = new Float64Array(1);
+const f64Bytes = new Uint8Array(f64.buffer);
+if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) {
+  throw new Error("batpak requires a little-endian platform");
+}
+
+function putU32(buf: Uint8Array, at: number, v: number): void {
+  buf[at] = v & 255;
+  buf[at + 1] = (v >>> 8) & 255;
+  buf[at + 2] = (v >>> 16) & 255;
+  buf[at + 3] = v >>> 24;
+}
+
+function putU16(buf: Uint8Array, at: number, v: number): void {
+  buf[at] = v & 255;
+  buf[at + 1] = (v >>> 8) & 255;
 }
 
 /** The fixed fields of an event body plus the offsets of its variable parts. */

@@ -1,12 +1,14 @@
 /**
- * BLAKE3 (32-byte digest) for the per-entity hash chain, via hash-wasm.
- * The WASM module is instantiated once at import (top-level await), so
- * hashing itself is synchronous.
+ * BLAKE3 (32-byte digest) for the per-entity hash chain. Inputs of one chunk
+ * (≤ 1 KiB, most events) are hashed in TypeScript; longer ones through
+ * hash-wasm, whose WASM module is instantiated once at import (top-level
+ * await), so hashing itself is synchronous.
  *
  * @module
  */
 
 import { createBLAKE3 } from "hash-wasm";
+import { BLAKE3_CHUNK_BYTES, blake3Small } from "./blake3.ts";
 
 /** Bytes of an event hash. */
 export const HASH_BYTES = 32;
@@ -15,7 +17,18 @@ const hasher = await createBLAKE3(HASH_BYTES * 8);
 
 /** BLAKE3 of `data`, written into `out` at `at`. */
 export function hashInto(data: Uint8Array, out: Uint8Array, at: number): void {
+  if (data.length <= BLAKE3_CHUNK_BYTES) {
+    blake3Small(data, out, at);
+    return;
+  }
   hasher.init();
   hasher.update(data);
   out.set(hasher.digest("binary"), at);
+}
+
+/** BLAKE3 through hash-wasm only (the reference the TypeScript path is tested against). */
+export function hashWasm(data: Uint8Array): Uint8Array {
+  hasher.init();
+  hasher.update(data);
+  return hasher.digest("binary");
 }

@@ -239,6 +239,14 @@ export class LogWriter {
     this.durableMark = this.mark;
   }
 
+  /**
+   * Start (or join) a background sync round without waiting for it. A
+   * failure poisons the writer, so the next write reports it.
+   */
+  requestSync(): void {
+    this.durable().catch(() => {});
+  }
+
   /** Resolves once everything written so far is durable; overlapping callers share a sync. */
   durable(): Promise<void> {
     try {
