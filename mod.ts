@@ -7,7 +7,8 @@
  *   batches, a per-entity hash chain, guaranteed cursors, live
  *   subscriptions, cached projections, snapshots, fast cold start, crash
  *   recovery, and leases with fencing tokens.
- * - **Gates**: `Gate`, `GateSet`, `Denial`, `Proposal`, `Receipt`.
+ * - **Gates**: `Gate`, `GateSet`, `Denial`, `Proposal`, `Receipt`, and
+ *   `Pipeline`, which guards writes with gates and records each denial.
  * - **Contention harness (M37)**: deterministic ownership contention
  *   scenarios against the real store on a simulated clock and file system.
  *
@@ -82,3 +83,4 @@ export {
 
 // Gates
 export * from "./src/gate/mod.ts";
+export { Pipeline, type PipelineResult } from "./src/pipeline/mod.ts";

@@ -5,19 +5,34 @@
  * @module
  */
 
-import { Coordinate } from "../store/coordinate.ts";
-import { InvalidArgumentError, OwnershipError } from "../store/errors.ts";
+import { Coordinate, COORDINATE_BYTES_MAX, validateCoordinatePart } from "../store/coordinate.ts";
+import { InvalidArgumentError, OwnershipError, StoreClosedError } from "../store/errors.ts";
 import type { StoreInternals } from "../store/store.ts";
-import { type FencePayload, SystemKind } from "../store/system.ts";
+import { FENCE_ENTITY_PREFIX, type FencePayload, SystemKind } from "../store/system.ts";
 import type { Fence } from "../store/types.ts";
 import { checkFence, leaseOver, tokenHash } from "./fence.ts";
 import { toHex } from "../store/ids.ts";
 
-/** Entity prefix of a scope's fence events. */
-export const FENCE_ENTITY_PREFIX = "$fence:";
+export { FENCE_ENTITY_PREFIX };
 /** Longest lease, ms (one day). */
 export const LEASE_MS_MAX = 86_400_000;
+/** Longest owner name, UTF-16 code units. */
+export const OWNER_LENGTH_MAX = 256;
+/** Random bytes in a fencing token (128 bits: unguessable by a stale or rival owner). */
 const TOKEN_BYTES = 16;
+const textEncoder = new TextEncoder();
+
+/**
+ * The entity that carries a scope's fence events: `$fence:<scope>`, or, when
+ * that would exceed {@linkcode COORDINATE_BYTES_MAX} (the scope itself may use
+ * all of it), `$fence:#<hash of the scope>`. The guarded scope is the event's
+ * scope either way.
+ */
+export function fenceEntity(scope: string): string {
+  const plain = FENCE_ENTITY_PREFIX + scope;
+  if (textEncoder.encode(plain).length <= COORDINATE_BYTES_MAX) return plain;
+  return `${FENCE_ENTITY_PREFIX}#${tokenHash(scope)}`;
+}
 
 /**
  * Ownership of one scope: at most one owner holds an unexpired lease; each
@@ -62,9 +77,10 @@ export interface Ownership {
 }
 
 function checkOwner(owner: unknown): string {
-  if (typeof owner !== "string" || owner.length === 0 || owner.length > 256) {
+  if (typeof owner !== "string" || owner.length === 0 || owner.length > OWNER_LENGTH_MAX) {
+    const found = typeof owner === "string" ? `${owner.length} characters` : typeof owner;
     throw new InvalidArgumentError(
-      `owner must be a non-empty string of at most 256 characters, found ${String(owner)}`,
+      `owner must be a non-empty string of at most ${OWNER_LENGTH_MAX} characters, found ${found}`,
     );
   }
   return owner;
@@ -82,14 +98,15 @@ function checkLease(leaseMs: unknown): number {
   return leaseMs;
 }
 
-function checkFenceShape(f: unknown): Fence {
+/** Same shape rule as a fenced append's `options.fence`: epochs start at 1. */
+function checkFenceShape(f: unknown, what: string): Fence {
   const fence = f as Fence;
   if (
     typeof fence !== "object" || fence === null || typeof fence.owner !== "string" ||
-    typeof fence.token !== "string" || !Number.isInteger(fence.epoch) || fence.epoch < 0
+    typeof fence.token !== "string" || !Number.isInteger(fence.epoch) || fence.epoch < 1
   ) {
     throw new InvalidArgumentError(
-      "fence must be { owner: string, epoch: integer, token: string }",
+      `${what} must be { owner: string, epoch: integer ≥ 1, token: string }`,
     );
   }
   return fence;
@@ -108,16 +125,25 @@ export class OwnershipImpl implements Ownership {
   readonly #coord: Coordinate;
 
   constructor(internals: StoreInternals, scope: string) {
-    if (typeof scope !== "string") {
-      throw new InvalidArgumentError(`ownership scope must be a string`);
-    }
+    validateCoordinatePart("scope", scope);
     this.#s = internals;
-    this.#coord = new Coordinate(FENCE_ENTITY_PREFIX + scope, scope);
+    this.#coord = new Coordinate(fenceEntity(scope), scope);
     this.scope = scope;
   }
 
+  #assertOpen(): void {
+    if (this.#s.isClosed()) throw new StoreClosedError();
+  }
+
+  /** The store clock; a lease computed from a non-finite time would never expire. */
   #now(): number {
-    return this.#s.settings.clock();
+    const now = this.#s.settings.clock();
+    if (!Number.isFinite(now)) {
+      throw new InvalidArgumentError(
+        `config.clock must return finite epoch ms, found ${String(now)}`,
+      );
+    }
+    return now;
   }
 
   #record(
@@ -139,6 +165,7 @@ export class OwnershipImpl implements Ownership {
   }
 
   claim(owner: string, leaseMs: number): Fence {
+    this.#assertOpen();
     checkOwner(owner);
     checkLease(leaseMs);
     const now = this.#now();
@@ -159,7 +186,8 @@ export class OwnershipImpl implements Ownership {
   }
 
   renew(fence: Fence, leaseMs: number): Fence {
-    checkFenceShape(fence);
+    this.#assertOpen();
+    checkFenceShape(fence, "renew: fence");
     checkLease(leaseMs);
     const now = this.#now();
     checkFence(this.#s.system, this.scope, fence, now);
@@ -168,8 +196,9 @@ export class OwnershipImpl implements Ownership {
   }
 
   takeover(owner: string, observed: Fence, leaseMs: number): Fence {
+    this.#assertOpen();
     checkOwner(owner);
-    checkFenceShape(observed);
+    checkFenceShape(observed, "takeover: observed");
     checkLease(leaseMs);
     const now = this.#now();
     const rec = this.#s.system.fences.get(this.scope);
@@ -225,13 +254,15 @@ export class OwnershipImpl implements Ownership {
   }
 
   release(fence: Fence): void {
-    checkFenceShape(fence);
+    this.#assertOpen();
+    checkFenceShape(fence, "release: fence");
     const now = this.#now();
     checkFence(this.#s.system, this.scope, fence, now);
     this.#record("release", fence.owner, fence.epoch, fence.token, now);
   }
 
   current(): Fence | undefined {
+    this.#assertOpen();
     const rec = this.#s.system.fences.get(this.scope);
     return rec ? { owner: rec.owner, epoch: rec.epoch, token: "" } : undefined;
   }

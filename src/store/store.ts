@@ -12,11 +12,10 @@ import { type Dimension, Index } from "../index/index.ts";
 import {
   CHECKPOINT_FILE,
   type Coverage,
-  encodeSidecar,
   IMAGE_FILE,
   loadSidecar,
+  saveSidecar,
   type SidecarKind,
-  writeSidecar,
 } from "../index/sidecar.ts";
 import {
   decodePayload,
@@ -68,7 +67,7 @@ import {
 } from "./ids.ts";
 import { EventKind, isEventKind } from "./kind.ts";
 import { Region } from "./region.ts";
-import { SystemState } from "./system.ts";
+import { DENIAL_ENTITY, SYSTEM_SCOPE, SystemKind, SystemState } from "./system.ts";
 import { queryIndex } from "../index/query.ts";
 import type {
   AppendOptions,
@@ -91,6 +90,7 @@ import { subscribe } from "../read/subscription.ts";
 import { ProjectionCache } from "../read/projection.ts";
 import { verifyStore } from "../read/verify.ts";
 import { snapshotStore } from "../read/snapshot.ts";
+import { Denial } from "../gate/denial.ts";
 
 /** Default segment rotation size, bytes (64 MiB). */
 export const SEGMENT_MAX_BYTES_DEFAULT = 64 * 1024 * 1024;
@@ -233,16 +233,22 @@ interface BatchFrame {
 class Receipt implements AppendReceipt {
   readonly sequence: number;
   readonly globalSequence: number;
-  readonly #id: IdWords;
+  readonly #w0: number;
+  readonly #w1: number;
+  readonly #w2: number;
+  readonly #w3: number;
   readonly #hash: Uint8Array;
   constructor(sequence: number, globalSequence: number, id: IdWords, hash: Uint8Array) {
     this.sequence = sequence;
     this.globalSequence = globalSequence;
-    this.#id = id;
+    this.#w0 = id[0];
+    this.#w1 = id[1];
+    this.#w2 = id[2];
+    this.#w3 = id[3];
     this.#hash = hash;
   }
   get eventId(): EventId {
-    return formatId(this.#id[0], this.#id[1], this.#id[2], this.#id[3]);
+    return formatId(this.#w0, this.#w1, this.#w2, this.#w3);
   }
   get eventHash(): string {
     return toHex(this.#hash);
@@ -721,8 +727,7 @@ export class Store {
       lastFrameOffset: this.#lastFrame.offset,
       lastFrameCrc: this.#lastFrame.crc,
     };
-    const bytes = encodeSidecar(kind, this.#index, coverage, this.#system.toPlain());
-    writeSidecar(this.#fs, this.#s.dataDir, kind === "image" ? IMAGE_FILE : CHECKPOINT_FILE, bytes);
+    saveSidecar(this.#fs, this.#s.dataDir, kind, this.#index, coverage, this.#system.toPlain());
     if (kind === "checkpoint") this.#checkpointedCount = this.#index.count;
   }
 
@@ -792,11 +797,13 @@ export class Store {
     if (g > GLOBAL_SEQUENCE_MAX) {
       throw new StoreError("LOG_FULL", "the log holds the maximum number of events");
     }
-    const prevHash = last > 0 ? index.entityHash(p.entityId).slice() : null;
-    const entityId = p.entityId >= 0 ? p.entityId : this.#internEntity(p.entity);
+    // A view is enough: the body copies it before the entity's hash changes.
+    const prevHash = last > 0 ? index.entityHash(p.entityId) : null;
+    // Interning fills the entity's bytes, which a sidecar-restored index lacks.
+    const entityId = this.#internEntity(p.entity);
     const scopeId = this.#internScope(p.scope);
     const timestampMs = this.#ids.next();
-    const idWords: IdWords = [...this.#ids.words] as IdWords;
+    const idWords = this.#ids.words;
     const parts = this.#parts(p, entityId, scopeId, last + 1, g, timestampMs, idWords, prevHash);
     const bodyLength = eventBodyLength(parts);
     if (bodyLength > FRAME_BODY_BYTES_MAX) {
@@ -809,7 +816,7 @@ export class Store {
     const { buf, at } = this.#writer.reserve(frameLength);
     const hashAt = writeEventBody(buf, at + FRAME_HEADER_BYTES, parts);
     sealFrame(buf, at, bodyLength, FrameKind.Event, 0);
-    const hash = buf.slice(hashAt, hashAt + HASH_BYTES);
+    const hash = keepHash(buf, hashAt);
     this.#lastFrame = { segment, offset, crc: frameCrcAt(buf, at) };
     this.#writer.commit(frameLength, g);
     index.add(
@@ -830,6 +837,7 @@ export class Store {
     }
     if (++this.#sinceSync >= this.#s.everyNEvents) {
       this.#sinceSync = 0;
+      // Blocking, like batpak's writer thread: the Nth append returns durable.
       this.#writer.syncNow();
       this.#maybeCheckpoint();
     }
@@ -847,10 +855,8 @@ export class Store {
     id: IdWords,
     prevHash: Uint8Array | null,
   ): EventParts {
-    const idBytes = new Uint8Array(16);
-    idToBytes(id, idBytes);
     return {
-      id: idBytes,
+      id,
       sequence,
       globalSequence: g,
       timestampMs,
@@ -994,7 +1000,8 @@ export class Store {
     this.#writer.assertWritable();
     const index = this.#index;
     const receipts: AppendReceipt[] = new Array(items.length);
-    const plans = this.#planBatch(items, receipts);
+    const aliases: [number, number][] = [];
+    const plans = this.#planBatch(items, receipts, aliases);
     if (plans.length === 0) return receipts;
     if (index.count + plans.length > GLOBAL_SEQUENCE_MAX) {
       throw new StoreError("LOG_FULL", "the log cannot hold this batch");
@@ -1007,11 +1014,12 @@ export class Store {
     for (let k = 0; k < plans.length; k++) {
       const plan = plans[k];
       const p = plan.p;
-      const entityBytes = p.entityId >= 0
-        ? this.#entityBytes[p.entityId]
-        : textEncoder.encode(p.entity);
+      // A sidecar-restored index has names but no encoded bytes yet.
+      const entityBytes = (p.entityId >= 0 ? this.#entityBytes[p.entityId] : undefined) ??
+        textEncoder.encode(p.entity);
       const scopeId = index.scopes.lookup(p.scope);
-      const scopeBytes = scopeId >= 0 ? this.#scopeBytes[scopeId] : textEncoder.encode(p.scope);
+      const scopeBytes = (scopeId >= 0 ? this.#scopeBytes[scopeId] : undefined) ??
+        textEncoder.encode(p.scope);
       const prevHash = plan.sequence > 1
         ? lastHash.get(p.entity) ?? index.entityHash(p.entityId).slice()
         : null;
@@ -1021,7 +1029,7 @@ export class Store {
       const ts = this.#ids.next();
       const id: IdWords = [...this.#ids.words] as IdWords;
       const parts: EventParts = {
-        id: idBytes(id),
+        id,
         sequence: plan.sequence,
         globalSequence: firstG + k,
         timestampMs: ts,
@@ -1048,6 +1056,7 @@ export class Store {
       receipts[plan.item] = new Receipt(plan.sequence, firstG + k, id, hash);
       total += bytes.length;
     }
+    for (const [i, earlier] of aliases) receipts[i] = receipts[earlier];
     const markerLength = FRAME_HEADER_BYTES + 8;
     const writer = this.#writer;
     writer.ensureRoom(total + markerLength * 2);
@@ -1104,10 +1113,16 @@ export class Store {
 
   /**
    * Validate every item and decide, in order, which ones write: CAS and
-   * idempotency count earlier items. Fills `receipts` for deduplicated items.
+   * idempotency count earlier items. Fills `receipts` for items deduplicated
+   * against the log; `aliases` gets `[item, earlier item]` for in-batch duplicates.
    */
-  #planBatch(items: BatchAppendItem[], receipts: AppendReceipt[]): BatchPlan[] {
+  #planBatch(
+    items: BatchAppendItem[],
+    receipts: AppendReceipt[],
+    aliases: [number, number][],
+  ): BatchPlan[] {
     const index = this.#index;
+    const aliasOf = new Map<number, number>();
     const lastSeq = new Map<string, number>();
     const batchKeys = new Map<string, number>();
     const plans: BatchPlan[] = [];
@@ -1139,7 +1154,7 @@ export class Store {
               }`,
             );
           }
-          priorItem = j;
+          priorItem = aliasOf.get(j) ?? j;
           causation = null;
         } else if ("eventId" in c) {
           causation = idBytes(requireId(`${where}: causation.eventId`, c.eventId));
@@ -1157,7 +1172,9 @@ export class Store {
         }
         const earlier = batchKeys.get(p.keyStr);
         if (earlier !== undefined) {
-          receipts[i] = receipts[earlier];
+          // The earlier item's receipt exists only once it is encoded.
+          aliasOf.set(i, earlier);
+          aliases.push([i, earlier]);
           continue;
         }
         batchKeys.set(p.keyStr, i);
@@ -1191,6 +1208,78 @@ export class Store {
 
   #notify(): void {
     for (const l of this.#listeners) l();
+  }
+
+  /**
+   * Record a gate's {@linkcode Denial} as a system event, for audit: a denied
+   * write leaves this evidence and no user data. The event goes to entity
+   * `"$denials"`, scope `"$system"`, with a system kind (category 0), so it
+   * survives reopen like any event and never mixes with user streams or
+   * user-kind projections. Its payload is
+   * `{ gate, code, message, context, attempt? }`, where `context` is the
+   * denial's context and `attempt` the optional description of what was
+   * refused (e.g. the coordinate). Durable on the usual sync schedule.
+   *
+   * Throws {@linkcode InvalidArgumentError} when `denial` is not a Denial or
+   * `attempt` is not an object of strings; nothing is written then.
+   *
+   * @param denial The denial to record.
+   * @param attempt What was refused, as string pairs (optional).
+   * @returns The receipt of the denial event.
+   *
+   * @example
+   * ```ts
+   * import { Denial, Store } from "@seed/batpak";
+   * import assert from "node:assert/strict";
+   *
+   * const store = Store.open(Deno.makeTempDirSync());
+   * const denial = new Denial("max_amount", "Over the limit. Investigate: the caller", "OVER_LIMIT")
+   *   .withContext("amount", "500");
+   * const receipt = store.appendDenial(denial, { entity: "account:1" });
+   *
+   * const recorded = store.get(receipt.eventId);
+   * assert.equal(recorded.entity, "$denials");
+   * assert.deepEqual(recorded.payload, {
+   *   gate: "max_amount",
+   *   code: "OVER_LIMIT",
+   *   message: "Over the limit. Investigate: the caller",
+   *   context: { amount: "500" },
+   *   attempt: { entity: "account:1" },
+   * });
+   * store.close();
+   * ```
+   */
+  appendDenial(denial: Denial, attempt?: Readonly<Record<string, string>>): AppendReceipt {
+    this.#assertOpen();
+    if (!(denial instanceof Denial)) {
+      throw new InvalidArgumentError(
+        `appendDenial: denial must be a Denial, found ${describeValue(denial)}`,
+      );
+    }
+    const payload: Record<string, unknown> = {
+      gate: denial.gate,
+      code: denial.code,
+      message: denial.message,
+      context: { ...denial.context },
+    };
+    if (attempt !== undefined) {
+      if (
+        typeof attempt !== "object" || attempt === null || Array.isArray(attempt) ||
+        Object.values(attempt).some((v) => typeof v !== "string")
+      ) {
+        throw new InvalidArgumentError(
+          `appendDenial: attempt must be an object of strings, found ${describeValue(attempt)}`,
+        );
+      }
+      payload.attempt = { ...attempt };
+    }
+    return this.#appendOne(
+      new Coordinate(DENIAL_ENTITY, SYSTEM_SCOPE),
+      SystemKind.Denial,
+      payload,
+      undefined,
+      undefined,
+    );
   }
 
   /** Resolves once everything appended so far is on disk; overlapping callers share one fsync. */
@@ -1432,6 +1521,22 @@ export class Store {
     }
     if (error !== undefined) throw error;
   }
+}
+
+const HASH_SLAB_BYTES = 64 * 1024;
+let hashSlab = new Uint8Array(HASH_SLAB_BYTES);
+let hashSlabAt = 0;
+
+/** A stable copy of a 32-byte hash, carved from a shared slab (no ArrayBuffer per event). */
+function keepHash(src: Uint8Array, at: number): Uint8Array {
+  if (hashSlabAt + HASH_BYTES > HASH_SLAB_BYTES) {
+    hashSlab = new Uint8Array(HASH_SLAB_BYTES);
+    hashSlabAt = 0;
+  }
+  const out = hashSlab.subarray(hashSlabAt, hashSlabAt + HASH_BYTES);
+  out.set(src.subarray(at, at + HASH_BYTES));
+  hashSlabAt += HASH_BYTES;
+  return out;
 }
 
 function bytesEqual(a: Uint8Array, buf: Uint8Array, at: number): boolean {
