@@ -176,6 +176,8 @@ class Inode {
   durable: Uint8Array = new Uint8Array(0);
   durableSize = 0;
   dirtyFrom = CLEAN;
+  /** One past the highest byte written or cut since the last sync. */
+  dirtyTo = 0;
   lockHolder: MemoryFileHandle | undefined;
 
   static fromBytes(bytes: Uint8Array): Inode {
@@ -187,8 +189,9 @@ class Inode {
     return inode;
   }
 
-  #touch(from: number): void {
+  #touch(from: number, to: number): void {
     if (from < this.dirtyFrom) this.dirtyFrom = from;
+    if (to > this.dirtyTo) this.dirtyTo = to;
   }
 
   write(src: Uint8Array, position: number): void {
@@ -198,7 +201,7 @@ class Inode {
     // Bytes past `size` may be stale from an earlier shrink: a hole reads as zeros.
     if (position > this.size) this.data.fill(0, this.size, position);
     this.data.set(src, position);
-    this.#touch(Math.min(position, this.size));
+    this.#touch(Math.min(position, this.size), end);
     if (end > this.size) this.size = end;
   }
 
@@ -208,7 +211,7 @@ class Inode {
       this.data = grow(this.data, this.size, length);
       this.data.fill(0, this.size, length);
     }
-    this.#touch(Math.min(length, this.size));
+    this.#touch(Math.min(length, this.size), Math.max(length, this.size));
     this.size = length;
   }
 
@@ -218,6 +221,7 @@ class Inode {
     this.durable.set(this.data.subarray(this.dirtyFrom, this.size), this.dirtyFrom);
     this.durableSize = this.size;
     this.dirtyFrom = CLEAN;
+    this.dirtyTo = 0;
   }
 
   /** The contents a crash leaves: the durable bytes, plus with `random` a prefix of the dirty tail. */
@@ -225,7 +229,9 @@ class Inode {
     let size = this.durableSize;
     let kept = 0;
     if (random !== undefined && this.dirtyFrom !== CLEAN) {
-      kept = Math.floor(random() * (this.size - this.dirtyFrom + 1));
+      // Writes reach the disk in order: a prefix of what was written since the last sync.
+      const dirtyEnd = Math.min(this.size, this.dirtyTo);
+      kept = Math.floor(random() * (Math.max(0, dirtyEnd - this.dirtyFrom) + 1));
       size = Math.max(size, this.dirtyFrom + kept);
     }
     const bytes = new Uint8Array(size);

@@ -66,11 +66,26 @@ export function readWhole(fs: FileSystem, path: string, from = 0): Uint8Array {
   }
 }
 
-/** True when a valid frame starts anywhere in `buf[from ..]`. */
-function validFrameAfter(buf: Uint8Array, from: number): boolean {
-  for (let i = from; i + FRAME_HEADER_BYTES <= buf.length; i++) {
+/** One past the last non-zero byte of `buf` (0 when all zero). */
+export function dataEnd(buf: Uint8Array): number {
+  let end = buf.length;
+  // Word-wise over the aligned middle: the zeroed preallocation can be a megabyte.
+  while (end > 0 && (end & 7) !== 0 && buf[end - 1] === 0) end--;
+  if ((end & 7) === 0 && (buf.byteOffset & 7) === 0) {
+    const words = new BigUint64Array(buf.buffer, buf.byteOffset, end >>> 3);
+    let w = words.length;
+    while (w > 0 && words[w - 1] === 0n) w--;
+    end = w * 8;
+  }
+  while (end > 0 && buf[end - 1] === 0) end--;
+  return end;
+}
+
+/** True when a valid frame starts anywhere in `buf[from .. end]`. */
+function validFrameAfter(buf: Uint8Array, from: number, end: number): boolean {
+  for (let i = from; i + FRAME_HEADER_BYTES <= end; i++) {
     if (buf[i + 10] !== 0xb7 || buf[i + 11] !== 0xf1) continue;
-    if (typeof parseFrame(buf, i) !== "string") return true;
+    if (typeof parseFrame(buf, i, end) !== "string") return true;
   }
   return false;
 }
@@ -167,11 +182,14 @@ export function scanLog(
       }
       at += frame.frameLength;
     }
+    // The active segment ends in zeroed preallocation: a zero frame header is the end of the log.
+    const end = sealed ? buf.length : dataEnd(buf);
+    if (fault !== undefined && !sealed && at >= end) fault = undefined;
     if (batch && fault === undefined) fault = "batch without commit";
     if (fault !== undefined) {
       const faultAt = batch ? batchStart : at;
       if (sealed) throw new CorruptSegmentError(name, faultAt, fault);
-      if (validFrameAfter(buf, at + 1)) {
+      if (validFrameAfter(buf, at + 1, end)) {
         throw new CorruptSegmentError(
           name,
           at,
@@ -179,7 +197,7 @@ export function scanLog(
         );
       }
       result.endOffset = goodEnd;
-      result.truncatedBytes = buf.length - goodEnd;
+      result.truncatedBytes = Math.max(0, end - goodEnd);
       return result;
     }
     result.endOffset = goodEnd;

@@ -1,162 +1,347 @@
 /**
- * `Store.verify`: re-read every frame of every segment and check CRCs, batch
- * markers, each event's hash, the per-entity hash chain and sequences, the
- * gapless global sequence, and that the in-memory index points at exactly
- * these frames.
+ * `Store.verify`: re-read every frame of every segment from the file system
+ * and check it against itself and against the in-memory state the store
+ * serves reads from:
+ *
+ * - each frame's magic, length and CRC, and batch markers pairing up;
+ * - each event's BLAKE3 hash over its body, its entity's sequence and the
+ *   link to the entity's previous hash (the hash chain);
+ * - the global sequence: gapless, in log order (a removed or reordered frame
+ *   shows here even when every CRC is valid);
+ * - index parity: every index row points at exactly this frame and holds
+ *   its id, entity, scope, kind, sequence and timestamp; per-entity stream
+ *   lengths and last hashes; idempotency keys; the system state (fences,
+ *   cursor checkpoints) folded from the system events;
+ * - the active segment's zeroed preallocation past the log's end.
+ *
+ * After a damaged frame the check resynchronises on the next valid frame,
+ * so one flipped byte does not hide the rest of the segment. Each problem
+ * names the file and byte offset. At most {@linkcode VERIFY_PROBLEMS_MAX}
+ * problems are listed.
  *
  * @module
  */
 
 import { join } from "node:path";
 import { HASH_BYTES, hashInto } from "../log/hash.ts";
-import { decodeText, readEventHeader } from "../log/event_codec.ts";
-import { decodeMarker, FLAG_IN_BATCH, FrameKind, parseFrame } from "../log/frame.ts";
-import { readWhole } from "../log/recovery.ts";
+import { decodePayload, decodeText, keyString, readEventHeader } from "../log/event_codec.ts";
+import {
+  decodeMarker,
+  FLAG_IN_BATCH,
+  FRAME_HEADER_BYTES,
+  FrameKind,
+  parseFrame,
+} from "../log/frame.ts";
+import { dataEnd, readWhole } from "../log/recovery.ts";
 import { checkSegmentHeader, SEGMENT_HEADER_BYTES, segmentName } from "../log/segment.ts";
+import { PAGE_BITS, PAGE_ROWS } from "../index/index.ts";
+import { InvalidArgumentError } from "../store/errors.ts";
 import { bytesToId } from "../store/ids.ts";
+import { SystemState } from "../store/system.ts";
 import type { StoreInternals } from "../store/store.ts";
 import type { VerifyProblem, VerifyReport } from "../store/types.ts";
 
-/** Progress is reported at most every this many events. */
+/** Progress is reported every this many events (and once at the end). */
 export const VERIFY_PROGRESS_EVERY_EVENTS = 10_000;
+/** Problems listed in a report; past this, one last entry counts the rest. */
+export const VERIFY_PROBLEMS_MAX = 1000;
+
+const PAGE_MASK = PAGE_ROWS - 1;
+const SYSTEM_CATEGORY = 0x0;
+const CATEGORY_SHIFT = 12;
+const FRAME_MAGIC_0 = 0xb7;
+const FRAME_MAGIC_1 = 0xf1;
+
+/** Options of `Store.verify`. */
+export interface VerifyOptions {
+  /** Called with (events checked, events in the index) as the check goes, and once at the end. */
+  onProgress?: (checked: number, total: number) => void;
+}
+
+/** The last event seen of one entity. */
+interface ChainLink {
+  sequence: number;
+  hash: Uint8Array;
+  file: string;
+  offset: number;
+}
 
 function equalBytes(a: Uint8Array, b: Uint8Array, bAt: number): boolean {
   for (let i = 0; i < a.length; i++) if (a[i] !== b[bAt + i]) return false;
   return true;
 }
 
-/** Verify the whole log against itself and the index. */
-export function verifyStore(
-  s: StoreInternals,
-  onProgress?: (checked: number, total: number) => void,
-): VerifyReport {
-  s.flush();
-  const index = s.index;
+/** Offset of the next valid frame in `buf[from .. end)`, or -1. */
+function nextValidFrame(buf: Uint8Array, from: number, end: number): number {
+  for (let i = from; i + FRAME_HEADER_BYTES <= end; i++) {
+    if (buf[i + 10] !== FRAME_MAGIC_0 || buf[i + 11] !== FRAME_MAGIC_1) continue;
+    if (typeof parseFrame(buf, i, end) !== "string") return i;
+  }
+  return -1;
+}
+
+/** Canonical JSON (sorted keys), for comparing plain states. */
+function canonical(v: unknown): string {
+  return JSON.stringify(v, (_k, x) => {
+    if (typeof x === "bigint") return `${x}n`;
+    if (x && typeof x === "object" && !Array.isArray(x)) {
+      return Object.fromEntries(Object.entries(x).sort(([a], [b]) => (a < b ? -1 : 1)));
+    }
+    return x;
+  });
+}
+
+function checkOptions(options: unknown): VerifyOptions {
+  if (options === undefined) return {};
+  if (typeof options !== "object" || options === null) {
+    throw new InvalidArgumentError(`verify: options must be an object, found ${String(options)}`);
+  }
+  const onProgress = (options as VerifyOptions).onProgress;
+  if (onProgress !== undefined && typeof onProgress !== "function") {
+    throw new InvalidArgumentError("verify: onProgress must be a function");
+  }
+  return { onProgress };
+}
+
+/** Verify the whole log against itself and the store's in-memory state. */
+export function verifyStore(s: StoreInternals, options?: VerifyOptions): VerifyReport {
+  const { onProgress } = checkOptions(options);
   const problems: VerifyProblem[] = [];
-  const chain = new Map<string, { seq: number; hash: Uint8Array }>();
+  let dropped = 0;
+  const report = (file: string, offset: number, message: string): void => {
+    if (problems.length < VERIFY_PROBLEMS_MAX) problems.push({ file, offset, message });
+    else dropped++;
+  };
+  const writer = s.writer();
+  try {
+    s.flush();
+  } catch (e) {
+    report(
+      segmentName(writer.segment),
+      writer.flushed,
+      `buffered frames could not be written: ${(e as Error).message}`,
+    );
+  }
+  const index = s.index;
+  const total = index.count;
+  const pages = index.pages;
+  const segments = [...s.segments()];
+  const chain = new Map<string, ChainLink>();
+  const system = new SystemState();
   const digest = new Uint8Array(HASH_BYTES);
   let expectedG = 1;
   let checked = 0;
-  const total = index.count;
-  for (const segment of s.segments()) {
+
+  for (const segment of segments) {
     const file = segmentName(segment);
     let buf: Uint8Array;
     try {
       buf = readWhole(s.fs, join(s.dataDir, file));
     } catch (e) {
-      problems.push({ file, offset: 0, message: `unreadable: ${(e as Error).message}` });
+      report(file, 0, `unreadable: ${(e as Error).message}`);
       continue;
     }
     const headerProblem = checkSegmentHeader(buf.subarray(0, SEGMENT_HEADER_BYTES), segment);
     if (headerProblem) {
-      problems.push({ file, offset: 0, message: `segment header: ${headerProblem}` });
+      report(file, 0, `segment header: ${headerProblem}`);
       continue;
+    }
+    let end = buf.length;
+    if (segment === writer.segment) {
+      // The active segment: the log ends at the writer's end; past it only zeroed preallocation.
+      end = Math.min(writer.size, buf.length);
+      if (buf.length < writer.size) {
+        report(file, buf.length, `segment is ${buf.length} bytes, the log ends at ${writer.size}`);
+      }
+      // dataEnd scans the (megabyte) preallocation word-wise; findIndex only when it is dirty.
+      const stray = dataEnd(buf) > end ? buf.subarray(end).findIndex((b) => b !== 0) : -1;
+      if (stray >= 0) {
+        report(file, end + stray, "non-zero bytes past the end of the log");
+      }
     }
     let at = SEGMENT_HEADER_BYTES;
     let inBatch = false;
-    while (at < buf.length) {
-      const frame = parseFrame(buf, at);
+    while (at < end) {
+      const frame = parseFrame(buf, at, end);
       if (typeof frame === "string") {
-        problems.push({
+        const next = nextValidFrame(buf, at + 1, end);
+        report(
           file,
-          offset: at,
-          message: `frame check failed: ${frame}; rest of segment unreadable`,
-        });
-        break;
+          at,
+          `frame check failed: ${frame}; ` +
+            (next < 0
+              ? "rest of segment unreadable"
+              : `${next - at} bytes skipped to the next valid frame at ${next}`),
+        );
+        if (next < 0) break;
+        at = next;
+        continue;
       }
       if (frame.kind === FrameKind.BatchBegin) {
-        if (inBatch) problems.push({ file, offset: at, message: "batch begin inside a batch" });
+        if (inBatch) report(file, at, "batch begin inside a batch");
+        if (!decodeMarker(buf, frame.bodyAt, frame.bodyLength)) {
+          report(file, at, "malformed batch begin");
+        }
         inBatch = true;
-      } else if (frame.kind === FrameKind.BatchCommit) {
+        at += frame.frameLength;
+        continue;
+      }
+      if (frame.kind === FrameKind.BatchCommit) {
         if (!inBatch || !decodeMarker(buf, frame.bodyAt, frame.bodyLength)) {
-          problems.push({ file, offset: at, message: "batch commit without begin" });
+          report(file, at, "batch commit without begin");
         }
         inBatch = false;
-      } else {
-        if (((frame.flags & FLAG_IN_BATCH) !== 0) !== inBatch) {
-          problems.push({ file, offset: at, message: "event frame outside its batch markers" });
-        }
-        const h = readEventHeader(buf, frame.bodyAt, frame.bodyLength);
-        if (typeof h === "string") {
-          problems.push({ file, offset: at, message: h });
-          at += frame.frameLength;
-          continue;
-        }
-        checked++;
-        hashInto(buf.subarray(frame.bodyAt, h.hashAt), digest, 0);
-        if (!equalBytes(digest, buf, h.hashAt)) {
-          problems.push({ file, offset: at, message: "event hash does not match its body" });
-        }
-        if (h.globalSequence !== expectedG) {
-          problems.push({
-            file,
-            offset: at,
-            message:
-              `global sequence ${h.globalSequence}, expected ${expectedG} (gap, removal or reorder)`,
-          });
-        }
-        expectedG = h.globalSequence + 1;
-        let entity = "";
-        try {
-          entity = decodeText(buf, h.entityAt, h.entityLength);
-        } catch {
-          problems.push({ file, offset: at, message: "entity is not valid UTF-8" });
-        }
-        const prev = chain.get(entity);
-        const expectedSeq = (prev?.seq ?? 0) + 1;
-        if (h.sequence !== expectedSeq) {
-          problems.push({
-            file,
-            offset: at,
-            message: `entity "${entity}" sequence ${h.sequence}, expected ${expectedSeq}`,
-          });
-        }
-        if (prev) {
-          if (h.prevHashAt < 0 || !equalBytes(prev.hash, buf, h.prevHashAt)) {
-            problems.push({
-              file,
-              offset: at,
-              message: `hash chain of "${entity}" broken at sequence ${h.sequence}`,
-            });
-          }
-        } else if (h.prevHashAt >= 0) {
-          problems.push({
-            file,
-            offset: at,
-            message: `first event of "${entity}" links to a previous hash`,
-          });
-        }
-        chain.set(entity, { seq: h.sequence, hash: buf.slice(h.hashAt, h.hashAt + HASH_BYTES) });
-        const g = h.globalSequence;
-        if (g >= 1 && g <= index.count) {
-          const loc = index.location(g);
-          const id = bytesToId(buf, h.bodyAt);
-          const words = index.idWords(g);
-          if (
-            loc.segment !== segment || loc.offset !== at || loc.length !== frame.frameLength ||
-            index.entities.names[index.entityOf(g)] !== entity || id.some((w, i) => w !== words[i])
-          ) {
-            problems.push({
-              file,
-              offset: at,
-              message: `index entry for global sequence ${g} does not match the frame`,
-            });
-          }
-        } else {
-          problems.push({ file, offset: at, message: `global sequence ${g} is not in the index` });
-        }
-        if (onProgress && checked % VERIFY_PROGRESS_EVERY_EVENTS === 0) onProgress(checked, total);
+        at += frame.frameLength;
+        continue;
       }
+      if (((frame.flags & FLAG_IN_BATCH) !== 0) !== inBatch) {
+        report(file, at, "event frame outside its batch markers");
+      }
+      const h = readEventHeader(buf, frame.bodyAt, frame.bodyLength);
+      if (typeof h === "string") {
+        report(file, at, h);
+        at += frame.frameLength;
+        continue;
+      }
+      checked++;
+      hashInto(buf.subarray(frame.bodyAt, h.hashAt), digest, 0);
+      if (!equalBytes(digest, buf, h.hashAt)) {
+        report(file, at, "event hash does not match its body");
+      }
+      const g = h.globalSequence;
+      if (g !== expectedG) {
+        report(
+          file,
+          at,
+          `global sequence ${g}, expected ${expectedG} (a frame removed, reordered or damaged)`,
+        );
+      }
+      expectedG = g + 1;
+      let entity = "";
+      let scope = "";
+      try {
+        entity = decodeText(buf, h.entityAt, h.entityLength);
+        scope = decodeText(buf, h.scopeAt, h.scopeLength);
+      } catch {
+        report(file, at, "entity or scope is not valid UTF-8");
+      }
+      const prev = chain.get(entity);
+      const expectedSeq = (prev?.sequence ?? 0) + 1;
+      if (h.sequence !== expectedSeq) {
+        report(file, at, `entity "${entity}" sequence ${h.sequence}, expected ${expectedSeq}`);
+      }
+      if (prev) {
+        if (h.prevHashAt < 0 || !equalBytes(prev.hash, buf, h.prevHashAt)) {
+          report(file, at, `hash chain of "${entity}" broken at sequence ${h.sequence}`);
+        }
+      } else if (h.prevHashAt >= 0) {
+        report(file, at, `first event of "${entity}" links to a previous hash`);
+      }
+      chain.set(entity, {
+        sequence: h.sequence,
+        hash: buf.slice(h.hashAt, h.hashAt + HASH_BYTES),
+        file,
+        offset: at,
+      });
+      if (g >= 1 && g <= total) {
+        const i = g - 1;
+        const page = pages[i >>> PAGE_BITS];
+        const r = i & PAGE_MASK;
+        const id = bytesToId(buf, h.bodyAt);
+        const mismatch: string[] = [];
+        if (page.seg[r] !== segment || page.off[r] !== at || page.len[r] !== frame.frameLength) {
+          mismatch.push(
+            `location (index: ${segmentName(page.seg[r])} at ${page.off[r]}, ${page.len[r]} bytes)`,
+          );
+        }
+        if (index.entities.names[page.ent[r]] !== entity) mismatch.push("entity");
+        if (index.scopes.names[page.scp[r]] !== scope) mismatch.push("scope");
+        if (page.kind[r] !== h.kind) mismatch.push("kind");
+        if (page.seq[r] !== h.sequence) mismatch.push("sequence");
+        if (page.ts[r] !== h.timestampMs) mismatch.push("timestamp");
+        for (let w = 0; w < 4; w++) {
+          if (page.id[r * 4 + w] !== id[w]) {
+            mismatch.push("event id");
+            break;
+          }
+        }
+        if (mismatch.length > 0) {
+          report(
+            file,
+            at,
+            `index row of global sequence ${g} does not match the frame: ${mismatch.join(", ")}`,
+          );
+        }
+      } else {
+        report(file, at, `global sequence ${g} is not in the index (${total} events)`);
+      }
+      if (h.keyAt >= 0) {
+        const key = keyString(h.keyIsString, buf.subarray(h.keyAt, h.keyAt + h.keyLength));
+        const known = index.keys.get(key);
+        if (known !== g) {
+          report(
+            file,
+            at,
+            `idempotency key maps to global sequence ${known ?? "nothing"} in the index, ` +
+              `the frame holds ${g}`,
+          );
+        }
+      }
+      if ((h.kind >>> CATEGORY_SHIFT) === SYSTEM_CATEGORY) {
+        try {
+          system.apply(h.kind, scope, decodePayload(buf.subarray(h.payloadAt, h.payloadEnd)));
+        } catch (e) {
+          report(file, at, `system event payload does not decode: ${(e as Error).message}`);
+        }
+      }
+      if (onProgress && checked % VERIFY_PROGRESS_EVERY_EVENTS === 0) onProgress(checked, total);
       at += frame.frameLength;
     }
-    if (inBatch) problems.push({ file, offset: at, message: "batch without commit" });
+    if (inBatch) report(file, at, "batch without commit");
   }
-  if (expectedG - 1 !== index.count) {
-    problems.push({
-      file: segmentName(s.segments()[s.segments().length - 1] ?? 1),
-      offset: 0,
-      message: `the log holds ${expectedG - 1} events, the index ${index.count}`,
-    });
+
+  const lastFile = segmentName(segments[segments.length - 1] ?? writer.segment);
+  if (expectedG - 1 !== total || checked !== total) {
+    report(
+      lastFile,
+      0,
+      `the log holds ${checked} events (last global sequence ${expectedG - 1}), ` +
+        `the index ${total}`,
+    );
+  }
+  for (const [entity, link] of chain) {
+    const id = index.entities.lookup(entity);
+    if (id < 0) {
+      report(link.file, link.offset, `entity "${entity}" is not in the index`);
+      continue;
+    }
+    if (index.lastSequence(id) !== link.sequence) {
+      report(
+        link.file,
+        link.offset,
+        `entity "${entity}" has ${link.sequence} events in the log, ` +
+          `${index.lastSequence(id)} in the index`,
+      );
+    }
+    if (!equalBytes(link.hash, index.entityHash(id), 0)) {
+      report(link.file, link.offset, `entity "${entity}": last hash in the index differs`);
+    }
+  }
+  for (let id = 0; id < index.entities.names.length; id++) {
+    const name = index.entities.names[id];
+    if (index.lastSequence(id) > 0 && !chain.has(name)) {
+      report(lastFile, 0, `entity "${name}" is in the index but has no events in the log`);
+    }
+  }
+  if (canonical(system.toPlain()) !== canonical(s.system.toPlain())) {
+    report(
+      lastFile,
+      0,
+      "the store's system state (fences, cursor checkpoints) differs from its system events",
+    );
+  }
+  if (dropped > 0) {
+    problems.push({ file: lastFile, offset: 0, message: `${dropped} more problems not listed` });
   }
   onProgress?.(checked, total);
   return { ok: problems.length === 0, eventsChecked: checked, problems };
