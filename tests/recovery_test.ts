@@ -472,3 +472,63 @@ Deno.test("poisoning: a failed segment rotation poisons; nothing acknowledged is
   assertHealthy(again);
   again.close();
 });
+
+Deno.test("I/O faults: one failing operation anywhere in a rotating workload loses nothing durable", () => {
+  const payloadsOf = (s: Store) => s.query(Region.all()).map((e) => s.get(e.eventId).payload);
+  let faulted = 0;
+  let opsSeen = 0;
+  for (let at = 0; at < 400; at++) {
+    for (const torn of [false, true]) {
+      const { fs, store } = memStore({ segmentMaxBytes: 512, sync: { everyNEvents: 3 } });
+      let first = -1;
+      let hit = false;
+      fs.setFaultInjector((op) => {
+        if (first < 0) first = op.seq;
+        opsSeen = Math.max(opsSeen, op.seq - first);
+        if (op.seq - first !== at) return undefined;
+        if (torn && op.kind !== "write") return undefined;
+        hit = true;
+        return torn ? { tornWrite: Math.floor((op.length ?? 0) / 2) } : { error: "EIO" };
+      });
+      const cs = [new Coordinate("a", "s"), new Coordinate("b", "t")];
+      const written: unknown[] = [];
+      let durable = 0;
+      let failure: unknown;
+      try {
+        for (let i = 0; i < 30; i++) {
+          if (i % 5 === 4) {
+            store.appendBatch([
+              { coord: cs[0], kind: KIND_A, payload: i },
+              { coord: cs[1], kind: KIND_B, payload: -i },
+            ]);
+            written.push(i, -i);
+            durable = written.length; // a batch returns durable
+          } else {
+            store.append(cs[i % 2], KIND_A, i);
+            written.push(i);
+          }
+          if (i % 7 === 6) {
+            store.sync();
+            durable = written.length;
+          }
+        }
+      } catch (e) {
+        failure = e;
+      }
+      if (hit) faulted++;
+      if (failure !== undefined) {
+        assert.ok(failure instanceof StoreError, `op ${at}: ${failure}`);
+        throwsType(() => store.append(cs[0], KIND_A, "x"), StoreClosedError);
+      }
+      const again = reopen(fs.crash({ tornWrites: true, seed: at * 2 + (torn ? 1 : 0) }));
+      const got = payloadsOf(again);
+      assert.ok(got.length >= durable, `op ${at}: ${got.length} events back, ${durable} durable`);
+      assert.deepEqual(got, written.slice(0, got.length), `op ${at}: a prefix of what was written`);
+      assertHealthy(again);
+      again.close();
+    }
+  }
+  assert.ok(opsSeen < 400, `the sweep covers every operation (${opsSeen} seen)`);
+  // Every operation index of the workload was faulted at least once (plus the torn writes).
+  assert.ok(faulted > opsSeen, `${faulted} runs hit their fault over ${opsSeen} operations`);
+});

@@ -74,6 +74,13 @@ export class Postings {
   constructor(capacity = POSTING_INITIAL) {
     this.items = new Uint32Array(capacity);
   }
+  /** Postings over an existing array, all of it in use (grows by copying on the next push). */
+  static over(items: Uint32Array): Postings {
+    const p = new Postings(0);
+    p.items = items;
+    p.length = items.length;
+    return p;
+  }
   /** Append one global sequence. */
   push(g: number): void {
     if (this.length === this.items.length) {
@@ -292,6 +299,58 @@ export class Index {
       }
     }
     this.#idTable = table;
+  }
+
+  /** The open-addressing id table (slots hold global sequences, 0 = empty). */
+  get idTable(): Uint32Array {
+    return this.#idTable;
+  }
+
+  /**
+   * Adopt postings and an id table saved with the columns (an index image),
+   * instead of rebuilding them. Returns a problem description when they are
+   * inconsistent with the columns, leaving the index unchanged.
+   */
+  adoptDerived(
+    idTable: Uint32Array,
+    entities: Uint32Array[],
+    scopes: Uint32Array[],
+  ): string | undefined {
+    const size = idTable.length;
+    if (size < ID_TABLE_INITIAL || (size & (size - 1)) !== 0 || size < this.count * 2) {
+      return "id table size is not a power of two above twice the event count";
+    }
+    if (
+      entities.length !== this.entities.names.length || scopes.length !== this.scopes.names.length
+    ) {
+      return "postings do not match the names";
+    }
+    for (const lists of [entities, scopes]) {
+      let total = 0;
+      for (const list of lists) {
+        total += list.length;
+        let prev = 0;
+        for (let i = 0; i < list.length; i++) {
+          const g = list[i];
+          if (g <= prev || g > this.count) return "postings out of order or out of range";
+          prev = g;
+        }
+      }
+      if (total !== this.count) return "postings do not cover every event exactly once";
+    }
+    let filled = 0;
+    for (let i = 0; i < size; i++) {
+      const g = idTable[i];
+      if (g > this.count) return "id table names an unknown event";
+      if (g !== 0) filled++;
+    }
+    if (filled !== this.count) return "id table does not hold every event";
+    for (let e = 0; e < entities.length; e++) {
+      this.entities.postings[e] = Postings.over(entities[e]);
+    }
+    for (let s = 0; s < scopes.length; s++) this.scopes.postings[s] = Postings.over(scopes[s]);
+    this.#idTable = idTable;
+    return undefined;
   }
 
   #word(g: number, w: number): number {

@@ -21,10 +21,13 @@
  * 36     4    crc of the last covered frame
  * 40     4    meta length
  * 44     4    crc32 of bytes 56..end
- * 48     4    reserved (0)
+ * 48     4    id table slots (image only; 0 in a checkpoint)
  * 52     4    crc32 of bytes 0..52
  * 56     ..   meta (MessagePack: entity names, scope names, idempotency keys, system state)
  * ..     ..   entity hashes (32 bytes each), then each column, every part 8-byte aligned
+ * ..     ..   image only: the id table, then per entity and per scope the
+ *             posting counts followed by the postings (u32 each): an image
+ *             opens with no per-event work; a checkpoint rebuilds these
  * ```
  *
  * @module
@@ -63,6 +66,10 @@ export interface LoadedSidecar {
   index: Index;
   coverage: Coverage;
   system: unknown;
+}
+
+function asBytes(a: Uint32Array): Uint8Array {
+  return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 }
 
 function pad(n: number): number {
@@ -163,6 +170,14 @@ export function saveSidecar(
     }
     parts.push(chunks);
   }
+  const idSlots = kind === "image" ? index.idTable.length : 0;
+  if (kind === "image") {
+    parts.push([asBytes(index.idTable)]);
+    for (const dim of [index.entities, index.scopes]) {
+      parts.push([asBytes(Uint32Array.from(dim.postings, (p) => p.length))]);
+      parts.push(dim.postings.map((p) => asBytes(p.items.subarray(0, p.length))));
+    }
+  }
   const tmp = `${dir}/${file}.tmp`;
   const h = fs.open(tmp, { write: true, create: true, truncate: true });
   try {
@@ -198,6 +213,7 @@ export function saveSidecar(
     dv.setUint32(36, coverage.lastFrameCrc, true);
     dv.setUint32(40, meta.length, true);
     dv.setUint32(44, crc, true);
+    dv.setUint32(48, idSlots, true);
     dv.setUint32(52, crc32(header.subarray(0, 52)), true);
     h.write(header, 0);
     h.syncData();
@@ -313,7 +329,39 @@ export function loadSidecar(
       }
     }
   }
-  index.rebuildDerived();
+  const idSlots = dv.getUint32(48, true);
+  if (idSlots > 0) {
+    // An image: adopt the saved postings and id table (checked, not trusted blindly).
+    const words = (n: number): Uint32Array | undefined => {
+      if (at + n * 4 > buf.length) return undefined;
+      const view = new Uint32Array(buf.buffer, buf.byteOffset + at, n);
+      at = pad(at + n * 4);
+      return view;
+    };
+    const idTable = words(idSlots);
+    if (!idTable) return "truncated";
+    const lists: Uint32Array[][] = [];
+    for (const n of [entityCount, scopeCount]) {
+      const counts = words(n);
+      if (!counts) return "truncated";
+      let total = 0;
+      for (let i = 0; i < n; i++) total += counts[i];
+      if (total !== count) return "posting counts do not add up to the event count";
+      const all = words(total);
+      if (!all) return "truncated";
+      const dim: Uint32Array[] = [];
+      let from = 0;
+      for (let i = 0; i < n; i++) {
+        dim.push(all.subarray(from, from + counts[i]));
+        from += counts[i];
+      }
+      lists.push(dim);
+    }
+    const problem = index.adoptDerived(idTable, lists[0], lists[1]);
+    if (problem) return problem;
+  } else {
+    index.rebuildDerived();
+  }
   return {
     index,
     coverage: {

@@ -79,6 +79,11 @@ export function validatePayload(
 ): void {
   switch (typeof value) {
     case "string":
+      // MessagePack stores UTF-8: a lone surrogate would come back as U+FFFD (for long strings).
+      if (!value.isWellFormed()) {
+        throw new InvalidPayloadError(`${path} is a string with a lone UTF-16 surrogate`);
+      }
+      return;
     case "number":
     case "boolean":
     case "undefined":
@@ -89,7 +94,14 @@ export function validatePayload(
       }
       return;
     case "object": {
-      if (value === null || value instanceof Uint8Array || value instanceof Date) return;
+      if (value === null || value instanceof Uint8Array) return;
+      if (value instanceof Date) {
+        // MessagePack has no invalid timestamp: it would come back as 1970-01-01.
+        if (Number.isNaN(value.getTime())) {
+          throw new InvalidPayloadError(`${path} is an invalid Date`);
+        }
+        return;
+      }
       if (depth >= PAYLOAD_DEPTH_MAX) {
         throw new InvalidPayloadError(`${path} nests deeper than ${PAYLOAD_DEPTH_MAX} levels`);
       }
@@ -108,6 +120,16 @@ export function validatePayload(
           );
         }
         for (const key in value) {
+          if (!key.isWellFormed()) {
+            throw new InvalidPayloadError(`${path} has a key with a lone UTF-16 surrogate`);
+          }
+          // An own "__proto__" key (JSON.parse makes them) encodes, but the decoder refuses it:
+          // the event could never be read back.
+          if (key === "__proto__") {
+            throw new InvalidPayloadError(
+              `${path} has an own "__proto__" key, which cannot be read back`,
+            );
+          }
           validatePayload(
             (value as Record<string, unknown>)[key],
             `${path}.${key}`,
@@ -131,7 +153,15 @@ export function validatePayload(
  * shared buffer: copy or use it before the next call.
  */
 export function encodePayload(payload: unknown): Uint8Array {
-  validatePayload(payload);
+  try {
+    validatePayload(payload);
+  } catch (e) {
+    // A throwing getter or Proxy trap is bad input too: report it typed, before any write.
+    if (e instanceof InvalidPayloadError) throw e;
+    throw new InvalidPayloadError(`payload cannot be read: ${(e as Error)?.message ?? e}`, {
+      cause: e,
+    });
+  }
   try {
     return encoder.encodeSharedRef(payload);
   } catch (e) {
@@ -229,6 +259,19 @@ function putU32(buf: Uint8Array, at: number, v: number): void {
   buf[at + 3] = v >>> 24;
 }
 
+function getU32(buf: Uint8Array, at: number): number {
+  return (buf[at] | (buf[at + 1] << 8) | (buf[at + 2] << 16) | (buf[at + 3] << 24)) >>> 0;
+}
+
+function getU16(buf: Uint8Array, at: number): number {
+  return buf[at] | (buf[at + 1] << 8);
+}
+
+function getF64(buf: Uint8Array, at: number): number {
+  for (let i = 0; i < 8; i++) f64Bytes[i] = buf[at + i];
+  return f64[0];
+}
+
 function putU16(buf: Uint8Array, at: number, v: number): void {
   buf[at] = v & 255;
   buf[at + 1] = (v >>> 8) & 255;
@@ -267,16 +310,15 @@ export function readEventHeader(buf: Uint8Array, at: number, length: number): Ev
   if (length < EVENT_HEADER_BYTES + HASH_BYTES) {
     return `event body of ${length} bytes is shorter than the minimum`;
   }
-  const dv = new DataView(buf.buffer, buf.byteOffset);
   const flags = buf[at + 34];
   if ((flags & ~KNOWN_FLAGS) !== 0 || buf[at + 35] !== 0) return "unknown event flags";
   if ((flags & EventFlag.StringKey) && (flags & EventFlag.BigintKey)) return "two key types";
-  const sequence = dv.getUint32(at + 16, true);
-  const globalSequence = dv.getUint32(at + 20, true);
+  const sequence = getU32(buf, at + 16);
+  const globalSequence = getU32(buf, at + 20);
   if (sequence === 0 || globalSequence === 0) return "zero sequence";
-  const entityLength = dv.getUint16(at + 36, true);
-  const scopeLength = dv.getUint16(at + 38, true);
-  const keyLength = dv.getUint16(at + 40, true);
+  const entityLength = getU16(buf, at + 36);
+  const scopeLength = getU16(buf, at + 38);
+  const keyLength = getU16(buf, at + 40);
   let w = at + EVENT_HEADER_BYTES;
   const prevHashAt = flags & EventFlag.PrevHash ? w : -1;
   if (prevHashAt >= 0) w += HASH_BYTES;
@@ -300,8 +342,8 @@ export function readEventHeader(buf: Uint8Array, at: number, length: number): Ev
     bodyAt: at,
     sequence,
     globalSequence,
-    timestampMs: dv.getFloat64(at + 24, true),
-    kind: dv.getUint16(at + 32, true),
+    timestampMs: getF64(buf, at + 24),
+    kind: getU16(buf, at + 32),
     flags,
     prevHashAt,
     correlationAt,

@@ -219,9 +219,15 @@ export class LogWriter {
     try {
       const end = this.flushed + this.#bufLen;
       if (end > this.#allocated) {
-        while (end > this.#allocated) {
-          this.#handle.write(ZEROS, this.#allocated);
-          this.#allocated += PREALLOCATE_BYTES;
+        // Grow to the next step, but not past the rotation size (small segments stay small).
+        const target = Math.max(
+          end,
+          Math.min(this.#allocated + PREALLOCATE_BYTES, this.#opts.segmentMaxBytes),
+        );
+        while (this.#allocated < target) {
+          const n = Math.min(PREALLOCATE_BYTES, target - this.#allocated);
+          this.#handle.write(ZEROS.subarray(0, n), this.#allocated);
+          this.#allocated += n;
         }
         // Make the new size durable now, so later syncs carry data only.
         this.#handle.syncData();

@@ -1,0 +1,70 @@
+/**
+ * P8: bytes of heap (JS heap + ArrayBuffers) per indexed event, at 1M events
+ * across 1000 entities, for each open path.
+ *
+ *   deno task bench:memory            (BATPAK_BENCH_EVENTS changes the size)
+ *
+ * Each measurement runs in a fresh child process: garbage collection is
+ * forced before and after `Store.open`, and the difference in
+ * `heapUsed + external` is divided by the event count.
+ */
+
+import { Coordinate, EventKind, Store } from "../mod.ts";
+
+const EVENTS = Number(Deno.env.get("BATPAK_BENCH_EVENTS") ?? 1_000_000);
+const ENTITIES = 1000;
+const GOAL_BYTES_PER_EVENT = 80;
+
+if (Deno.args[0] === "--measure") {
+  const [, dir, path] = Deno.args;
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (!gc) throw new Error("the child needs --v8-flags=--expose-gc");
+  gc();
+  const before = Deno.memoryUsage();
+  const store = Store.open({
+    dataDir: dir,
+    enableMmapIndex: path === "mmap",
+    enableCheckpoint: path === "checkpoint",
+  });
+  gc();
+  const after = Deno.memoryUsage();
+  const events = store.diagnostics().events;
+  const bytes = (after.heapUsed + after.external) - (before.heapUsed + before.external);
+  console.log(JSON.stringify({ path: store.diagnostics().openReport.path, events, bytes }));
+  Deno.exit(0);
+}
+
+const kind = EventKind.custom(0xf, 1);
+const dir = Deno.makeTempDirSync({ prefix: "batpak-mem-" });
+const store = Store.open({ dataDir: dir });
+const coords = Array.from({ length: ENTITIES }, (_, e) => new Coordinate(`entity:${e}`, "mem"));
+for (let done = 0; done < EVENTS; done += 1000) {
+  const n = Math.min(1000, EVENTS - done);
+  store.appendBatch(Array.from({ length: n }, (_, k) => ({
+    coord: coords[(done + k) % ENTITIES],
+    kind,
+    payload: { i: done + k },
+  })));
+}
+store.close();
+
+for (const path of ["mmap", "rebuild"]) {
+  const out = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--v8-flags=--expose-gc", import.meta.filename!, "--measure", dir, path],
+    stderr: "inherit",
+  }).outputSync();
+  if (!out.success) throw new Error(`measuring the ${path} path failed`);
+  const r = JSON.parse(new TextDecoder().decode(out.stdout)) as {
+    path: string;
+    events: number;
+    bytes: number;
+  };
+  const perEvent = r.bytes / r.events;
+  console.log(
+    `P8 ${r.events} events, open path ${r.path}: ${perEvent.toFixed(1)} bytes/event ` +
+      `(goal ≤ ${GOAL_BYTES_PER_EVENT}; ${
+        (perEvent / GOAL_BYTES_PER_EVENT).toFixed(2)
+      } of the budget)`,
+  );
+}
+Deno.removeSync(dir, { recursive: true });
