@@ -223,7 +223,18 @@ export class Index {
       grown.set(this.entityHashes);
       this.entityHashes = grown;
     }
-    this.entityHashes.set(hash.subarray(at, at + HASH_BYTES), entity * HASH_BYTES);
+    // A byte loop: a subarray per event cost more than the copy on the scan path.
+    const hashes = this.entityHashes;
+    const to = entity * HASH_BYTES;
+    for (let i = 0; i < HASH_BYTES; i++) hashes[to + i] = hash[at + i];
+  }
+
+  /** True when the entity's latest hash equals `buf[at .. at+32]`. */
+  entityHashEquals(entity: number, buf: Uint8Array, at: number): boolean {
+    const hashes = this.entityHashes;
+    const from = entity * HASH_BYTES;
+    for (let i = 0; i < HASH_BYTES; i++) if (hashes[from + i] !== buf[at + i]) return false;
+    return true;
   }
 
   /** The latest hash of an entity (a view; copy before keeping). */

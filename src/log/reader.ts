@@ -8,7 +8,7 @@
 import { join } from "node:path";
 import type { FileHandle, FileSystem } from "../fs/types.ts";
 import { CorruptSegmentError } from "../store/errors.ts";
-import { parseFrame } from "./frame.ts";
+import { FRAME_BODY_BYTES_MAX, FRAME_HEADER_BYTES, parseFrame } from "./frame.ts";
 import { segmentName } from "./segment.ts";
 import type { LogWriter } from "./writer.ts";
 
@@ -61,6 +61,15 @@ export class SegmentReader {
   readRaw(segment: number, offset: number, length: number): Uint8Array {
     const buffered = this.#writer?.readBuffered(segment, offset, length);
     if (buffered) return buffered;
+    // The length comes from the index, which a sidecar restored: never allocate what a damaged
+    // or forged sidecar declares (up to 4 GiB) beyond the largest frame there can be.
+    if (length > FRAME_HEADER_BYTES + FRAME_BODY_BYTES_MAX) {
+      throw new CorruptSegmentError(
+        segmentName(segment),
+        offset,
+        `the index says the frame is ${length} bytes, more than the largest frame`,
+      );
+    }
     const buf = new Uint8Array(length);
     const h = this.#handle(segment);
     let got = 0;

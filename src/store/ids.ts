@@ -7,7 +7,20 @@
 
 import { InvalidArgumentError } from "./errors.ts";
 
-/** A UUIDv7 in canonical lowercase form, time-ordered. */
+/**
+ * A UUIDv7 in canonical lowercase form, time-ordered.
+ *
+ * @example
+ * ```ts
+ * import { Coordinate, type EventId, EventKind, Store } from "@seed/batpak";
+ * const store = Store.open(Deno.makeTempDirSync());
+ * const coord = new Coordinate("a", "s");
+ * const first: EventId = store.append(coord, EventKind.custom(1, 1), {}).eventId;
+ * const second: EventId = store.append(coord, EventKind.custom(1, 1), {}).eventId;
+ * console.log(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-/.test(first), first < second); // true true
+ * store.close();
+ * ```
+ */
 export type EventId = string;
 
 const HEX: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
@@ -132,10 +145,14 @@ export function bytesToId(b: Uint8Array, at = 0): IdWords {
 
 /** Hex of a byte array. */
 export function toHex(bytes: Uint8Array): string {
+  if (nativeToHex) return nativeToHex.call(bytes);
   let s = "";
   for (let i = 0; i < bytes.length; i++) s += HEX[bytes[i]];
   return s;
 }
+
+// Uint8Array.prototype.toHex (ES2026) is ~6x faster than a table loop where the runtime has it.
+const nativeToHex = (Uint8Array.prototype as { toHex?: (this: Uint8Array) => string }).toHex;
 
 /** Bytes of a hex string (even length, validated by the caller). */
 export function fromHex(hex: string): Uint8Array {
