@@ -84,3 +84,6 @@ export {
 // Gates
 export * from "./src/gate/mod.ts";
 export { Pipeline, type PipelineResult } from "./src/pipeline/mod.ts";
+
+// Contention harness (M37)
+export * from "./src/harness/mod.ts";

@@ -9,7 +9,23 @@
 import { posix } from "node:path";
 import type { FileHandle, FileInfo, FileSystem, OpenOptions } from "./types.ts";
 
-/** The operations a {@linkcode FaultInjector} is consulted on. */
+/**
+ * The operations a {@linkcode FaultInjector} is consulted on.
+ *
+ * @example
+ * ```ts
+ * import { type FsOpKind, MemoryFileSystem } from "@seed/batpak";
+ * const seen: FsOpKind[] = [];
+ * const fsys = new MemoryFileSystem();
+ * fsys.setFaultInjector((op) => {
+ *   seen.push(op.kind);
+ *   return undefined;
+ * });
+ * fsys.mkdir("/db");
+ * fsys.open("/db/log", { write: true, create: true }).syncData();
+ * console.log(seen); // [ "mkdir", "open", "syncData" ]
+ * ```
+ */
 export type FsOpKind =
   | "open"
   | "read"
@@ -22,7 +38,24 @@ export type FsOpKind =
   | "syncDir"
   | "mkdir";
 
-/** One file-system operation, as shown to a {@linkcode FaultInjector} before it runs. */
+/**
+ * One file-system operation, as shown to a {@linkcode FaultInjector} before it runs.
+ *
+ * @example
+ * ```ts
+ * import { type FsOp, MemoryFileSystem } from "@seed/batpak";
+ * const ops: FsOp[] = [];
+ * const fsys = new MemoryFileSystem();
+ * fsys.mkdir("/db");
+ * fsys.setFaultInjector((op) => {
+ *   ops.push(op);
+ *   return undefined;
+ * });
+ * fsys.open("/db/log", { write: true, create: true }).write(new Uint8Array(4), 0);
+ * const write = ops.find((op) => op.kind === "write");
+ * console.log(write?.path, write?.position, write?.length); // /db/log 0 4
+ * ```
+ */
 export interface FsOp {
   /** Which operation; the async syncs report as `"sync"` / `"syncData"`. */
   readonly kind: FsOpKind;
@@ -50,6 +83,18 @@ export interface FsOp {
  *
  * A fault returned for an operation it does not apply to is a harness bug: a
  * `TypeError` is thrown.
+ *
+ * @example
+ * ```ts
+ * import { type FsFault, MemoryFileSystem } from "@seed/batpak";
+ * const fsys = new MemoryFileSystem();
+ * fsys.mkdir("/db");
+ * const file = fsys.open("/db/log", { read: true, write: true, create: true });
+ * file.write(new Uint8Array([1, 2, 3, 4]), 0);
+ * const short: FsFault = { shortRead: 2 };
+ * fsys.setFaultInjector((op) => (op.kind === "read" ? short : undefined));
+ * console.log(file.read(new Uint8Array(4), 0)); // 2
+ * ```
  */
 export type FsFault =
   | { readonly error: "EIO" | "ENOSPC" }
@@ -57,10 +102,41 @@ export type FsFault =
   | { readonly tornWrite: number }
   | { readonly dropSync: true };
 
-/** Decides, per operation, whether to inject a fault; `undefined` lets it run normally. */
+/**
+ * Decides, per operation, whether to inject a fault; `undefined` lets it run normally.
+ *
+ * @example
+ * ```ts
+ * import { type FaultInjector, MemoryFileSystem } from "@seed/batpak";
+ * const fsys = new MemoryFileSystem();
+ * fsys.mkdir("/db");
+ * const file = fsys.open("/db/log", { write: true, create: true });
+ * const lyingDisk: FaultInjector = (op) => (op.kind === "syncData" ? { dropSync: true } : undefined);
+ * fsys.setFaultInjector(lyingDisk);
+ * file.write(new Uint8Array([1, 2, 3]), 0);
+ * file.syncData(); // reports success, makes nothing durable
+ * fsys.syncDir("/db");
+ * console.log(fsys.crash().readFile("/db/log").length); // 0
+ * ```
+ */
 export type FaultInjector = (op: FsOp) => FsFault | undefined;
 
-/** Options for {@linkcode MemoryFileSystem.crash}. */
+/**
+ * Options for {@linkcode MemoryFileSystem.crash}.
+ *
+ * @example
+ * ```ts
+ * import { type CrashOptions, MemoryFileSystem } from "@seed/batpak";
+ * const fsys = new MemoryFileSystem();
+ * fsys.mkdir("/db");
+ * const file = fsys.open("/db/log", { write: true, create: true });
+ * fsys.syncDir("/db");
+ * file.write(new Uint8Array(100), 0); // never synced
+ * const options: CrashOptions = { tornWrites: true, seed: 7 };
+ * const size = fsys.crash(options).readFile("/db/log").length;
+ * console.log(size <= 100); // true: some prefix of the unsynced bytes may survive
+ * ```
+ */
 export interface CrashOptions {
   /** Seed for the torn-write choices; the same seed and history give the same disk. Default 0. */
   seed?: number;
@@ -72,7 +148,21 @@ export interface CrashOptions {
   tornWrites?: boolean;
 }
 
-/** Operation counters of a {@linkcode MemoryFileSystem}. */
+/**
+ * Operation counters of a {@linkcode MemoryFileSystem}.
+ *
+ * @example
+ * ```ts
+ * import { MemoryFileSystem, type MemoryFsStats } from "@seed/batpak";
+ * const fsys = new MemoryFileSystem();
+ * fsys.mkdir("/db");
+ * const file = fsys.open("/db/log", { write: true, create: true });
+ * file.write(new Uint8Array(10), 0);
+ * file.syncData();
+ * const stats: MemoryFsStats = fsys.stats;
+ * console.log(stats.writes, stats.bytesWritten, stats.syncs); // 1 10 1
+ * ```
+ */
 export interface MemoryFsStats {
   /** Successful `open` calls. */
   opens: number;
@@ -88,7 +178,23 @@ export interface MemoryFsStats {
   dirSyncs: number;
 }
 
-/** The error an `{ error }` or `{ tornWrite }` fault throws; `code` is `"EIO"` or `"ENOSPC"`. */
+/**
+ * The error an `{ error }` or `{ tornWrite }` fault throws; `code` is `"EIO"` or `"ENOSPC"`.
+ *
+ * @example
+ * ```ts
+ * import { InjectedFaultError, MemoryFileSystem } from "@seed/batpak";
+ * const fsys = new MemoryFileSystem();
+ * fsys.mkdir("/db");
+ * const file = fsys.open("/db/log", { write: true, create: true });
+ * fsys.setFaultInjector((op) => (op.kind === "write" ? { error: "ENOSPC" } : undefined));
+ * try {
+ *   file.write(new Uint8Array(1), 0);
+ * } catch (e) {
+ *   if (e instanceof InjectedFaultError) console.log(e.code, e.op.kind); // ENOSPC write
+ * }
+ * ```
+ */
 export class InjectedFaultError extends Error {
   /** The errno-style code, as on Node and Deno I/O errors. */
   readonly code: "EIO" | "ENOSPC";
@@ -107,6 +213,19 @@ export class InjectedFaultError extends Error {
 /**
  * Thrown by every call on a {@linkcode MemoryFileSystem}, or on a handle it
  * opened, after its {@linkcode MemoryFileSystem.crash}: the process is dead.
+ *
+ * @example
+ * ```ts
+ * import { MemoryFileSystem, SimulatedCrashError } from "@seed/batpak";
+ * const before = new MemoryFileSystem();
+ * before.mkdir("/db");
+ * const after = before.crash(); // carry on with `after`
+ * try {
+ *   before.stat("/db");
+ * } catch (e) {
+ *   console.log(e instanceof SimulatedCrashError, after.stat("/db")?.isDirectory); // true true
+ * }
+ * ```
  */
 export class SimulatedCrashError extends Error {
   /** Build the error for operation `op` on `path`. */
@@ -218,7 +337,11 @@ class Inode {
   sync(): void {
     if (this.dirtyFrom === CLEAN) return;
     this.durable = grow(this.durable, this.durableSize, this.size);
-    this.durable.set(this.data.subarray(this.dirtyFrom, this.size), this.dirtyFrom);
+    // Only the written range changed: bytes past it already match (a preallocated tail can be large).
+    const end = Math.min(this.size, this.dirtyTo);
+    if (end > this.dirtyFrom) {
+      this.durable.set(this.data.subarray(this.dirtyFrom, end), this.dirtyFrom);
+    }
     this.durableSize = this.size;
     this.dirtyFrom = CLEAN;
     this.dirtyTo = 0;

@@ -8,7 +8,19 @@
  * @module
  */
 
-/** How to open a file. */
+/**
+ * How to open a file.
+ *
+ * @example
+ * ```ts
+ * import { MemoryFileSystem, type OpenOptions } from "@seed/batpak";
+ * const fsys = new MemoryFileSystem();
+ * fsys.mkdir("/db");
+ * const options: OpenOptions = { read: true, write: true, createNew: true };
+ * fsys.open("/db/new", options).close();
+ * console.log(fsys.stat("/db/new")?.isFile); // true
+ * ```
+ */
 export interface OpenOptions {
   /** Open for reading. */
   read?: boolean;
@@ -22,7 +34,17 @@ export interface OpenOptions {
   truncate?: boolean;
 }
 
-/** Metadata for one path. */
+/**
+ * Metadata for one path.
+ *
+ * @example
+ * ```ts
+ * import { DenoFileSystem, type FileInfo } from "@seed/batpak";
+ * const dir = Deno.makeTempDirSync();
+ * const info: FileInfo | undefined = new DenoFileSystem().stat(dir);
+ * console.log(info?.isDirectory); // true
+ * ```
+ */
 export interface FileInfo {
   /** Size in bytes (0 for directories). */
   size: number;
@@ -32,7 +54,21 @@ export interface FileInfo {
   isDirectory: boolean;
 }
 
-/** An open file. All positions and lengths are in bytes. */
+/**
+ * An open file. All positions and lengths are in bytes.
+ *
+ * @example
+ * ```ts
+ * import { DenoFileSystem, type FileHandle } from "@seed/batpak";
+ * const path = `${Deno.makeTempDirSync()}/data`;
+ * const file: FileHandle = new DenoFileSystem().open(path, { read: true, write: true, create: true });
+ * file.write(new Uint8Array([1, 2, 3]), 0);
+ * file.syncData();
+ * const back = new Uint8Array(3);
+ * console.log(file.read(back, 0), back); // 3 Uint8Array(3) [ 1, 2, 3 ]
+ * file.close();
+ * ```
+ */
 export interface FileHandle {
   /** The path the file was opened with. */
   readonly path: string;
@@ -66,7 +102,18 @@ export interface FileHandle {
   close(): void;
 }
 
-/** The storage backend: a directory tree of files. */
+/**
+ * The storage backend: a directory tree of files.
+ *
+ * @example
+ * ```ts
+ * import { type FileSystem, MemoryFileSystem, Store } from "@seed/batpak";
+ * const fs: FileSystem = new MemoryFileSystem(); // or new DenoFileSystem(), the default
+ * const store = Store.open({ dataDir: "/db", fs });
+ * store.close();
+ * console.log(fs.readDir("/db").includes("000001.fbat")); // true
+ * ```
+ */
 export interface FileSystem {
   /** Open a file. Throws `Deno.errors.NotFound` / `AlreadyExists` like Deno does. */
   open(path: string, options: OpenOptions): FileHandle;

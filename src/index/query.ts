@@ -1,64 +1,253 @@
 /**
- * Region queries over the index: a scope or an entity prefix walks its
- * postings, so a query costs what it returns, not the size of the store.
+ * Region queries over the index, costing what they return rather than the
+ * size of the store:
+ *
+ * - an entity prefix finds its entities through a sorted entity table
+ *   (kept up to date incrementally as entities appear) and walks their
+ *   postings; several entities are merged with a heap, so the work is
+ *   bounded by `limit`, not by the entities' total length;
+ * - a scope walks that scope's postings; with an entity prefix as well, the
+ *   smaller of the two candidate sets is walked and the other filters;
+ * - `Region.all()` walks global sequences from `after`;
+ * - kind and category filters are checked on the index's kind column.
+ *
+ * System events (category 0x0: ownership fences, cursor checkpoints, gate
+ * denials) are part of the log, so `Region.all()` includes them and its
+ * global sequences are gapless. A region narrowed to an entity prefix or a
+ * scope is about the user's data and leaves them out, unless its kind or
+ * category filter asks for category 0 explicitly.
  *
  * @module
  */
 
-import type { Index } from "./index.ts";
+import type { Dimension, Index, Postings } from "./index.ts";
 import type { Region } from "../store/region.ts";
 
-/** Global sequences of the region after `after`, at most `limit`, ascending. */
+/** Category of the store's own events. */
+const SYSTEM_CATEGORY = 0x0;
+const CATEGORY_SHIFT = 12;
+/** Up to this many new names are inserted into the sorted table one by one; more re-sorts it. */
+const SORTED_INSERT_MAX = 64;
+/** Cost, in posting steps, charged for positioning in one entity's postings. */
+const SEEK_COST = 24;
+
+/** A sorted view of a dimension's names, extended as names are added. */
+interface SortedNames {
+  ids: number[];
+  /** Names covered (the dimension's `names.length` when last brought up to date). */
+  covered: number;
+}
+
+const sortedTables = new WeakMap<Dimension, SortedNames>();
+
+function compareNames(names: string[], a: number, b: number): number {
+  const x = names[a];
+  const y = names[b];
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/** First position in `ids` whose name is not below `key`. */
+function lowerBound(names: string[], ids: number[], key: string): number {
+  let lo = 0;
+  let hi = ids.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (names[ids[mid]] < key) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+function sortedIds(dim: Dimension): number[] {
+  const names = dim.names;
+  let t = sortedTables.get(dim);
+  if (!t) sortedTables.set(dim, t = { ids: [], covered: 0 });
+  if (t.covered === names.length) return t.ids;
+  if (names.length - t.covered <= SORTED_INSERT_MAX) {
+    for (let id = t.covered; id < names.length; id++) {
+      t.ids.splice(lowerBound(names, t.ids, names[id]), 0, id);
+    }
+  } else {
+    t.ids = names.map((_, i) => i).sort((a, b) => compareNames(names, a, b));
+  }
+  t.covered = names.length;
+  return t.ids;
+}
+
+/**
+ * Ids of the names in `dim` that start with `prefix`, in name order. Names
+ * with a common prefix are contiguous in code-unit order, so this is one
+ * binary search plus the matches.
+ */
+export function idsWithPrefix(dim: Dimension, prefix: string): number[] {
+  const names = dim.names;
+  if (prefix === "") return names.map((_, i) => i);
+  const ids = sortedIds(dim);
+  const out: number[] = [];
+  for (let i = lowerBound(names, ids, prefix); i < ids.length; i++) {
+    const id = ids[i];
+    if (!names[id].startsWith(prefix)) break;
+    out.push(id);
+  }
+  return out;
+}
+
+/** True when the region's kind filter selects system events explicitly. */
+function asksForSystem(region: Region): boolean {
+  if (region.category === SYSTEM_CATEGORY) return true;
+  return region.kinds?.some((k) => (k >>> CATEGORY_SHIFT) === SYSTEM_CATEGORY) ?? false;
+}
+
+/** A min-heap of postings cursors keyed by their current global sequence. */
+class MergeHeap {
+  readonly keys: number[] = [];
+  readonly lists: Postings[] = [];
+  readonly at: number[] = [];
+
+  push(list: Postings, at: number): void {
+    let i = this.keys.length;
+    this.keys.push(list.items[at]);
+    this.lists.push(list);
+    this.at.push(at);
+    while (i > 0) {
+      const parent = (i - 1) >>> 1;
+      if (this.keys[parent] <= this.keys[i]) break;
+      this.#swap(i, parent);
+      i = parent;
+    }
+  }
+
+  get size(): number {
+    return this.keys.length;
+  }
+
+  /** Take the smallest global sequence and advance its list. */
+  pop(): number {
+    const g = this.keys[0];
+    const list = this.lists[0];
+    const next = this.at[0] + 1;
+    if (next < list.length) {
+      this.keys[0] = list.items[next];
+      this.at[0] = next;
+    } else {
+      const last = this.keys.length - 1;
+      this.#swap(0, last);
+      this.keys.pop();
+      this.lists.pop();
+      this.at.pop();
+    }
+    this.#down(0);
+    return g;
+  }
+
+  #down(i: number): void {
+    const n = this.keys.length;
+    for (;;) {
+      const l = 2 * i + 1;
+      if (l >= n) return;
+      const r = l + 1;
+      const m = r < n && this.keys[r] < this.keys[l] ? r : l;
+      if (this.keys[i] <= this.keys[m]) return;
+      this.#swap(i, m);
+      i = m;
+    }
+  }
+
+  #swap(a: number, b: number): void {
+    const k = this.keys[a];
+    this.keys[a] = this.keys[b];
+    this.keys[b] = k;
+    const l = this.lists[a];
+    this.lists[a] = this.lists[b];
+    this.lists[b] = l;
+    const t = this.at[a];
+    this.at[a] = this.at[b];
+    this.at[b] = t;
+  }
+}
+
+/**
+ * Global sequences of the events in `region` with `globalSequence > after`,
+ * at most `limit`, ascending.
+ */
 export function queryIndex(index: Index, region: Region, after: number, limit: number): number[] {
   const out: number[] = [];
-  if (limit === 0) return out;
-  const filterKind = region.kinds !== undefined || region.category !== undefined;
-  const push = (g: number): boolean => {
-    if (!filterKind || region.matchesKind(index.kindOf(g))) out.push(g);
-    return out.length < limit;
+  if (limit <= 0 || after >= index.count) return out;
+  const narrowed = region.entityPrefix !== undefined || region.scope !== undefined;
+  const kindFiltered = region.kinds !== undefined || region.category !== undefined;
+  const dropSystem = narrowed && !asksForSystem(region);
+  const keep = (g: number): boolean => {
+    if (!kindFiltered && !dropSystem) return true;
+    const kind = index.kindOf(g);
+    if (dropSystem && (kind >>> CATEGORY_SHIFT) === SYSTEM_CATEGORY) return false;
+    return !kindFiltered || region.matchesKind(kind);
   };
+
+  let scopeId = -1;
+  let scopePostings: Postings | undefined;
   if (region.scope !== undefined) {
-    const scopeId = index.scopes.lookup(region.scope);
+    scopeId = index.scopes.lookup(region.scope);
     if (scopeId < 0) return out;
-    const postings = index.scopes.postings[scopeId];
-    const prefix = region.entityPrefix;
-    for (let i = postings.firstAfter(after); i < postings.length; i++) {
-      const g = postings.items[i];
-      if (prefix !== undefined && !index.entities.names[index.entityOf(g)].startsWith(prefix)) {
-        continue;
-      }
-      if (!push(g)) break;
+    scopePostings = index.scopes.postings[scopeId];
+  }
+  const prefix = region.entityPrefix;
+  let entityIds: number[] | undefined;
+  if (prefix !== undefined && prefix !== "") {
+    entityIds = idsWithPrefix(index.entities, prefix);
+    if (entityIds.length === 0) return out;
+  }
+
+  // Choose what to walk: a scope's postings, the matching entities' postings, or the whole log.
+  let entityCost = Infinity;
+  if (entityIds) {
+    entityCost = entityIds.length * SEEK_COST;
+    for (const id of entityIds) entityCost += index.entities.postings[id].length;
+  }
+  const scopeCost = scopePostings ? scopePostings.length : Infinity;
+  const logCost = index.count - after;
+
+  if (scopePostings && scopeCost <= entityCost) {
+    const names = index.entities.names;
+    const p = scopePostings;
+    for (let i = p.firstAfter(after); i < p.length; i++) {
+      const g = p.items[i];
+      if (prefix !== undefined && !names[index.entityOf(g)].startsWith(prefix)) continue;
+      if (keep(g) && out.push(g) >= limit) break;
     }
     return out;
   }
-  if (region.entityPrefix !== undefined && region.entityPrefix !== "") {
-    const ids = index.entities.withPrefix(region.entityPrefix);
-    if (ids.length === 1) {
-      const postings = index.entities.postings[ids[0]];
-      for (let i = postings.firstAfter(after); i < postings.length; i++) {
-        if (!push(postings.items[i])) break;
+  if (entityIds && (entityCost <= logCost || entityIds.length === 1)) {
+    const inScope = (g: number): boolean => scopeId < 0 || index.scopeOf(g) === scopeId;
+    if (entityIds.length === 1) {
+      const p = index.entities.postings[entityIds[0]];
+      for (let i = p.firstAfter(after); i < p.length; i++) {
+        const g = p.items[i];
+        if (inScope(g) && keep(g) && out.push(g) >= limit) break;
       }
       return out;
     }
-    // Merge the postings of every matching entity (a heap would bound work by limit; sorting is simpler and cheap).
-    let total = 0;
-    const starts = ids.map((e) => {
-      const p = index.entities.postings[e];
-      const s = p.firstAfter(after);
-      total += p.length - s;
-      return s;
-    });
-    const merged = new Uint32Array(total);
-    let w = 0;
-    for (let k = 0; k < ids.length; k++) {
-      const p = index.entities.postings[ids[k]];
-      merged.set(p.items.subarray(starts[k], p.length), w);
-      w += p.length - starts[k];
+    const heap = new MergeHeap();
+    for (const id of entityIds) {
+      const p = index.entities.postings[id];
+      const at = p.firstAfter(after);
+      if (at < p.length) heap.push(p, at);
     }
-    merged.sort();
-    for (let i = 0; i < merged.length; i++) if (!push(merged[i])) break;
+    while (heap.size > 0) {
+      const g = heap.pop();
+      if (inScope(g) && keep(g) && out.push(g) >= limit) break;
+    }
     return out;
   }
-  for (let g = after + 1; g <= index.count; g++) if (!push(g)) break;
+  // Many matching entities covering much of the log: one pass over the log is cheaper.
+  let member: Uint8Array | undefined;
+  if (entityIds) {
+    member = new Uint8Array(index.entities.names.length);
+    for (const id of entityIds) member[id] = 1;
+  }
+  for (let g = after + 1; g <= index.count; g++) {
+    if (member && member[index.entityOf(g)] === 0) continue;
+    if (scopeId >= 0 && index.scopeOf(g) !== scopeId) continue;
+    if (keep(g) && out.push(g) >= limit) break;
+  }
   return out;
 }

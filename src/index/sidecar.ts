@@ -36,6 +36,7 @@
 import { decode, encode } from "@msgpack/msgpack";
 import { crc32 } from "node:zlib";
 import type { FileSystem } from "../fs/types.ts";
+import { FRAME_BODY_BYTES_MAX, FRAME_HEADER_BYTES } from "../log/frame.ts";
 import { HASH_BYTES } from "../log/hash.ts";
 import { readWhole } from "../log/recovery.ts";
 import { COLUMNS, Index, newPage, type Page, PAGE_ROWS } from "./index.ts";
@@ -45,6 +46,7 @@ export const IMAGE_FILE = "index.img";
 /** File name of the checkpoint. */
 export const CHECKPOINT_FILE = "index.ckpt";
 const SIDECAR_HEADER_BYTES = 56;
+const FRAME_BYTES_MAX = FRAME_HEADER_BYTES + FRAME_BODY_BYTES_MAX;
 const SIDECAR_VERSION = 1;
 const MAGIC = [0x46, 0x42, 0x49, 0x58]; // "FBIX"
 const ALIGN = 8;
@@ -277,6 +279,15 @@ export function loadSidecar(
     !Array.isArray(meta?.entities) || meta.entities.length !== entityCount ||
     !Array.isArray(meta.scopes) || meta.scopes.length !== scopeCount || !Array.isArray(meta.keys)
   ) return "meta does not match the header";
+  // The CRCs catch damage, not a sidecar written wrong: check the shapes before trusting them.
+  if (
+    !meta.entities.every((n) => typeof n === "string") ||
+    !meta.scopes.every((n) => typeof n === "string") ||
+    !meta.keys.every((e) =>
+      Array.isArray(e) && e.length === 2 && typeof e[0] === "string" && Number.isInteger(e[1]) &&
+      e[1] >= 1 && e[1] <= count
+    )
+  ) return "meta holds a name or an idempotency key of the wrong shape";
   at = pad(at + metaLength);
   const index = new Index();
   for (const name of meta.entities) index.entities.intern(name);
@@ -318,6 +329,7 @@ export function loadSidecar(
   }
   index.pages = pages;
   index.count = count;
+  const coveredSegment = dv.getUint32(20, true);
   // Bounds of every id in the columns, so a lying sidecar cannot index out of range.
   for (const page of pages) {
     const rows = page === pages[pages.length - 1]
@@ -326,6 +338,9 @@ export function loadSidecar(
     for (let r = 0; r < rows; r++) {
       if (page.ent[r] >= entityCount || page.scp[r] >= scopeCount) {
         return "row names an unknown entity or scope";
+      }
+      if (page.seg[r] < 1 || page.seg[r] > coveredSegment || page.len[r] > FRAME_BYTES_MAX) {
+        return "row points outside the covered log";
       }
     }
   }

@@ -51,7 +51,13 @@ export class SegmentReader {
       this.#handles.delete(oldest);
       old.close();
     }
-    h = this.#fs.open(join(this.#dataDir, segmentName(segment)), { read: true });
+    try {
+      h = this.#fs.open(join(this.#dataDir, segmentName(segment)), { read: true });
+    } catch (e) {
+      // The index (perhaps from a sidecar) names a segment that is not there.
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+      throw new CorruptSegmentError(segmentName(segment), 0, "the segment file is missing");
+    }
     this.opens++;
     this.#handles.set(segment, h);
     return h;

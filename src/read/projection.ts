@@ -1,15 +1,25 @@
 /**
- * Cached projections: each (projection, entity) pair keeps its state and how
- * far into the entity's stream it has folded; a call applies only newer
- * events.
+ * Cached projections. Each (projection object, entity) pair keeps its state
+ * and how far into the entity's stream it has folded, so a call applies only
+ * the events appended since the previous one. A stream only grows at its
+ * end, which is what makes the incremental fold equal to a fresh one.
+ *
+ * The cache holds at most {@linkcode PROJECTION_CACHE_ENTITIES_MAX} entities
+ * per projection object, least recently used dropped first; it is keyed
+ * weakly by the projection object, so dropping the projection frees its
+ * states.
  *
  * @module
  */
 
-import type { EventKind } from "../store/kind.ts";
+import { InvalidArgumentError, StoreClosedError } from "../store/errors.ts";
+import { isEventKind } from "../store/kind.ts";
 import type { StoreInternals } from "../store/store.ts";
-import type { EventSourced, Freshness } from "../store/types.ts";
-import { InvalidArgumentError } from "../store/errors.ts";
+import type { EventSourced, Freshness, StoredEvent } from "../store/types.ts";
+import { forEachEvent } from "./_events.ts";
+
+/** Cached states kept per projection object (least recently used evicted). */
+export const PROJECTION_CACHE_ENTITIES_MAX = 4096;
 
 interface Cached {
   state: unknown;
@@ -17,11 +27,40 @@ interface Cached {
   upto: number;
   /** True once a relevant event was applied. */
   relevant: boolean;
-  /** Clock time of the last catch-up. */
+  /** Clock time of the last catch-up, ms. */
   atMs: number;
 }
 
-/** Projection states per projection object and entity. */
+/** Reads and validates a projection's `kinds` once per projection object. */
+const kindSets = new WeakMap<EventSourced<unknown>, Set<number> | null>();
+
+function relevantKinds(p: EventSourced<unknown>): Set<number> | null {
+  let set = kindSets.get(p);
+  if (set !== undefined) return set;
+  const kinds = p.kinds as unknown;
+  if (kinds === undefined) set = null;
+  else {
+    if (!Array.isArray(kinds) || !kinds.every(isEventKind)) {
+      throw new InvalidArgumentError("project: projection.kinds must be an array of EventKind");
+    }
+    set = new Set(kinds as number[]);
+  }
+  kindSets.set(p, set);
+  return set;
+}
+
+function staleLimitMs(freshness: unknown): number {
+  if (freshness === "consistent") return -1;
+  const ms = (freshness as { maybeStaleMs?: unknown } | null)?.maybeStaleMs;
+  if (typeof freshness !== "object" || typeof ms !== "number" || Number.isNaN(ms) || ms < 0) {
+    throw new InvalidArgumentError(
+      `project: freshness must be "consistent" or { maybeStaleMs: number ≥ 0 }`,
+    );
+  }
+  return ms;
+}
+
+/** Projection states of one store. */
 export class ProjectionCache {
   readonly #cache = new WeakMap<EventSourced<unknown>, Map<string, Cached>>();
 
@@ -32,6 +71,10 @@ export class ProjectionCache {
     projection: EventSourced<T>,
     freshness: Freshness,
   ): T | undefined {
+    if (s.isClosed()) throw new StoreClosedError();
+    if (typeof entity !== "string") {
+      throw new InvalidArgumentError(`project: entity must be a string, found ${typeof entity}`);
+    }
     if (
       typeof projection !== "object" || projection === null ||
       typeof projection.initial !== "function" || typeof projection.apply !== "function"
@@ -40,38 +83,59 @@ export class ProjectionCache {
         "project: projection must have initial() and apply(state, event)",
       );
     }
-    let staleMs = -1;
-    if (freshness !== "consistent") {
-      const ms = (freshness as { maybeStaleMs?: unknown })?.maybeStaleMs;
-      if (typeof ms !== "number" || !Number.isFinite(ms) || ms < 0) {
-        throw new InvalidArgumentError(
-          `project: freshness must be "consistent" or { maybeStaleMs: number ≥ 0 }`,
-        );
-      }
-      staleMs = ms;
-    }
+    const staleMs = staleLimitMs(freshness);
+    const p = projection as EventSourced<unknown>;
+    const kinds = relevantKinds(p);
     const index = s.index;
     const eid = index.entities.lookup(entity);
     if (eid < 0) return undefined;
-    const p = projection as EventSourced<unknown>;
     let perEntity = this.#cache.get(p);
     if (!perEntity) this.#cache.set(p, perEntity = new Map());
     const now = s.settings.clock();
     const cached = perEntity.get(entity);
-    if (cached && staleMs >= 0 && now - cached.atMs <= staleMs) {
-      return cached.relevant ? cached.state as T : undefined;
+    if (cached) {
+      // Re-insert: Map order is the LRU order.
+      perEntity.delete(entity);
+      perEntity.set(entity, cached);
+      if (staleMs >= 0 && now - cached.atMs <= staleMs) {
+        return cached.relevant ? cached.state as T : undefined;
+      }
     }
     const postings = index.entities.postings[eid];
-    const kinds = projection.kinds as readonly EventKind[] | undefined;
-    let state = cached ? cached.state : projection.initial();
-    let relevant = cached?.relevant ?? false;
-    for (let i = cached?.upto ?? 0; i < postings.length; i++) {
-      const g = postings.items[i];
-      if (kinds !== undefined && !kinds.includes(index.kindOf(g) as EventKind)) continue;
-      state = projection.apply(state as T, s.readEvent(g));
-      relevant = true;
+    const from = cached?.upto ?? 0;
+    const to = postings.length;
+    if (cached && from === to) {
+      cached.atMs = now;
+      return cached.relevant ? cached.state as T : undefined;
     }
-    perEntity.set(entity, { state, upto: postings.length, relevant, atMs: now });
+    let gs: ArrayLike<number> = postings.items;
+    let start = from;
+    let end = to;
+    if (kinds) {
+      const wanted: number[] = [];
+      for (let i = from; i < to; i++) {
+        const g = postings.items[i];
+        if (kinds.has(index.kindOf(g))) wanted.push(g);
+      }
+      gs = wanted;
+      start = 0;
+      end = wanted.length;
+    }
+    let state = cached ? cached.state : projection.initial();
+    const relevant = (cached?.relevant ?? false) || end > start;
+    try {
+      forEachEvent(s, gs, start, end, (event: StoredEvent) => {
+        state = projection.apply(state as T, event);
+      });
+    } catch (e) {
+      // apply may have mutated the cached state before failing: fold afresh next time.
+      perEntity.delete(entity);
+      throw e;
+    }
+    perEntity.set(entity, { state, upto: to, relevant, atMs: now });
+    if (perEntity.size > PROJECTION_CACHE_ENTITIES_MAX) {
+      perEntity.delete(perEntity.keys().next().value!);
+    }
     return relevant ? state as T : undefined;
   }
 }

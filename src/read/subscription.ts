@@ -1,54 +1,154 @@
 /**
- * Live subscriptions: catch up from the log, then follow appends, reading
- * back from the log in pages so a slow consumer costs bounded memory.
+ * Live subscriptions: an async iterator that catches up from the log and
+ * then follows appends.
+ *
+ * There is no separate "live" channel that could race the catch-up: the
+ * iterator only ever asks the index for the region's events after its
+ * position. When that comes back empty, it registers for the next append in
+ * the same synchronous step, so an append cannot fall between the empty
+ * answer and the registration (no gap), and an event is delivered only from
+ * a position strictly before it (no duplicate).
+ *
+ * Memory is bounded for a slow consumer: at most one page
+ * ({@linkcode SUBSCRIPTION_PAGE_EVENTS} events, about
+ * {@linkcode SUBSCRIPTION_PAGE_BYTES} of frames) is held; the rest stays in
+ * the log until asked for. Appends only wake a waiting iterator; they never
+ * queue events.
  *
  * @module
  */
 
 import { queryIndex } from "../index/query.ts";
+import { InvalidArgumentError } from "../store/errors.ts";
 import type { Region } from "../store/region.ts";
 import type { StoreInternals } from "../store/store.ts";
 import type { StoredEvent } from "../store/types.ts";
+import { readPage } from "./_events.ts";
+import { checkPosition } from "./cursor.ts";
 
-/** Events read from the log per page. */
+/** Most events read from the log per page. */
 export const SUBSCRIPTION_PAGE_EVENTS = 256;
+/** A page stops growing once its frames reach this many bytes (it always holds one event). */
+export const SUBSCRIPTION_PAGE_BYTES = 1 << 20;
+
+/** Options of `Store.subscribe`. */
+export interface SubscribeOptions {
+  /** Deliver events after this global sequence (default 0: from the start). */
+  after?: number;
+  /** Ends the iteration (cleanly, without an error) when aborted. */
+  signal?: AbortSignal;
+}
+
+const DONE: IteratorReturnResult<undefined> = { done: true, value: undefined };
+
+/** One subscriber's iterator. */
+class Subscription implements AsyncIterator<StoredEvent, undefined> {
+  readonly #s: StoreInternals;
+  readonly #region: Region;
+  readonly #signal: AbortSignal | undefined;
+  #position: number;
+  #page: StoredEvent[] = [];
+  #next = 0;
+  #finished = false;
+  /** Wakes the pending wait, if any; also called by return(). */
+  #wake: (() => void) | undefined;
+  /** Serializes overlapping next() calls. */
+  #tail: Promise<unknown> = Promise.resolve();
+
+  constructor(s: StoreInternals, region: Region, after: number, signal: AbortSignal | undefined) {
+    this.#s = s;
+    this.#region = region;
+    this.#position = after;
+    this.#signal = signal;
+  }
+
+  #stopped(): boolean {
+    if (!this.#finished && (this.#signal?.aborted === true || this.#s.isClosed())) {
+      this.#finish();
+    }
+    return this.#finished;
+  }
+
+  #finish(): void {
+    this.#finished = true;
+    this.#page = [];
+    this.#next = 0;
+    this.#wake?.();
+  }
+
+  /** Fill the page with the next events after the position; false when caught up. */
+  #fill(): boolean {
+    const gs = queryIndex(this.#s.index, this.#region, this.#position, SUBSCRIPTION_PAGE_EVENTS);
+    if (gs.length === 0) return false;
+    this.#page = readPage(this.#s, gs, 0, SUBSCRIPTION_PAGE_EVENTS, SUBSCRIPTION_PAGE_BYTES);
+    this.#next = 0;
+    return true;
+  }
+
+  /** Resolves at the next append, abort, close or return(). */
+  #waitForAppend(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const signal = this.#signal;
+      const wake = () => {
+        off();
+        signal?.removeEventListener("abort", wake);
+        this.#wake = undefined;
+        resolve();
+      };
+      const off = this.#s.onAppend(wake);
+      signal?.addEventListener("abort", wake, { once: true });
+      this.#wake = wake;
+    });
+  }
+
+  async #step(): Promise<IteratorResult<StoredEvent, undefined>> {
+    for (;;) {
+      if (this.#stopped()) return DONE;
+      if (this.#next < this.#page.length) {
+        const event = this.#page[this.#next++];
+        this.#position = event.globalSequence;
+        return { done: false, value: event };
+      }
+      if (this.#fill()) continue;
+      await this.#waitForAppend();
+    }
+  }
+
+  next(): Promise<IteratorResult<StoredEvent, undefined>> {
+    const result = this.#tail.then(() => this.#step());
+    this.#tail = result.catch(() => {});
+    return result;
+  }
+
+  return(): Promise<IteratorResult<StoredEvent, undefined>> {
+    this.#finish();
+    return Promise.resolve(DONE);
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<StoredEvent, undefined> {
+    return this;
+  }
+}
 
 /**
- * The async iterable behind `Store.subscribe`. The empty-page check and the
- * listener registration happen in one synchronous step, so no append can
- * slip between them: no gap, no duplicate.
+ * The async iterable behind `Store.subscribe`. Each iteration (each call of
+ * `[Symbol.asyncIterator]()`) is an independent subscriber starting after
+ * `options.after`.
  */
 export function subscribe(
-  internals: StoreInternals,
+  s: StoreInternals,
   region: Region,
-  after: number,
-  signal: AbortSignal | undefined,
+  options: SubscribeOptions | undefined,
 ): AsyncIterable<StoredEvent> {
+  if (options !== undefined && (typeof options !== "object" || options === null)) {
+    throw new InvalidArgumentError(`subscribe: options must be an object, found ${options}`);
+  }
+  const after = checkPosition(s, "subscribe: after", options?.after ?? 0);
+  const signal = options?.signal;
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw new InvalidArgumentError("subscribe: signal must be an AbortSignal");
+  }
   return {
-    async *[Symbol.asyncIterator](): AsyncGenerator<StoredEvent> {
-      let position = after;
-      const done = () => signal?.aborted === true || internals.isClosed();
-      while (!done()) {
-        const page = queryIndex(internals.index, region, position, SUBSCRIPTION_PAGE_EVENTS);
-        if (page.length > 0) {
-          for (const g of page) {
-            if (done()) return;
-            const event = internals.readEvent(g);
-            position = g;
-            yield event;
-          }
-          continue;
-        }
-        await new Promise<void>((resolve) => {
-          const wake = () => {
-            off();
-            signal?.removeEventListener("abort", wake);
-            resolve();
-          };
-          const off = internals.onAppend(wake);
-          signal?.addEventListener("abort", wake, { once: true });
-        });
-      }
-    },
+    [Symbol.asyncIterator]: () => new Subscription(s, region, after, signal),
   };
 }

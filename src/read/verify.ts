@@ -5,7 +5,8 @@
  *
  * - each frame's magic, length and CRC, and batch markers pairing up;
  * - each event's BLAKE3 hash over its body, its entity's sequence and the
- *   link to the entity's previous hash (the hash chain);
+ *   link to the entity's previous hash (the hash chain), and that its
+ *   payload decodes;
  * - the global sequence: gapless, in log order (a removed or reordered frame
  *   shows here even when every CRC is valid);
  * - index parity: every index row points at exactly this frame and holds
@@ -24,7 +25,7 @@
 
 import { join } from "node:path";
 import { HASH_BYTES, hashInto } from "../log/hash.ts";
-import { decodePayload, decodeText, keyString, readEventHeader } from "../log/event_codec.ts";
+import { decodeText, keyString, readEventHeader } from "../log/event_codec.ts";
 import {
   decodeMarker,
   FLAG_IN_BATCH,
@@ -40,6 +41,7 @@ import { bytesToId } from "../store/ids.ts";
 import { SystemState } from "../store/system.ts";
 import type { StoreInternals } from "../store/store.ts";
 import type { VerifyProblem, VerifyReport } from "../store/types.ts";
+import { decodePayloadAt } from "./_payload.ts";
 
 /** Progress is reported every this many events (and once at the end). */
 export const VERIFY_PROGRESS_EVERY_EVENTS = 10_000;
@@ -275,8 +277,15 @@ export function verifyStore(s: StoreInternals, options?: VerifyOptions): VerifyR
       } else {
         report(file, at, `global sequence ${g} is not in the index (${total} events)`);
       }
+      let key: string | undefined;
       if (h.keyAt >= 0) {
-        const key = keyString(h.keyIsString, buf.subarray(h.keyAt, h.keyAt + h.keyLength));
+        try {
+          key = keyString(h.keyIsString, buf.subarray(h.keyAt, h.keyAt + h.keyLength));
+        } catch {
+          report(file, at, "idempotency key is not valid UTF-8");
+        }
+      }
+      if (key !== undefined) {
         const known = index.keys.get(key);
         if (known !== g) {
           report(
@@ -287,13 +296,14 @@ export function verifyStore(s: StoreInternals, options?: VerifyOptions): VerifyR
           );
         }
       }
-      if ((h.kind >>> CATEGORY_SHIFT) === SYSTEM_CATEGORY) {
-        try {
-          system.apply(h.kind, scope, decodePayload(buf.subarray(h.payloadAt, h.payloadEnd)));
-        } catch (e) {
-          report(file, at, `system event payload does not decode: ${(e as Error).message}`);
-        }
+      // A payload that does not decode is an event no read can return.
+      let payload: unknown;
+      try {
+        payload = decodePayloadAt(buf, h.payloadAt, h.payloadEnd);
+      } catch (e) {
+        report(file, at, `payload does not decode: ${(e as Error).message}`);
       }
+      if ((h.kind >>> CATEGORY_SHIFT) === SYSTEM_CATEGORY) system.apply(h.kind, scope, payload);
       if (onProgress && checked % VERIFY_PROGRESS_EVERY_EVENTS === 0) onProgress(checked, total);
       at += frame.frameLength;
     }

@@ -1,6 +1,19 @@
 import { InvalidCoordinateError } from "./errors.ts";
 
-/** Maximum length of an entity or scope, in UTF-8 bytes. */
+/**
+ * Maximum length of an entity or scope, in UTF-8 bytes.
+ *
+ * @example
+ * ```ts
+ * import { Coordinate, COORDINATE_BYTES_MAX, InvalidCoordinateError } from "@seed/batpak";
+ * new Coordinate("é".repeat(COORDINATE_BYTES_MAX / 2), "s"); // 2 bytes each: exactly the limit
+ * try {
+ *   new Coordinate("x".repeat(COORDINATE_BYTES_MAX + 1), "s");
+ * } catch (e) {
+ *   console.log(e instanceof InvalidCoordinateError); // true
+ * }
+ * ```
+ */
 export const COORDINATE_BYTES_MAX = 1024;
 
 const encoder = new TextEncoder();
@@ -25,6 +38,11 @@ export function validateCoordinatePart(part: "entity" | "scope", value: unknown)
         `${part} is ${bytes} UTF-8 bytes; the maximum is ${COORDINATE_BYTES_MAX}`,
       );
     }
+  }
+  // Stored as UTF-8: a lone surrogate would be read back as U+FFFD, so "a\ud800" and
+  // "a\udc00" would become one entity after a reopen, and the rebuild fail on its sequences.
+  if (!value.isWellFormed()) {
+    throw new InvalidCoordinateError(`${part} contains a lone UTF-16 surrogate`);
   }
   const bad = CONTROL_CHARS.exec(value);
   if (bad) {

@@ -9,7 +9,18 @@ import type { Coordinate } from "./coordinate.ts";
 import type { EventId } from "./ids.ts";
 import type { EventKind } from "./kind.ts";
 
-/** An ownership fence: who may write to a scope, in which epoch, proven by a token. */
+/**
+ * An ownership fence: who may write to a scope, in which epoch, proven by a token.
+ *
+ * @example
+ * ```ts
+ * import { type Fence, Store } from "@seed/batpak";
+ * const store = Store.open(Deno.makeTempDirSync());
+ * const fence: Fence = store.ownership("orders").claim("worker-a", 60_000);
+ * console.log(fence.owner, fence.epoch); // worker-a 1
+ * store.close();
+ * ```
+ */
 export interface Fence {
   /** The owner's name. */
   owner: string;
@@ -19,7 +30,17 @@ export interface Fence {
   token: string;
 }
 
-/** How and when the writer fsyncs. */
+/**
+ * How and when the writer fsyncs.
+ *
+ * @example
+ * ```ts
+ * import { Store, type SyncConfig } from "@seed/batpak";
+ * const sync: SyncConfig = { everyNEvents: 1, mode: "all" }; // fsync after every append
+ * const store = Store.open({ dataDir: Deno.makeTempDirSync(), sync });
+ * store.close();
+ * ```
+ */
 export interface SyncConfig {
   /** Fsync after this many appended events (default 1000). */
   everyNEvents?: number;
@@ -27,7 +48,22 @@ export interface SyncConfig {
   mode?: "data" | "all";
 }
 
-/** Options of {@linkcode Store.open}. */
+/**
+ * Options of {@linkcode Store.open}.
+ *
+ * @example
+ * ```ts
+ * import { Store, type StoreConfig } from "@seed/batpak";
+ * const config: StoreConfig = {
+ *   dataDir: Deno.makeTempDirSync(),
+ *   segmentMaxBytes: 8 * 1024 * 1024,
+ *   sync: { everyNEvents: 100 },
+ * };
+ * const store = Store.open(config);
+ * console.log(store.diagnostics().segments); // 1
+ * store.close();
+ * ```
+ */
 export interface StoreConfig {
   /** Directory holding the segments and sidecars; created when missing. */
   dataDir: string;
@@ -47,7 +83,19 @@ export interface StoreConfig {
   fs?: FileSystem;
 }
 
-/** Per-append options. */
+/**
+ * Per-append options.
+ *
+ * @example
+ * ```ts
+ * import { type AppendOptions, Coordinate, EventKind, Store } from "@seed/batpak";
+ * const store = Store.open(Deno.makeTempDirSync());
+ * const options: AppendOptions = { expectedSequence: 0, idempotencyKey: "order-1-placed" };
+ * const r = store.append(new Coordinate("order:1", "shop"), EventKind.custom(1, 1), {}, options);
+ * console.log(r.sequence); // 1
+ * store.close();
+ * ```
+ */
 export interface AppendOptions {
   /** Succeed only if the entity's last sequence is this (0 = no events yet). */
   expectedSequence?: number;
@@ -61,7 +109,18 @@ export interface AppendOptions {
   fence?: Fence;
 }
 
-/** What every successful write returns. */
+/**
+ * What every successful write returns.
+ *
+ * @example
+ * ```ts
+ * import { type AppendReceipt, Coordinate, EventKind, Store } from "@seed/batpak";
+ * const store = Store.open(Deno.makeTempDirSync());
+ * const r: AppendReceipt = store.append(new Coordinate("a", "s"), EventKind.custom(1, 1), "x");
+ * console.log(r.sequence, r.globalSequence, r.eventHash.length); // 1 1 64
+ * store.close();
+ * ```
+ */
 export interface AppendReceipt {
   /** The event's UUIDv7. */
   eventId: EventId;
@@ -73,7 +132,23 @@ export interface AppendReceipt {
   eventHash: string;
 }
 
-/** One item of {@linkcode Store.appendBatch}. */
+/**
+ * One item of {@linkcode Store.appendBatch}.
+ *
+ * @example
+ * ```ts
+ * import { type BatchAppendItem, Coordinate, EventKind, Store } from "@seed/batpak";
+ * const store = Store.open(Deno.makeTempDirSync());
+ * const coord = new Coordinate("cart:1", "shop");
+ * const items: BatchAppendItem[] = [
+ *   { coord, kind: EventKind.custom(1, 1), payload: { sku: "apple" } },
+ *   { coord, kind: EventKind.custom(1, 2), payload: { paid: true }, causation: { priorItem: 0 } },
+ * ];
+ * const [first, second] = store.appendBatch(items);
+ * console.log(store.get(second.eventId).causationId === first.eventId); // true
+ * store.close();
+ * ```
+ */
 export interface BatchAppendItem {
   /** Where the event goes. */
   coord: Coordinate;
@@ -87,7 +162,19 @@ export interface BatchAppendItem {
   causation?: { priorItem: number } | { eventId: EventId };
 }
 
-/** What the index knows about an event, without reading its payload. */
+/**
+ * What the index knows about an event, without reading its payload.
+ *
+ * @example
+ * ```ts
+ * import { Coordinate, EventKind, type IndexEntry, Store } from "@seed/batpak";
+ * const store = Store.open(Deno.makeTempDirSync());
+ * store.append(new Coordinate("a", "s"), EventKind.custom(1, 1), {});
+ * const [entry]: IndexEntry[] = store.stream("a");
+ * console.log(entry.entity, entry.scope, entry.sequence, entry.globalSequence); // a s 1 1
+ * store.close();
+ * ```
+ */
 export interface IndexEntry {
   /** The event's UUIDv7. */
   eventId: EventId;
@@ -105,7 +192,19 @@ export interface IndexEntry {
   timestampMs: number;
 }
 
-/** A whole event as read from the log. */
+/**
+ * A whole event as read from the log.
+ *
+ * @example
+ * ```ts
+ * import { Coordinate, EventKind, Store, type StoredEvent } from "@seed/batpak";
+ * const store = Store.open(Deno.makeTempDirSync());
+ * const { eventId } = store.append(new Coordinate("a", "s"), EventKind.custom(1, 1), { n: 1 });
+ * const event: StoredEvent = store.get(eventId);
+ * console.log(event.payload, event.prevHash === ""); // { n: 1 } true
+ * store.close();
+ * ```
+ */
 export interface StoredEvent extends IndexEntry {
   /** The decoded payload. */
   payload: unknown;
@@ -119,7 +218,20 @@ export interface StoredEvent extends IndexEntry {
   eventHash: string;
 }
 
-/** A pull-based reader that delivers every event of a region in global order. */
+/**
+ * A pull-based reader that delivers every event of a region in global order.
+ *
+ * @example
+ * ```ts
+ * import { Coordinate, type Cursor, EventKind, Region, Store } from "@seed/batpak";
+ * const store = Store.open(Deno.makeTempDirSync());
+ * store.append(new Coordinate("a", "s"), EventKind.custom(1, 1), 1);
+ * const cursor: Cursor = store.cursorGuaranteed(Region.all());
+ * console.log(cursor.poll()?.payload, cursor.position); // 1 1
+ * console.log(cursor.poll()); // undefined
+ * store.close();
+ * ```
+ */
 export interface Cursor {
   /** The next event, or `undefined` when caught up. Never skips, never repeats. */
   poll(): StoredEvent | undefined;
@@ -129,7 +241,21 @@ export interface Cursor {
   readonly position: number;
 }
 
-/** A fold of an entity's events into a state. */
+/**
+ * A fold of an entity's events into a state.
+ *
+ * @example
+ * ```ts
+ * import { Coordinate, EventKind, type EventSourced, Store } from "@seed/batpak";
+ * const added = EventKind.custom(1, 1);
+ * const count: EventSourced<number> = { kinds: [added], initial: () => 0, apply: (n) => n + 1 };
+ * const store = Store.open(Deno.makeTempDirSync());
+ * store.append(new Coordinate("list:1", "s"), added, "x");
+ * store.append(new Coordinate("list:1", "s"), EventKind.custom(1, 2), "not counted");
+ * console.log(store.project("list:1", count)); // 1
+ * store.close();
+ * ```
+ */
 export interface EventSourced<T> {
   /** Kinds the projection cares about; absent = all. */
   readonly kinds?: readonly EventKind[];
@@ -139,10 +265,34 @@ export interface EventSourced<T> {
   apply(state: T, event: StoredEvent): T;
 }
 
-/** `"consistent"`: see every event; `{ maybeStaleMs }`: a cached state this young will do. */
+/**
+ * `"consistent"`: see every event; `{ maybeStaleMs }`: a cached state this young will do.
+ *
+ * @example
+ * ```ts
+ * import { Coordinate, EventKind, type Freshness, Store } from "@seed/batpak";
+ * const store = Store.open(Deno.makeTempDirSync());
+ * store.append(new Coordinate("a", "s"), EventKind.custom(1, 1), 2);
+ * const sum = { initial: () => 0, apply: (s: number, e: { payload: unknown }) => s + Number(e.payload) };
+ * const fresh: Freshness = { maybeStaleMs: 1000 };
+ * console.log(store.project("a", sum, fresh)); // 2
+ * store.close();
+ * ```
+ */
 export type Freshness = "consistent" | { maybeStaleMs: number };
 
-/** One problem found by {@linkcode Store.verify}. */
+/**
+ * One problem found by {@linkcode Store.verify}.
+ *
+ * @example
+ * ```ts
+ * import { Store, type VerifyProblem } from "@seed/batpak";
+ * const store = Store.open(Deno.makeTempDirSync());
+ * const problems: VerifyProblem[] = store.verify().problems;
+ * for (const p of problems) console.log(`${p.file} at offset ${p.offset}: ${p.message}`);
+ * store.close();
+ * ```
+ */
 export interface VerifyProblem {
   /** The file holding the problem. */
   file: string;
@@ -152,7 +302,19 @@ export interface VerifyProblem {
   message: string;
 }
 
-/** Result of {@linkcode Store.verify}. */
+/**
+ * Result of {@linkcode Store.verify}.
+ *
+ * @example
+ * ```ts
+ * import { Coordinate, EventKind, Store, type VerifyReport } from "@seed/batpak";
+ * const store = Store.open(Deno.makeTempDirSync());
+ * store.append(new Coordinate("a", "s"), EventKind.custom(1, 1), {});
+ * const report: VerifyReport = store.verify();
+ * console.log(report.ok, report.eventsChecked, report.problems.length); // true 1 0
+ * store.close();
+ * ```
+ */
 export interface VerifyReport {
   /** True when no problem was found. */
   ok: boolean;
@@ -162,7 +324,18 @@ export interface VerifyReport {
   problems: VerifyProblem[];
 }
 
-/** How the last open restored the index. */
+/**
+ * How the last open restored the index.
+ *
+ * @example
+ * ```ts
+ * import { type OpenReport, Store } from "@seed/batpak";
+ * const store = Store.open(Deno.makeTempDirSync());
+ * const report: OpenReport = store.diagnostics().openReport;
+ * console.log(report.path, report.truncatedBytes); // rebuild 0
+ * store.close();
+ * ```
+ */
 export interface OpenReport {
   /** `"mmap"`: index image; `"checkpoint"`: periodic checkpoint; `"rebuild"`: full scan. */
   path: "mmap" | "checkpoint" | "rebuild";
@@ -178,7 +351,22 @@ export interface OpenReport {
   rejectedSidecars: string[];
 }
 
-/** A snapshot of the store's state. */
+/**
+ * A snapshot of the store's state.
+ *
+ * @example
+ * ```ts
+ * import { Coordinate, type Diagnostics, EventKind, Store } from "@seed/batpak";
+ * const dir = Deno.makeTempDirSync();
+ * const first = Store.open(dir);
+ * first.append(new Coordinate("a", "s"), EventKind.custom(1, 1), {});
+ * first.close(); // writes the index image
+ * const store = Store.open(dir);
+ * const d: Diagnostics = store.diagnostics();
+ * console.log(d.events, d.entities, d.openReport.path); // 1 1 mmap
+ * store.close();
+ * ```
+ */
 export interface Diagnostics {
   /** How the index was restored at open. */
   openReport: OpenReport;

@@ -1,0 +1,770 @@
+/// <reference lib="deno.unstable" />
+/**
+ * The same workloads on our store and on two peers measured in the same run:
+ * SQLite (`node:sqlite`, WAL, `synchronous` NORMAL and FULL, one table with
+ * `UNIQUE(stream, seq)`) and Deno KV (local, atomic check+set per append).
+ *
+ * Workloads (each a `group:`, ours the baseline, so Deno prints the ratios):
+ * single appends with CAS, durable batches (100 × 100, 50-char payload),
+ * durable single appends (ours: `append` + `await durable()`; a raw
+ * write+fdatasync loop as the limit), read one stream (1K and 100K events),
+ * full scan, cold open.
+ *
+ * Run with the summary (medians, events/s, ratio ours/peer):
+ *   deno task bench:peers
+ * which is `deno run -A --unstable-kv bench/peers_bench.ts`: it runs
+ * `deno bench -A --unstable-kv --json bench/peers_bench.ts`, prints a
+ * markdown table and writes bench/results/peers.md and peers.json. Extra
+ * arguments go to `deno bench` (`deno task bench:peers --filter read1k`).
+ * Deno's own output: `deno bench -A --unstable-kv bench/peers_bench.ts`.
+ *
+ * @module
+ */
+
+import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Coordinate, EventKind, Region, Store } from "../mod.ts";
+
+const KIND = EventKind.custom(0xf, 1);
+
+/** Events per iteration of the CAS append group. */
+const CAS_EVENTS = 1_000;
+/** Items per batch, and batches per iteration, of the durable batch group. */
+const BATCH_SIZE = 100;
+const BATCH_COUNT = 100;
+const BATCH_PAYLOAD_CHARS = 50;
+/** Durable single appends per iteration. */
+const DURABLE_EVENTS = 200;
+/** Bytes per record of the raw write+fdatasync loop (TARGETS.md reference). */
+const RAW_RECORD_BYTES = 128;
+/** Size of the preallocated file of the raw loop, bytes (8 MiB). */
+const RAW_PREALLOC_BYTES = 8 * 1024 * 1024;
+/** The read corpus: one 100K-event stream and ten 1K-event streams. */
+const BIG_STREAM_EVENTS = 100_000;
+const SMALL_STREAMS = 10;
+const SMALL_STREAM_EVENTS = 1_000;
+const CORPUS_EVENTS = BIG_STREAM_EVENTS + SMALL_STREAMS * SMALL_STREAM_EVENTS;
+/** KV sets per atomic commit while building the read corpus. */
+const KV_FILL_CHUNK = 500;
+/** Events per cursor batch when reading payloads back from our store. */
+const POLL_BATCH = 4_096;
+
+const BIG = "big";
+const small = (k: number): string => `small:${String(k).padStart(2, "0")}`;
+
+/** Groups, in print order. Each lists how many events one iteration handles. */
+const GROUPS = {
+  cas: { title: "single appends with CAS", events: CAS_EVENTS },
+  batch: { title: "durable batches 100×100 (50-char payload)", events: BATCH_SIZE * BATCH_COUNT },
+  durable: { title: "durable single appends (each awaited)", events: DURABLE_EVENTS },
+  read1k: { title: "read one 1K-event stream", events: SMALL_STREAM_EVENTS },
+  read100k: { title: "read one 100K-event stream", events: BIG_STREAM_EVENTS },
+  scan: { title: `full scan (${CORPUS_EVENTS / 1000}K events)`, events: CORPUS_EVENTS },
+  open: { title: `cold open (${CORPUS_EVENTS / 1000}K events) + read a 1K stream`, events: 0 },
+} as const;
+type GroupId = keyof typeof GROUPS;
+
+/** Bench name: `peers/<group>/<who>`. */
+const name = (group: GroupId, who: string): string => `peers/${group}/${who}`;
+
+// ------------------------------------------------------------------ samples
+
+const samples: Record<string, number[]> = {};
+
+interface Timer {
+  start(): void;
+  end(): void;
+}
+
+function bench(
+  group: GroupId,
+  who: string,
+  options: { n?: number; warmup?: number; baseline?: boolean },
+  fn: (t: Timer) => void | Promise<void>,
+): void {
+  const benchName = name(group, who);
+  const list: number[] = samples[benchName] = [];
+  Deno.bench({
+    name: benchName,
+    group: GROUPS[group].title,
+    // Plain `deno bench` (no --unstable-kv) skips the KV peer instead of failing.
+    ignore: who.startsWith("deno kv") && typeof Deno.openKv !== "function",
+    ...options,
+    async fn(b) {
+      let t0 = 0;
+      const timer: Timer = {
+        start() {
+          b.start();
+          t0 = performance.now();
+        },
+        end() {
+          list.push(performance.now() - t0);
+          b.end();
+        },
+      };
+      await fn(timer);
+    },
+  });
+}
+
+// ------------------------------------------------------------------- peers
+
+type Sync = "NORMAL" | "FULL";
+
+function openSqlite(path: string, sync: Sync): DatabaseSync {
+  const db = new DatabaseSync(path);
+  db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = ${sync};`);
+  db.exec(
+    "CREATE TABLE IF NOT EXISTS events (" +
+      "id INTEGER PRIMARY KEY, stream TEXT NOT NULL, seq INTEGER NOT NULL, " +
+      "kind INTEGER NOT NULL, ts INTEGER NOT NULL, payload TEXT NOT NULL, " +
+      "UNIQUE(stream, seq))",
+  );
+  return db;
+}
+
+/** A SQLite event log used like ours: the client keeps each stream's last seq. */
+class SqliteLog {
+  readonly db: DatabaseSync;
+  readonly #insert: StatementSync;
+  readonly #stream: StatementSync;
+  readonly #scan: StatementSync;
+  readonly #last = new Map<string, number>();
+  constructor(path: string, sync: Sync) {
+    this.db = openSqlite(path, sync);
+    this.#insert = this.db.prepare(
+      "INSERT INTO events (stream, seq, kind, ts, payload) VALUES (?, ?, ?, ?, ?)",
+    );
+    this.#stream = this.db.prepare("SELECT seq, payload FROM events WHERE stream = ? ORDER BY seq");
+    this.#scan = this.db.prepare("SELECT stream, seq, payload FROM events ORDER BY id");
+  }
+  /** Insert at `expected + 1`; UNIQUE(stream, seq) rejects a stale writer. */
+  append(stream: string, payload: unknown, expected = this.#last.get(stream) ?? 0): void {
+    this.#insert.run(stream, expected + 1, KIND, Date.now(), JSON.stringify(payload));
+    this.#last.set(stream, expected + 1);
+  }
+  batch(stream: string, payloads: readonly unknown[]): void {
+    this.db.exec("BEGIN");
+    try {
+      for (const p of payloads) this.append(stream, p);
+      this.db.exec("COMMIT");
+    } catch (e) {
+      this.db.exec("ROLLBACK");
+      throw e;
+    }
+  }
+  last(stream: string): number {
+    return this.#last.get(stream) ?? 0;
+  }
+  readStream(stream: string): unknown[] {
+    return (this.#stream.all(stream) as { payload: string }[]).map((r) => JSON.parse(r.payload));
+  }
+  scan(): unknown[] {
+    return (this.#scan.all() as { payload: string }[]).map((r) => JSON.parse(r.payload));
+  }
+  close(): void {
+    this.db.close();
+  }
+}
+
+/** A Deno KV event log: `["e", stream, seq]` per event, `["head", stream]` for CAS. */
+class KvLog {
+  readonly #heads = new Map<string, { seq: number; versionstamp: string | null }>();
+  constructor(readonly kv: Deno.Kv) {}
+  static async open(path: string): Promise<KvLog> {
+    return new KvLog(await Deno.openKv(path));
+  }
+  #head(stream: string): { seq: number; versionstamp: string | null } {
+    let h = this.#heads.get(stream);
+    if (!h) this.#heads.set(stream, h = { seq: 0, versionstamp: null });
+    return h;
+  }
+  /** One atomic commit: check the head's versionstamp, set the head and the event. */
+  async append(stream: string, payload: unknown): Promise<void> {
+    await this.batch(stream, [payload]);
+  }
+  async batch(stream: string, payloads: readonly unknown[]): Promise<void> {
+    const h = this.#head(stream);
+    const op = this.kv.atomic().check({ key: ["head", stream], versionstamp: h.versionstamp });
+    let seq = h.seq;
+    for (const p of payloads) op.set(["e", stream, ++seq], p);
+    op.set(["head", stream], seq);
+    const res = await op.commit();
+    if (!res.ok) throw new Error(`kv: CAS failed on ${stream}`);
+    h.seq = seq;
+    h.versionstamp = res.versionstamp;
+  }
+  async readStream(stream: string): Promise<unknown[]> {
+    const out: unknown[] = [];
+    for await (const e of this.kv.list({ prefix: ["e", stream] })) out.push(e.value);
+    return out;
+  }
+  async scan(): Promise<unknown[]> {
+    const out: unknown[] = [];
+    for await (const e of this.kv.list({ prefix: ["e"] })) out.push(e.value);
+    return out;
+  }
+  close(): void {
+    this.kv.close();
+  }
+}
+
+/** Read every event of the region with its payload, through a guaranteed cursor. */
+function readPayloads(store: Store, region: Region): unknown[] {
+  const out: unknown[] = [];
+  const cursor = store.cursorGuaranteed(region);
+  for (let batch = cursor.pollBatch(POLL_BATCH); batch.length > 0;) {
+    for (const ev of batch) out.push(ev.payload);
+    batch = cursor.pollBatch(POLL_BATCH);
+  }
+  return out;
+}
+
+function expectCount(got: number, want: number, what: string): void {
+  if (got !== want) throw new Error(`${what}: expected ${want} events, read ${got}`);
+}
+
+// ------------------------------------------------------------------ benches
+
+function defineBenches(): void {
+  const root = Deno.makeTempDirSync({ prefix: "batpak_peers_" });
+  const cleanups: (() => void)[] = [];
+  globalThis.addEventListener("unload", () => {
+    for (const c of cleanups.reverse()) {
+      try {
+        c();
+      } catch {
+        // Best effort: a bench that failed may have closed it already.
+      }
+    }
+    const samplesPath = Deno.env.get("BATPAK_BENCH_SAMPLES");
+    if (samplesPath) Deno.writeTextFileSync(samplesPath, JSON.stringify(samples));
+    Deno.removeSync(root, { recursive: true });
+  });
+  let dirs = 0;
+  const dir = (label: string): string => join(root, `${label}_${++dirs}`);
+  const keep = <T extends { close(): void }>(x: T): T => {
+    cleanups.push(() => x.close());
+    return x;
+  };
+  const lazy = <T>(build: () => T): () => T => {
+    let v: T | undefined;
+    return () => (v ??= build());
+  };
+  const lazyAsync = <T>(build: () => Promise<T>): () => Promise<T> => {
+    let v: Promise<T> | undefined;
+    return () => (v ??= build());
+  };
+
+  // --- single appends with CAS: 1K events per iteration, one stream each
+  {
+    const ours = lazy(() => keep(Store.open(dir("ours_cas"))));
+    let stream = 0;
+    bench("cas", "ours: append + expectedSequence (sync every 1000)", {
+      baseline: true,
+      n: 40,
+      warmup: 2,
+    }, (t) => {
+      const store = ours();
+      const coord = new Coordinate(`cas:${++stream}`, "peers");
+      t.start();
+      for (let i = 0; i < CAS_EVENTS; i++) {
+        store.append(coord, KIND, { i }, { expectedSequence: i });
+      }
+      t.end();
+    });
+    bench("cas", "ours: append, no CAS (P1 workload)", { n: 40, warmup: 2 }, (t) => {
+      const store = ours();
+      const coord = new Coordinate(`plain:${++stream}`, "peers");
+      t.start();
+      for (let i = 0; i < CAS_EVENTS; i++) store.append(coord, KIND, { i });
+      t.end();
+    });
+    for (const sync of ["NORMAL", "FULL"] as const) {
+      const log = lazy(() => keep(new SqliteLog(join(root, `cas_${sync}.db`), sync)));
+      bench("cas", `sqlite ${sync}: INSERT per event, UNIQUE(stream, seq)`, {
+        n: sync === "FULL" ? 15 : 40,
+        warmup: 2,
+      }, (t) => {
+        const db = log();
+        const s = `cas:${++stream}`;
+        t.start();
+        for (let i = 0; i < CAS_EVENTS; i++) db.append(s, { i }, i);
+        t.end();
+      });
+    }
+    const kv = lazyAsync(async () => keep(await KvLog.open(join(root, "cas.kv"))));
+    bench("cas", "deno kv: atomic check+set per append", { n: 10, warmup: 1 }, async (t) => {
+      const log = await kv();
+      const s = `cas:${++stream}`;
+      t.start();
+      for (let i = 0; i < CAS_EVENTS; i++) await log.append(s, { i });
+      t.end();
+    });
+  }
+
+  // --- durable batches: 100 batches of 100, each durable before the next
+  {
+    const payloads = Array.from({ length: BATCH_SIZE }, (_, i) => ({
+      i,
+      payload: "x".repeat(BATCH_PAYLOAD_CHARS),
+    }));
+    let stream = 0;
+    const ours = lazy(() => keep(Store.open(dir("ours_batch"))));
+    bench("batch", "ours: appendBatch (fsync per batch)", {
+      baseline: true,
+      n: 10,
+      warmup: 1,
+    }, (t) => {
+      const store = ours();
+      const coord = new Coordinate(`batch:${++stream}`, "peers");
+      const items = payloads.map((payload) => ({ coord, kind: KIND, payload }));
+      t.start();
+      for (let b = 0; b < BATCH_COUNT; b++) store.appendBatch(items);
+      t.end();
+    });
+    for (const sync of ["FULL", "NORMAL"] as const) {
+      const log = lazy(() => keep(new SqliteLog(join(root, `batch_${sync}.db`), sync)));
+      const label = sync === "FULL"
+        ? "sqlite FULL: BEGIN, 100 INSERT, COMMIT"
+        : "sqlite NORMAL: same (WAL NORMAL does not fsync commits)";
+      bench("batch", label, { n: 10, warmup: 1 }, (t) => {
+        const db = log();
+        const s = `batch:${++stream}`;
+        t.start();
+        for (let b = 0; b < BATCH_COUNT; b++) db.batch(s, payloads);
+        t.end();
+      });
+    }
+    const kv = lazyAsync(async () => keep(await KvLog.open(join(root, "batch.kv"))));
+    bench("batch", "deno kv: one atomic commit per batch", { n: 6, warmup: 1 }, async (t) => {
+      const log = await kv();
+      const s = `batch:${++stream}`;
+      t.start();
+      for (let b = 0; b < BATCH_COUNT; b++) await log.batch(s, payloads);
+      t.end();
+    });
+  }
+
+  // --- durable single appends: each one on disk before the next
+  {
+    let stream = 0;
+    const ours = lazy(() => keep(Store.open(dir("ours_durable"))));
+    bench("durable", "ours: append + await durable()", {
+      baseline: true,
+      n: 20,
+      warmup: 2,
+    }, async (t) => {
+      const store = ours();
+      const coord = new Coordinate(`durable:${++stream}`, "peers");
+      t.start();
+      for (let i = 0; i < DURABLE_EVENTS; i++) {
+        store.append(coord, KIND, { i });
+        await store.durable();
+      }
+      t.end();
+    });
+    const record = new Uint8Array(RAW_RECORD_BYTES).fill(0x61);
+    // The limit for one sequential writer: positional writes into a preallocated,
+    // synced file, so fdatasync carries data only (our writer preallocates too).
+    const preallocated = lazy(() => {
+      const f = keep(Deno.openSync(join(root, "raw_prealloc.log"), {
+        create: true,
+        read: true,
+        write: true,
+      }));
+      f.writeSync(new Uint8Array(RAW_PREALLOC_BYTES));
+      f.syncSync();
+      return { f, at: 0 };
+    });
+    bench("durable", "raw: 128 B write + fdatasync, preallocated (the limit)", {
+      n: 20,
+      warmup: 2,
+    }, (t) => {
+      const p = preallocated();
+      if (p.at + DURABLE_EVENTS * RAW_RECORD_BYTES > RAW_PREALLOC_BYTES) p.at = 0;
+      p.f.seekSync(p.at, Deno.SeekMode.Start);
+      t.start();
+      for (let i = 0; i < DURABLE_EVENTS; i++) {
+        p.f.writeSync(record);
+        p.f.syncDataSync();
+      }
+      t.end();
+      p.at += DURABLE_EVENTS * RAW_RECORD_BYTES;
+    });
+    const growing = lazy(() =>
+      keep(Deno.openSync(join(root, "raw_growing.log"), { create: true, append: true }))
+    );
+    bench("durable", "raw: 128 B append + fdatasync, growing file", {
+      n: 20,
+      warmup: 2,
+    }, (t) => {
+      const f = growing();
+      t.start();
+      for (let i = 0; i < DURABLE_EVENTS; i++) {
+        f.writeSync(record);
+        f.syncDataSync();
+      }
+      t.end();
+    });
+    const log = lazy(() => keep(new SqliteLog(join(root, "durable_FULL.db"), "FULL")));
+    bench("durable", "sqlite FULL: INSERT per event (autocommit)", {
+      n: 20,
+      warmup: 2,
+    }, (t) => {
+      const db = log();
+      const s = `durable:${++stream}`;
+      t.start();
+      for (let i = 0; i < DURABLE_EVENTS; i++) db.append(s, { i });
+      t.end();
+    });
+    const kv = lazyAsync(async () => keep(await KvLog.open(join(root, "durable.kv"))));
+    bench("durable", "deno kv: atomic commit per event", { n: 10, warmup: 1 }, async (t) => {
+      const log = await kv();
+      const s = `durable:${++stream}`;
+      t.start();
+      for (let i = 0; i < DURABLE_EVENTS; i++) await log.append(s, { i });
+      t.end();
+    });
+  }
+
+  // --- the read corpus: 100K events in one stream, 10 streams of 1K, same in all three
+  const oursDir = join(root, "read_ours");
+  const sqlitePath = join(root, "read.db");
+  const kvPath = join(root, "read.kv");
+  const oursCorpus = lazy(() => {
+    const store = Store.open({ dataDir: oursDir, sync: { everyNEvents: 10_000 } });
+    const big = new Coordinate(BIG, "peers");
+    for (let i = 0; i < BIG_STREAM_EVENTS; i++) store.append(big, KIND, { i });
+    for (let k = 0; k < SMALL_STREAMS; k++) {
+      const c = new Coordinate(small(k), "peers");
+      for (let i = 0; i < SMALL_STREAM_EVENTS; i++) store.append(c, KIND, { i });
+    }
+    store.close(); // writes the index image
+    return keep(Store.open(oursDir));
+  });
+  const sqliteCorpus = lazy(() => {
+    const log = new SqliteLog(sqlitePath, "NORMAL");
+    log.batch(BIG, Array.from({ length: BIG_STREAM_EVENTS }, (_, i) => ({ i })));
+    for (let k = 0; k < SMALL_STREAMS; k++) {
+      log.batch(small(k), Array.from({ length: SMALL_STREAM_EVENTS }, (_, i) => ({ i })));
+    }
+    log.db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+    return keep(log);
+  });
+  const kvCorpus = lazyAsync(async () => {
+    const log = keep(await KvLog.open(kvPath));
+    const fill = async (stream: string, count: number) => {
+      for (let at = 0; at < count; at += KV_FILL_CHUNK) {
+        const n = Math.min(KV_FILL_CHUNK, count - at);
+        await log.batch(stream, Array.from({ length: n }, (_, j) => ({ i: at + j })));
+      }
+    };
+    await fill(BIG, BIG_STREAM_EVENTS);
+    for (let k = 0; k < SMALL_STREAMS; k++) await fill(small(k), SMALL_STREAM_EVENTS);
+    return log;
+  });
+
+  const readGroup = (group: "read1k" | "read100k", stream: string, events: number, n: number) => {
+    bench(group, "ours: stream() index entries (no payloads)", { n: n * 4, warmup: 3 }, (t) => {
+      const store = oursCorpus();
+      t.start();
+      const got = store.stream(stream).length;
+      t.end();
+      expectCount(got, events, group);
+    });
+    bench(group, "ours: events with payloads (cursor)", {
+      baseline: true,
+      n,
+      warmup: 2,
+    }, (t) => {
+      const store = oursCorpus();
+      const region = Region.entity(stream);
+      t.start();
+      const got = readPayloads(store, region).length;
+      t.end();
+      expectCount(got, events, group);
+    });
+    bench(group, "sqlite: SELECT ... WHERE stream = ? ORDER BY seq", { n, warmup: 2 }, (t) => {
+      const db = sqliteCorpus();
+      t.start();
+      const got = db.readStream(stream).length;
+      t.end();
+      expectCount(got, events, group);
+    });
+    bench(group, "deno kv: list({ prefix: [stream] })", { n, warmup: 2 }, async (t) => {
+      const log = await kvCorpus();
+      t.start();
+      const got = (await log.readStream(stream)).length;
+      t.end();
+      expectCount(got, events, group);
+    });
+  };
+  readGroup("read1k", small(0), SMALL_STREAM_EVENTS, 50);
+  readGroup("read100k", BIG, BIG_STREAM_EVENTS, 10);
+
+  bench("scan", "ours: query(Region.all()) index entries", { n: 10, warmup: 2 }, (t) => {
+    const store = oursCorpus();
+    t.start();
+    const got = store.query(Region.all()).length;
+    t.end();
+    expectCount(got, CORPUS_EVENTS, "scan");
+  });
+  bench("scan", "ours: every event with payload (cursor)", {
+    baseline: true,
+    n: 10,
+    warmup: 2,
+  }, (t) => {
+    const store = oursCorpus();
+    t.start();
+    const got = readPayloads(store, Region.all()).length;
+    t.end();
+    expectCount(got, CORPUS_EVENTS, "scan");
+  });
+  bench("scan", "sqlite: SELECT * ORDER BY id", { n: 10, warmup: 2 }, (t) => {
+    const db = sqliteCorpus();
+    t.start();
+    const got = db.scan().length;
+    t.end();
+    expectCount(got, CORPUS_EVENTS, "scan");
+  });
+  bench("scan", "deno kv: list all", { n: 6, warmup: 1 }, async (t) => {
+    const log = await kvCorpus();
+    t.start();
+    const got = (await log.scan()).length;
+    t.end();
+    expectCount(got, CORPUS_EVENTS, "scan");
+  });
+
+  // --- cold open: the corpora are closed first; each iteration opens, reads one 1K stream
+  const closedCorpora = lazyAsync(async () => {
+    oursCorpus().close();
+    sqliteCorpus().close();
+    (await kvCorpus()).close();
+  });
+  bench("open", "ours: Store.open (index image) + 1K stream", {
+    baseline: true,
+    n: 20,
+    warmup: 2,
+  }, async (t) => {
+    await closedCorpora();
+    t.start();
+    const store = Store.open(oursDir);
+    const got = readPayloads(store, Region.entity(small(1))).length;
+    t.end();
+    store.close();
+    expectCount(got, SMALL_STREAM_EVENTS, "open");
+  });
+  bench("open", "sqlite: open + SELECT a 1K stream", { n: 20, warmup: 2 }, async (t) => {
+    await closedCorpora();
+    t.start();
+    const db = new DatabaseSync(sqlitePath);
+    const rows = db.prepare("SELECT seq, payload FROM events WHERE stream = ? ORDER BY seq")
+      .all(small(1)) as { payload: string }[];
+    const got = rows.map((r) => JSON.parse(r.payload)).length;
+    t.end();
+    db.close();
+    expectCount(got, SMALL_STREAM_EVENTS, "open");
+  });
+  bench("open", "deno kv: openKv + list a 1K stream", { n: 20, warmup: 2 }, async (t) => {
+    await closedCorpora();
+    t.start();
+    const log = new KvLog(await Deno.openKv(kvPath));
+    const got = (await log.readStream(small(1))).length;
+    t.end();
+    log.close();
+    expectCount(got, SMALL_STREAM_EVENTS, "open");
+  });
+}
+
+// ------------------------------------------------------------------- report
+
+interface BenchJson {
+  runtime?: string;
+  cpu?: string;
+  benches: {
+    name: string;
+    baseline?: boolean;
+    results: ({ ok: { n: number; avg: number } } | { failed: { message?: string } })[];
+  }[];
+}
+
+interface Row {
+  group: GroupId;
+  who: string;
+  baseline: boolean;
+  medianMs: number;
+  /** ours median / this median, in "ours is N× faster" orientation: peer time / our time. */
+  ratio: number;
+  eventsPerSec: number;
+  failure?: string;
+}
+
+function median(values: readonly number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}
+
+function fmt(n: number, digits = 2): string {
+  if (!Number.isFinite(n)) return "—";
+  return n.toLocaleString("en-US", { maximumFractionDigits: digits });
+}
+
+async function report(): Promise<number> {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const self = fileURLToPath(import.meta.url);
+  const samplesPath = Deno.makeTempFileSync({ prefix: "peers_samples_", suffix: ".json" });
+  // Extra arguments (e.g. `--filter read1k`) go to deno bench.
+  const args = ["bench", "-A", "--unstable-kv", "--json", ...Deno.args, self];
+  console.error(`Running: deno ${args.join(" ")}`);
+  const out = await new Deno.Command(Deno.execPath(), {
+    args,
+    env: { BATPAK_BENCH_SAMPLES: samplesPath },
+    stdout: "piped",
+    stderr: "inherit",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  const sampleText = Deno.readTextFileSync(samplesPath);
+  Deno.removeSync(samplesPath);
+  let json: BenchJson;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    console.error(
+      `deno bench exited with ${out.code} and printed no JSON:\n${text.slice(0, 2000)}`,
+    );
+    return 1;
+  }
+  const raw: Record<string, number[]> = sampleText ? JSON.parse(sampleText) : {};
+
+  const rows: Row[] = [];
+  let failures = 0;
+  for (const b of json.benches) {
+    const [, group, ...rest] = b.name.split("/");
+    const who = rest.join("/");
+    const r = b.results[0];
+    if (!r || "failed" in r) {
+      failures++;
+      rows.push({
+        group: group as GroupId,
+        who,
+        baseline: b.baseline === true,
+        medianMs: NaN,
+        ratio: NaN,
+        eventsPerSec: NaN,
+        failure: r && "failed" in r ? r.failed.message ?? "failed" : "no result",
+      });
+      continue;
+    }
+    // Deno calls a bench a few more times than it measures; it measures the last n.
+    const s = raw[b.name]?.slice(-r.ok.n);
+    const medianMs = s && s.length ? median(s) : r.ok.avg / 1e6;
+    const events = GROUPS[group as GroupId].events;
+    rows.push({
+      group: group as GroupId,
+      who,
+      baseline: b.baseline === true,
+      medianMs,
+      ratio: NaN,
+      eventsPerSec: events ? events / (medianMs / 1000) : NaN,
+    });
+  }
+  for (const g of Object.keys(GROUPS) as GroupId[]) {
+    const inGroup = rows.filter((r) => r.group === g);
+    const ours = inGroup.find((r) => r.baseline);
+    for (const r of inGroup) r.ratio = ours ? r.medianMs / ours.medianMs : NaN;
+  }
+
+  const lines = [
+    "# Peers",
+    "",
+    `${json.runtime ?? "Deno"} on ${json.cpu ?? "unknown CPU"}, ${new Date().toISOString()}.`,
+    "Medians per iteration, one run. **ours ×** = the peer's median / our baseline's median",
+    "(> 1: ours is faster). Command: `deno task bench:peers`.",
+    "",
+    "| workload | system | median / iter | events/s | ours × |",
+    "| --- | --- | ---: | ---: | ---: |",
+  ];
+  for (const g of Object.keys(GROUPS) as GroupId[]) {
+    for (const r of rows.filter((x) => x.group === g)) {
+      const base = r.baseline;
+      lines.push(
+        `| ${GROUPS[g].title} | ${r.who}${base ? " (baseline)" : ""} | ${
+          r.failure ? `failed: ${r.failure}` : `${fmt(r.medianMs, 3)} ms`
+        } | ${fmt(r.eventsPerSec, 0)} | ${base ? "1" : fmt(r.ratio, 2)} |`,
+      );
+    }
+  }
+  lines.push("", ...targetLines(rows));
+  const md = lines.join("\n") + "\n";
+  console.log(md);
+  const results = join(here, "results");
+  Deno.mkdirSync(results, { recursive: true });
+  Deno.writeTextFileSync(join(results, "peers.md"), md);
+  Deno.writeTextFileSync(
+    join(results, "peers.json"),
+    JSON.stringify(
+      { runtime: json.runtime, cpu: json.cpu, rows, samples: raw },
+      (_k, v) => typeof v === "number" && !Number.isFinite(v) ? null : v,
+      2,
+    ) + "\n",
+  );
+  console.log(`Wrote ${join(results, "peers.md")} and peers.json`);
+  return failures === 0 && out.code === 0 ? 0 : 1;
+}
+
+/** The TARGETS.md goals that compare against a peer or the raw limit, from this run. */
+function targetLines(rows: Row[]): string[] {
+  const find = (g: GroupId, prefix: string): Row | undefined =>
+    rows.find((r) => r.group === g && r.who.startsWith(prefix) && r.failure === undefined);
+  const out = [
+    "| goal | measured in this run | goal | ratio to goal |",
+    "| --- | --- | --- | ---: |",
+  ];
+  const add = (id: string, what: string, value: number, goal: number, unit: string): void => {
+    const ratio = value / goal;
+    out.push(
+      `| ${id} | ${what}: ${fmt(value, 2)}${unit} | ≥ ${fmt(goal)}${unit} | ${fmt(ratio, 2)}${
+        Number.isFinite(ratio) && ratio < 1 ? " (missed)" : ""
+      } |`,
+    );
+  };
+  const perSec = (r?: Row): number => r?.eventsPerSec ?? NaN;
+  const times = (a?: Row, b?: Row): number => (a && b ? b.medianMs / a.medianMs : NaN);
+  const p1 = find("cas", "ours: append, no CAS");
+  add("P1", "ours single append, events/s", perSec(p1), 250_000, "");
+  add("P1", "ours / SQLite NORMAL autocommit", times(p1, find("cas", "sqlite NORMAL")), 4, "×");
+  const p2 = find("batch", "ours:");
+  add("P2", "ours 100×100 durable batches, events/s", perSec(p2), 250_000, "");
+  add("P2", "ours / SQLite FULL batches", times(p2, find("batch", "sqlite FULL")), 1.7, "×");
+  add(
+    "P3",
+    "ours durable appends / raw preallocated write+fdatasync",
+    times(find("durable", "ours:"), find("durable", "raw: 128 B write")),
+    0.85,
+    "×",
+  );
+  const stream1k = find("read1k", "ours: stream()");
+  out.push(
+    `| P7 | ours stream() of a 1K-event entity: ${
+      fmt((stream1k?.medianMs ?? NaN) * 1000, 1)
+    } µs | ` +
+      `≤ 20 µs | ${fmt(20 / ((stream1k?.medianMs ?? NaN) * 1000), 2)} |`,
+  );
+  add(
+    "P7",
+    "ours full scan with payloads / SQLite SELECT *",
+    times(find("scan", "ours: every event"), find("scan", "sqlite")),
+    3,
+    "×",
+  );
+  return out;
+}
+
+if (import.meta.main) {
+  Deno.exit(await report());
+} else {
+  defineBenches();
+}

@@ -1,0 +1,16 @@
+/**
+ * The store as the harness sees it: only names that `mod.ts` exports, taken
+ * from their own modules so the harness does not import the package root
+ * (which re-exports the harness: a cycle). Nothing here may reach internals.
+ *
+ * @module
+ */
+
+export { Store } from "../store/store.ts";
+export { Coordinate } from "../store/coordinate.ts";
+export { EventKind } from "../store/kind.ts";
+export { Region } from "../store/region.ts";
+export { InvalidArgumentError, OwnershipError, type OwnershipRejection } from "../store/errors.ts";
+export { MemoryFileSystem } from "../fs/memory.ts";
+export type { Ownership } from "../ownership/ownership.ts";
+export type { Fence, StoredEvent } from "../store/types.ts";

@@ -1,0 +1,380 @@
+/**
+ * The three open paths (index image, checkpoint, full rebuild), their config
+ * switches, and rejection of corrupt or stale sidecars.
+ */
+
+import assert from "node:assert/strict";
+import {
+  Coordinate,
+  type IndexEntry,
+  type MemoryFileSystem,
+  type OpenReport,
+  Region,
+  type Store,
+} from "../mod.ts";
+import { CHECKPOINT_EVERY_EVENTS_MIN, storeInternals } from "../src/store/store.ts";
+import {
+  assertHealthy,
+  cloneFs,
+  coords,
+  DIR,
+  dump,
+  KIND_A,
+  KIND_B,
+  memStore,
+  reopen,
+} from "./fixtures/store_helpers.ts";
+
+const IMAGE = `${DIR}/index.img`;
+const CHECKPOINT = `${DIR}/index.ckpt`;
+const SEG1 = `${DIR}/000001.fbat`;
+const BIG = 70_000;
+
+/** A small closed store of several entities, scopes and kinds, with an image. */
+function smallStore(extra = {}) {
+  const { fs, store } = memStore({ segmentMaxBytes: 4096, ...extra });
+  const cs = coords(9, "small");
+  for (let i = 0; i < 300; i++) {
+    store.append(cs[i % 9], i % 4 === 0 ? KIND_B : KIND_A, { i }, {
+      idempotencyKey: i % 10 === 0 ? `key-${i}` : undefined,
+    });
+  }
+  const before = dump(store);
+  store.close();
+  return { fs, before, cs };
+}
+
+/**
+ * A closed store of 70K events: big enough for a checkpoint. Built once and
+ * copied per test (building it takes most of a second).
+ */
+let bigFixture: MemoryFileSystem | undefined;
+function bigStore(): MemoryFileSystem {
+  if (!bigFixture) {
+    const { fs, store } = memStore();
+    const cs = coords(50, "big");
+    for (let i = 0; i < BIG; i++) {
+      store.append(cs[i % 50], i % 3 ? KIND_A : KIND_B, { i }, {
+        idempotencyKey: i % 1000 === 0 ? BigInt(i) : undefined,
+      });
+    }
+    store.close();
+    bigFixture = fs;
+  }
+  return cloneFs(bigFixture);
+}
+
+function report(store: Store): OpenReport {
+  return store.diagnostics().openReport;
+}
+
+const plain = (entries: IndexEntry[]) => entries.map((e) => JSON.stringify(e));
+
+/** What a user sees through the query API. */
+function queries(store: Store): string[][] {
+  return [
+    plain(store.query(Region.all())),
+    plain(store.query(Region.scope("scope1"))),
+    plain(store.query(Region.entity("big:1"))),
+    plain(store.query(Region.entity("small:"))),
+    plain(store.query(Region.all().withKinds(KIND_B))),
+    plain(store.queryAfter(Region.scope("scope2"), 1000, 77)),
+    plain(store.stream("big:7")),
+    plain(store.stream("small:4")),
+  ];
+}
+
+// ------------------------------------------------------------------- paths
+
+Deno.test("open paths: after close the image restores everything, without a tail", () => {
+  const { fs, before } = smallStore();
+  const store = reopen(fs);
+  const r = report(store);
+  assert.equal(r.path, "mmap");
+  assert.equal(r.restoredEntries, 300);
+  assert.equal(r.tailEntries, 0);
+  assert.equal(r.truncatedBytes, 0);
+  assert.deepEqual(r.rejectedSidecars, []);
+  assert.ok(r.elapsedMs >= 0);
+  assert.deepEqual(dump(store), before);
+  assertHealthy(store);
+  store.close();
+});
+
+Deno.test("open paths: without an image or checkpoint the index is rebuilt from the log", () => {
+  const { fs, before } = smallStore();
+  fs.remove(IMAGE);
+  const store = reopen(fs);
+  const r = report(store);
+  assert.equal(r.path, "rebuild");
+  assert.equal(r.restoredEntries, 0);
+  assert.equal(r.tailEntries, 300);
+  assert.deepEqual(dump(store), before);
+  store.close();
+});
+
+Deno.test("open paths: without the image, a checkpoint restores most and the tail is scanned", () => {
+  const fs = bigStore();
+  assert.ok(fs.readFile(CHECKPOINT).length > 0, "70K appends wrote a checkpoint");
+  fs.remove(IMAGE);
+  const store = reopen(fs);
+  const r = report(store);
+  assert.equal(r.path, "checkpoint");
+  assert.ok(r.restoredEntries >= CHECKPOINT_EVERY_EVENTS_MIN, `${r.restoredEntries} restored`);
+  assert.ok(r.tailEntries > 0, "events after the checkpoint are scanned");
+  assert.equal(r.restoredEntries + r.tailEntries, BIG);
+  assertHealthy(store);
+  store.close();
+});
+
+Deno.test("open paths: query results are identical through image, checkpoint and rebuild", () => {
+  const fs = bigStore();
+  const viaImage = reopen(cloneFs(fs));
+  assert.equal(report(viaImage).path, "mmap");
+  const expected = queries(viaImage);
+  assert.equal(expected[0].length, BIG);
+  // Appends after the open land the same way on every path.
+  const extra = new Coordinate("big:7", "scope1");
+  const receipt = viaImage.append(extra, KIND_B, "after");
+  assert.equal(receipt.sequence, BIG / 50 + 1);
+  viaImage.close();
+
+  const noImage = cloneFs(fs);
+  noImage.remove(IMAGE);
+  const viaCheckpoint = reopen(noImage);
+  assert.equal(report(viaCheckpoint).path, "checkpoint");
+  const viaRebuild = reopen(cloneFs(fs), { enableMmapIndex: false, enableCheckpoint: false });
+  assert.equal(report(viaRebuild).path, "rebuild");
+  for (const store of [viaCheckpoint, viaRebuild]) {
+    assert.deepEqual(queries(store), expected);
+    // Idempotency keys and per-entity state came back too.
+    assert.equal(
+      store.append(extra, KIND_A, "dup", { idempotencyKey: 69_000n }).globalSequence,
+      69_001,
+    );
+    assert.equal(store.append(extra, KIND_B, "after").sequence, BIG / 50 + 1);
+    assert.equal(
+      store.get(store.stream("big:7").at(-1)!.eventId).prevHash,
+      store.get(store.stream("big:7").at(-2)!.eventId).eventHash,
+    );
+    store.close();
+  }
+});
+
+Deno.test("open paths: small store queries are identical through image and rebuild", () => {
+  const { fs, before } = smallStore();
+  const a = reopen(fs);
+  const expected = queries(a);
+  a.close();
+  const b = reopen(fs, { enableMmapIndex: false });
+  assert.equal(report(b).path, "rebuild");
+  assert.deepEqual(queries(b), expected);
+  assert.deepEqual(dump(b), before);
+  b.close();
+});
+
+// ------------------------------------------------------------------ config
+
+Deno.test("config: enableMmapIndex false writes no image and ignores an existing one", () => {
+  const { fs } = smallStore({ enableMmapIndex: false });
+  assert.equal(fs.stat(IMAGE), undefined, "no image written on close");
+  // An image from an earlier run is not used either.
+  const withImage = reopen(fs);
+  assert.equal(report(withImage).path, "rebuild");
+  withImage.close();
+  assert.ok(fs.stat(IMAGE), "a default close writes the image");
+  const ignoring = reopen(fs, { enableMmapIndex: false });
+  assert.equal(report(ignoring).path, "rebuild");
+  assert.deepEqual(report(ignoring).rejectedSidecars, []);
+  ignoring.close();
+});
+
+Deno.test("config: enableCheckpoint false writes no checkpoint and ignores an existing one", () => {
+  const { fs, store } = memStore({ enableCheckpoint: false });
+  const c = new Coordinate("e", "s");
+  for (let i = 0; i < BIG; i++) store.append(c, KIND_A, i);
+  store.sync();
+  assert.equal(fs.stat(CHECKPOINT), undefined, "no checkpoint written");
+  store.close();
+
+  const withCheckpoint = bigStore();
+  withCheckpoint.remove(IMAGE);
+  const s = reopen(withCheckpoint, { enableCheckpoint: false });
+  assert.equal(report(s).path, "rebuild");
+  assert.equal(s.diagnostics().events, BIG);
+  s.close();
+});
+
+Deno.test("checkpoint: a crash with no close reopens from the checkpoint plus the tail", () => {
+  const { fs, store } = memStore();
+  const cs = coords(10, "ck");
+  for (let i = 0; i < BIG; i++) store.append(cs[i % 10], KIND_A, { i });
+  store.sync();
+  const expectedLast = store.query(Region.all()).at(-1)!.eventId;
+  const crashed = fs.crash();
+  assert.equal(crashed.stat(IMAGE), undefined);
+  const again = reopen(crashed);
+  const r = report(again);
+  assert.equal(r.path, "checkpoint");
+  assert.equal(r.restoredEntries + r.tailEntries, BIG);
+  assert.equal(again.query(Region.all()).at(-1)!.eventId, expectedLast);
+  assert.equal(again.append(cs[0], KIND_A, "x", { expectedSequence: BIG / 10 }).sequence, 7_001);
+  again.close();
+});
+
+// --------------------------------------------------------- bad sidecars
+
+Deno.test("corrupt image: any flipped byte is rejected, reported, and the next path used", () => {
+  const { fs, before } = smallStore();
+  const size = fs.readFile(IMAGE).length;
+  const offsets = [0, 4, 8, 20, 24, 36, 44, 52, 56, 60, Math.floor(size / 2), size - 1];
+  for (const at of offsets) {
+    const copy = cloneFs(fs);
+    copy.flipByte(IMAGE, at);
+    const store = reopen(copy);
+    const r = report(store);
+    assert.equal(r.path, "rebuild", `byte ${at}`);
+    assert.equal(r.rejectedSidecars.length, 1, `byte ${at}`);
+    assert.match(r.rejectedSidecars[0], /index\.img/);
+    assert.deepEqual(dump(store), before, `byte ${at}`);
+    store.close();
+    // The close wrote a fresh image, which is trusted again.
+    const next = reopen(copy);
+    assert.equal(report(next).path, "mmap");
+    next.close();
+  }
+  // A truncated or empty image too.
+  for (const bytes of [fs.readFile(IMAGE).subarray(0, size - 8), new Uint8Array(0)]) {
+    const copy = cloneFs(fs);
+    copy.writeFile(IMAGE, bytes);
+    const store = reopen(copy);
+    assert.equal(report(store).path, "rebuild");
+    assert.equal(report(store).rejectedSidecars.length, 1);
+    store.close();
+  }
+});
+
+Deno.test("corrupt checkpoint: rejected, and the log is rebuilt", () => {
+  const fs = bigStore();
+  fs.remove(IMAGE);
+  const size = fs.readFile(CHECKPOINT).length;
+  fs.flipByte(CHECKPOINT, Math.floor(size / 3));
+  const store = reopen(fs);
+  const r = report(store);
+  assert.equal(r.path, "rebuild");
+  assert.equal(r.rejectedSidecars.length, 1);
+  assert.match(r.rejectedSidecars[0], /index\.ckpt/);
+  assert.equal(store.diagnostics().events, BIG);
+  store.close();
+});
+
+Deno.test("stale image: a log cut shorter than the image is rejected", () => {
+  const { fs, store } = memStore();
+  const c = new Coordinate("cut", "s");
+  for (let i = 0; i < 20; i++) store.append(c, KIND_A, { i });
+  const last = storeInternals(store).index.location(20);
+  const before = dump(store);
+  store.close();
+  // Cut into the last frame: the image still counts it.
+  fs.writeFile(SEG1, fs.readFile(SEG1).subarray(0, last.offset + 10));
+  const again = reopen(fs);
+  const r = report(again);
+  assert.equal(r.path, "rebuild");
+  assert.equal(r.rejectedSidecars.length, 1);
+  assert.match(r.rejectedSidecars[0], /index\.img/);
+  assert.ok(r.truncatedBytes > 0 && r.truncatedBytes <= 10, `${r.truncatedBytes} bytes cut`);
+  assert.deepEqual(dump(again), before.slice(0, 19));
+  assertHealthy(again);
+  again.close();
+});
+
+Deno.test("stale image: a log rewritten after the image was taken is rejected", () => {
+  const { fs, store } = memStore();
+  const c = new Coordinate("rw", "s");
+  for (let i = 0; i < 10; i++) store.append(c, KIND_A, { i, v: "first" });
+  const sixth = storeInternals(store).index.location(6);
+  store.close();
+  const oldImage = fs.readFile(IMAGE);
+  // Another history: the first 5 events, then 6 different (longer) ones.
+  fs.writeFile(SEG1, fs.readFile(SEG1).subarray(0, sixth.offset));
+  fs.remove(IMAGE);
+  const rewrite = reopen(fs, { enableMmapIndex: false });
+  for (let i = 5; i < 11; i++) rewrite.append(c, KIND_A, { i, v: "second history" });
+  const expected = dump(rewrite);
+  rewrite.close();
+  fs.writeFile(IMAGE, oldImage);
+  const again = reopen(fs);
+  const r = report(again);
+  assert.equal(r.path, "rebuild");
+  assert.equal(r.rejectedSidecars.length, 1);
+  assert.match(r.rejectedSidecars[0], /index\.img/);
+  assert.deepEqual(dump(again), expected);
+  assertHealthy(again);
+  again.close();
+});
+
+Deno.test("image open, more appends, crash: the reopen scans the tail past the image", () => {
+  const { fs, before, cs } = smallStore();
+  const store = reopen(fs);
+  assert.equal(report(store).path, "mmap");
+  const more = [];
+  for (let i = 0; i < 25; i++) {
+    more.push(store.append(cs[i % 9], KIND_A, { more: i }, { idempotencyKey: `more-${i}` }));
+  }
+  store.sync();
+  const expected = dump(store);
+  const crashed = fs.crash();
+  const again = reopen(crashed);
+  const r = report(again);
+  assert.equal(r.path, "mmap");
+  assert.equal(r.restoredEntries, before.length);
+  assert.equal(r.tailEntries, 25);
+  assert.deepEqual(dump(again), expected);
+  // Keys and CAS from the tail are known.
+  assert.equal(
+    again.append(cs[0], KIND_A, "dup", { idempotencyKey: "more-3" }).eventId,
+    more[3].eventId,
+  );
+  const last0 = again.stream(cs[0].entity).length;
+  assert.equal(
+    again.append(cs[0], KIND_A, "cas", { expectedSequence: last0 }).sequence,
+    last0 + 1,
+  );
+  assertHealthy(again);
+  again.close();
+  const third = reopen(crashed);
+  assert.equal(report(third).path, "mmap");
+  assert.equal(report(third).tailEntries, 0);
+  third.close();
+});
+
+Deno.test("leftover temporary sidecar files from a crash are ignored and removed", () => {
+  const { fs, before } = smallStore();
+  fs.writeFile(`${IMAGE}.tmp`, new Uint8Array([1, 2, 3]));
+  const store = reopen(fs);
+  assert.equal(report(store).path, "mmap");
+  assert.deepEqual(dump(store), before);
+  assert.equal(fs.stat(`${IMAGE}.tmp`), undefined);
+  store.close();
+});
+
+Deno.test("a sidecar the disk refuses fails neither the append nor close (log is the truth)", () => {
+  const { fs, store } = memStore();
+  fs.setFaultInjector((op) => op.path.includes("/index.") ? { error: "ENOSPC" } : undefined);
+  const c = new Coordinate("full-disk", "s");
+  // Regression: the append that triggered a checkpoint threw a raw fault after writing its event,
+  // and close() threw when the image could not be written.
+  for (let i = 0; i < BIG; i++) store.append(c, KIND_A, i);
+  assert.equal(store.diagnostics().events, BIG);
+  store.close();
+  fs.setFaultInjector();
+  assert.equal(fs.stat(CHECKPOINT), undefined);
+  assert.equal(fs.stat(IMAGE), undefined);
+  const again = reopen(fs);
+  assert.equal(report(again).path, "rebuild");
+  assert.equal(again.diagnostics().events, BIG);
+  assert.equal(fs.listFiles().filter((f) => f.endsWith(".tmp")).length, 0);
+  again.close();
+  // With the disk healthy again the next close writes the image.
+  assert.ok(fs.stat(IMAGE));
+});
