@@ -682,6 +682,7 @@ Deno.test("durable: overlapping calls share one fsync; appends during a sync joi
 
   store.append(c, KIND_A, 2);
   const first = store.durable();
+  await null; // the round starts on a microtask; from here its fsync is in flight
   const late = store.append(c, KIND_A, 3); // issued while the first sync is in flight
   const second = store.durable();
   const third = store.durable();
@@ -1065,4 +1066,18 @@ Deno.test("seed gates on a real store: 512-byte segments, fdBudget 2, sync every
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }
+});
+
+Deno.test("durable: a burst of writers (append + await durable() each) shares a single fsync", async () => {
+  const { store } = memStore();
+  const w = storeInternals(store).writer();
+  const writers = Array.from({ length: 64 }, (_, i) => new Coordinate(`writer:${i}`, "s"));
+  const before = w.syncCount;
+  await Promise.all(writers.map(async (c, i) => {
+    store.append(c, KIND_A, i);
+    await store.durable();
+  }));
+  assert.equal(w.syncCount - before, 1, "64 writers of one synchronous burst, one fsync");
+  assert.equal(w.durableMark, 64);
+  store.close();
 });

@@ -270,14 +270,6 @@ export class LogWriter {
     this.durableMark = this.mark;
   }
 
-  /**
-   * Start (or join) a background sync round without waiting for it. A
-   * failure poisons the writer, so the next write reports it.
-   */
-  requestSync(): void {
-    this.durable().catch(() => {});
-  }
-
   /** Resolves once everything written so far is durable; overlapping callers share a sync. */
   durable(): Promise<void> {
     try {
@@ -287,12 +279,30 @@ export class LogWriter {
     }
     const target = this.mark;
     if (target <= this.durableMark) return Promise.resolve();
-    if (this.#inflight) {
-      if (target <= this.#inflightCover) return this.#inflight;
-      this.#next ??= deferred();
-      return this.#next.promise;
+    if (this.#inflight && target <= this.#inflightCover) return this.#inflight;
+    if (!this.#next) {
+      this.#next = deferred();
+      // Start on a microtask: every caller of the same synchronous burst (say, a
+      // Promise.all of writers) joins this round instead of waiting for the next.
+      if (!this.#inflight) queueMicrotask(() => this.#launchNext());
     }
-    return this.#startRound();
+    return this.#next.promise;
+  }
+
+  /** Start the round the waiting callers joined, unless one is still in flight. */
+  #launchNext(): void {
+    if (this.#inflight) return; // #finishRound launches it
+    const next = this.#next;
+    this.#next = undefined;
+    if (!next) return;
+    if (this.mark <= this.durableMark) next.resolve();
+    else if (this.#closed || this.#poison !== undefined) {
+      try {
+        this.assertWritable();
+      } catch (e) {
+        next.reject(e);
+      }
+    } else this.#startRound().then(next.resolve, next.reject);
   }
 
   #startRound(): Promise<void> {
@@ -338,17 +348,7 @@ export class LogWriter {
       } catch { /* already gone */ }
     }
     this.#retired = [];
-    const next = this.#next;
-    this.#next = undefined;
-    if (!next) return;
-    if (this.mark <= this.durableMark) next.resolve();
-    else if (this.#closed || this.#poison !== undefined) {
-      try {
-        this.assertWritable();
-      } catch (e) {
-        next.reject(e);
-      }
-    } else this.#startRound().then(next.resolve, next.reject);
+    this.#launchNext();
   }
 
   /** Truncate the active segment to `size` (recovery of a torn tail). */
