@@ -223,15 +223,6 @@ interface BatchPlan {
   causation: Uint8Array | null;
 }
 
-/** One encoded batch frame. */
-interface BatchFrame {
-  bytes: Uint8Array;
-  plan: BatchPlan;
-  ts: number;
-  id: IdWords;
-  hash: Uint8Array;
-}
-
 /** A receipt whose id and hash strings are formatted only when read. */
 class Receipt implements AppendReceipt {
   readonly sequence: number;
@@ -1083,10 +1074,12 @@ export class Store {
     if (index.count + plans.length > GLOBAL_SEQUENCE_MAX) {
       throw new StoreError("LOG_FULL", "the log cannot hold this batch");
     }
-    // Encode every frame before writing any: a failure here leaves the log untouched.
+    // Pass 1: every frame's parts and size, before anything is written (a failure here leaves
+    // the log untouched).
     const firstG = index.count + 1;
-    const frames: BatchFrame[] = [];
-    const lastHash = new Map<string, Uint8Array>();
+    const partsOf: EventParts[] = new Array(plans.length);
+    const lengths: number[] = new Array(plans.length);
+    const planned = new Map<number, number>(); // item → position in the batch
     let total = 0;
     for (let k = 0; k < plans.length; k++) {
       const plan = plans[k];
@@ -1097,21 +1090,22 @@ export class Store {
       const scopeId = index.scopes.lookup(p.scope);
       const scopeBytes = (scopeId >= 0 ? this.#scopeBytes[scopeId] : undefined) ??
         textEncoder.encode(p.scope);
-      const prevHash = plan.sequence > 1
-        ? lastHash.get(p.entity) ?? index.entityHash(p.entityId).slice()
-        : null;
-      const causation = plan.priorItem >= 0
-        ? idBytes(requireId("causation", receipts[plan.priorItem].eventId))
-        : plan.causation;
+      let causation = plan.causation;
+      if (plan.priorItem >= 0) {
+        const prior = planned.get(plan.priorItem);
+        causation = prior !== undefined
+          ? idBytes(partsOf[prior].id as IdWords)
+          : idBytes(requireId("causation", receipts[plan.priorItem].eventId));
+      }
       const ts = this.#ids.next();
-      const id: IdWords = [...this.#ids.words] as IdWords;
       const parts: EventParts = {
-        id,
+        id: [...this.#ids.words],
         sequence: plan.sequence,
         globalSequence: firstG + k,
         timestampMs: ts,
         kind: p.kind,
-        prevHash,
+        // The real link is filled in pass 2, once earlier items of the batch are hashed.
+        prevHash: plan.sequence > 1 ? HASH_PLACEHOLDER : null,
         correlationId: p.correlation,
         causationId: causation,
         entity: entityBytes,
@@ -1124,21 +1118,16 @@ export class Store {
       if (bodyLength > FRAME_BODY_BYTES_MAX) {
         throw new PayloadTooLargeError(bodyLength, FRAME_BODY_BYTES_MAX);
       }
-      const bytes = new Uint8Array(FRAME_HEADER_BYTES + bodyLength);
-      const hashAt = writeEventBody(bytes, FRAME_HEADER_BYTES, parts);
-      sealFrame(bytes, 0, bodyLength, FrameKind.Event, FLAG_IN_BATCH);
-      const hash = bytes.slice(hashAt, hashAt + HASH_BYTES);
-      lastHash.set(p.entity, hash);
-      frames.push({ bytes, plan, ts, id, hash });
-      receipts[plan.item] = new Receipt(plan.sequence, firstG + k, id, hash);
-      total += bytes.length;
+      partsOf[k] = parts;
+      lengths[k] = FRAME_HEADER_BYTES + bodyLength;
+      planned.set(plan.item, k);
+      total += lengths[k];
     }
-    for (const [i, earlier] of aliases) receipts[i] = receipts[earlier];
+    // Pass 2: BEGIN, the frames straight into the write buffer, COMMIT, one fsync.
     const markerLength = FRAME_HEADER_BYTES + 8;
     const writer = this.#writer;
     writer.ensureRoom(total + markerLength * 2);
     const segment = writer.segment;
-    let offset = writer.size;
     const writeMarker = (kind: number, mark: number): number => {
       const m = writer.reserve(markerLength);
       m.buf.set(encodeMarker(plans.length, firstG), m.at + FRAME_HEADER_BYTES);
@@ -1148,35 +1137,57 @@ export class Store {
       return crc;
     };
     writeMarker(FrameKind.BatchBegin, 0);
-    offset += markerLength;
-    const offsets: number[] = [];
-    for (const f of frames) {
-      const r = writer.reserve(f.bytes.length);
-      r.buf.set(f.bytes, r.at);
-      writer.commit(f.bytes.length, 0);
-      offsets.push(offset);
-      offset += f.bytes.length;
+    const offsets: number[] = new Array(plans.length);
+    const hashes: Uint8Array[] = new Array(plans.length);
+    const lastHash = new Map<string, Uint8Array>();
+    const { buf, at } = writer.reserve(total);
+    let offset = writer.size;
+    let w = at;
+    for (let k = 0; k < plans.length; k++) {
+      const parts = partsOf[k];
+      const entity = plans[k].p.entity;
+      if (parts.prevHash) {
+        parts.prevHash = lastHash.get(entity) ?? index.entityHash(plans[k].p.entityId);
+      }
+      const hashAt = writeEventBody(buf, w + FRAME_HEADER_BYTES, parts);
+      sealFrame(buf, w, lengths[k] - FRAME_HEADER_BYTES, FrameKind.Event, FLAG_IN_BATCH);
+      const hash = keepHash(buf, hashAt);
+      lastHash.set(entity, hash);
+      hashes[k] = hash;
+      offsets[k] = offset;
+      receipts[plans[k].item] = new Receipt(
+        plans[k].sequence,
+        firstG + k,
+        parts.id as IdWords,
+        hash,
+      );
+      offset += lengths[k];
+      w += lengths[k];
     }
+    writer.commit(total, 0);
+    for (const [i, earlier] of aliases) receipts[i] = receipts[earlier];
+    const commitOffset = writer.size;
     const commitCrc = writeMarker(FrameKind.BatchCommit, firstG + plans.length - 1);
     writer.syncNow(); // durable before visible
-    this.#lastFrame = { segment, offset, crc: commitCrc };
-    for (let k = 0; k < frames.length; k++) {
-      const { bytes, plan, ts, id, hash } = frames[k];
+    this.#lastFrame = { segment, offset: commitOffset, crc: commitCrc };
+    for (let k = 0; k < plans.length; k++) {
+      const plan = plans[k];
       const p = plan.p;
       const entityId = this.#internEntity(p.entity);
       const scopeId = this.#internScope(p.scope);
+      const parts = partsOf[k];
       index.add(
         segment,
         offsets[k],
-        bytes.length,
+        lengths[k],
         entityId,
         scopeId,
         plan.sequence,
         p.kind,
-        ts,
-        id,
+        parts.timestampMs,
+        parts.id as IdWords,
       );
-      index.setEntityHash(entityId, hash);
+      index.setEntityHash(entityId, hashes[k]);
       if (p.keyStr !== null) index.keys.set(p.keyStr, firstG + k);
       if (EventKind.category(p.kind as EventKind) === 0) {
         this.#system.apply(p.kind, p.scope, decodePayload(p.payload));
@@ -1203,6 +1214,7 @@ export class Store {
     const lastSeq = new Map<string, number>();
     const batchKeys = new Map<string, number>();
     const plans: BatchPlan[] = [];
+    const arena = new ByteArena();
     const now = this.#s.clock();
     for (let i = 0; i < items.length; i++) {
       const item = items[i];
@@ -1212,7 +1224,7 @@ export class Store {
       }
       checkUserKind(item.kind, where);
       const p = this.#prepare(item.coord, item.kind, item.payload, item.options, where);
-      p.payload = p.payload.slice(); // the encoder's view is reused by the next item
+      p.payload = arena.keep(p.payload); // the encoder's view is reused by the next item
       let priorItem = -1;
       let causation = p.causation;
       if (item.causation !== undefined) {
@@ -1733,6 +1745,26 @@ export class Store {
   }
 }
 
+/** Copies of short-lived byte views carved from shared chunks (one allocation per 64 KiB, not per item). */
+class ByteArena {
+  #chunk = new Uint8Array(0);
+  #at = 0;
+  keep(view: Uint8Array): Uint8Array {
+    if (view.length > ARENA_CHUNK_BYTES / 4) return view.slice();
+    if (this.#at + view.length > this.#chunk.length) {
+      this.#chunk = new Uint8Array(ARENA_CHUNK_BYTES);
+      this.#at = 0;
+    }
+    const out = this.#chunk.subarray(this.#at, this.#at + view.length);
+    out.set(view);
+    this.#at += view.length;
+    return out;
+  }
+}
+const ARENA_CHUNK_BYTES = 64 * 1024;
+
+/** Stands in for a batch item's prevHash until the earlier item it links to is hashed. */
+const HASH_PLACEHOLDER = new Uint8Array(HASH_BYTES);
 const HASH_SLAB_BYTES = 64 * 1024;
 let hashSlab = new Uint8Array(HASH_SLAB_BYTES);
 let hashSlabAt = 0;
