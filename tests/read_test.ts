@@ -469,6 +469,10 @@ Deno.test("named cursors: bad names and positions throw InvalidArgumentError", (
   assert.equal(store.diagnostics().events, 1, "a rejected save writes nothing");
   store.saveCursor("ok", 1);
   assert.equal(store.loadCursor("ok"), 1);
+  // The name is stored as the entity "$cursor:<name>": 1024 - 8 bytes remain for it.
+  store.saveCursor("n".repeat(1016), 1);
+  assert.equal(store.loadCursor("n".repeat(1016)), 1);
+  throwsType(() => store.saveCursor("n".repeat(1017), 1), InvalidArgumentError, /1024/);
   store.close();
   throwsType(() => store.saveCursor("ok", 1), StoreClosedError);
   throwsType(() => store.loadCursor("ok"), StoreClosedError);

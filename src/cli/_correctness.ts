@@ -50,7 +50,8 @@ export interface GateOutcome {
 const SCOPE = "gates";
 const KIND = EventKind.custom(0xe, 1);
 /** Events read per cursor poll. */
-const CURSOR_BATCH_EVENTS = 4096;
+// Small pages: holding thousands of events at once pushes V8 to old-space allocation.
+const CURSOR_BATCH_EVENTS = 256;
 
 function errorName(e: unknown): string {
   return e instanceof Error ? `${e.name}: ${e.message}` : String(e);

@@ -111,7 +111,6 @@ export class Dimension {
   readonly ids: Map<string, number> = new Map();
   /** Id → postings. */
   readonly postings: Postings[] = [];
-  #sorted: number[] | undefined;
 
   /** The id of `name`, or -1. */
   lookup(name: string): number {
@@ -126,31 +125,8 @@ export class Dimension {
       this.names.push(name);
       this.ids.set(name, id);
       this.postings.push(new Postings());
-      this.#sorted = undefined;
     }
     return id;
-  }
-
-  /** Ids whose name starts with `prefix`, via a sorted name table. */
-  withPrefix(prefix: string): number[] {
-    if (prefix === "") return this.names.map((_, i) => i);
-    const exact = this.ids.get(prefix);
-    const sorted = this.#sorted ??= this.names.map((_, i) => i).sort((a, b) =>
-      this.names[a] < this.names[b] ? -1 : this.names[a] > this.names[b] ? 1 : 0
-    );
-    let lo = 0;
-    let hi = sorted.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (this.names[sorted[mid]] < prefix) lo = mid + 1;
-      else hi = mid;
-    }
-    const out: number[] = [];
-    for (let i = lo; i < sorted.length && this.names[sorted[i]].startsWith(prefix); i++) {
-      out.push(sorted[i]);
-    }
-    if (exact !== undefined && out.length === 0) out.push(exact);
-    return out;
   }
 }
 

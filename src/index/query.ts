@@ -36,6 +36,11 @@ interface SortedNames {
   ids: number[];
   /** Names covered (the dimension's `names.length` when last brought up to date). */
   covered: number;
+  /** The last prefix looked up and its answer, while no name was added: cursors and
+   * subscriptions ask the same question at every page. */
+  lastPrefix?: string;
+  lastIds?: number[];
+  lastMember?: Uint8Array;
 }
 
 const sortedTables = new WeakMap<Dimension, SortedNames>();
@@ -63,6 +68,7 @@ function sortedIds(dim: Dimension): number[] {
   let t = sortedTables.get(dim);
   if (!t) sortedTables.set(dim, t = { ids: [], covered: 0 });
   if (t.covered === names.length) return t.ids;
+  t.lastPrefix = t.lastIds = t.lastMember = undefined;
   if (names.length - t.covered <= SORTED_INSERT_MAX) {
     for (let id = t.covered; id < names.length; id++) {
       t.ids.splice(lowerBound(names, t.ids, names[id]), 0, id);
@@ -77,19 +83,35 @@ function sortedIds(dim: Dimension): number[] {
 /**
  * Ids of the names in `dim` that start with `prefix`, in name order. Names
  * with a common prefix are contiguous in code-unit order, so this is one
- * binary search plus the matches.
+ * binary search plus the matches. The array may be shared with later calls:
+ * do not modify it.
  */
 export function idsWithPrefix(dim: Dimension, prefix: string): number[] {
   const names = dim.names;
   if (prefix === "") return names.map((_, i) => i);
   const ids = sortedIds(dim);
+  const t = sortedTables.get(dim)!;
+  if (t.lastPrefix === prefix && t.lastIds) return t.lastIds;
   const out: number[] = [];
   for (let i = lowerBound(names, ids, prefix); i < ids.length; i++) {
     const id = ids[i];
     if (!names[id].startsWith(prefix)) break;
     out.push(id);
   }
+  t.lastPrefix = prefix;
+  t.lastIds = out;
+  t.lastMember = undefined;
   return out;
+}
+
+/** A membership table (by id) of `idsWithPrefix(dim, prefix)`, memoized with it. */
+function membersWithPrefix(dim: Dimension, prefix: string, ids: number[]): Uint8Array {
+  const t = sortedTables.get(dim)!;
+  if (t.lastPrefix === prefix && t.lastIds === ids && t.lastMember) return t.lastMember;
+  const member = new Uint8Array(dim.names.length);
+  for (const id of ids) member[id] = 1;
+  if (t.lastPrefix === prefix && t.lastIds === ids) t.lastMember = member;
+  return member;
 }
 
 /** True when the region's kind filter selects system events explicitly. */
@@ -239,11 +261,7 @@ export function queryIndex(index: Index, region: Region, after: number, limit: n
     return out;
   }
   // Many matching entities covering much of the log: one pass over the log is cheaper.
-  let member: Uint8Array | undefined;
-  if (entityIds) {
-    member = new Uint8Array(index.entities.names.length);
-    for (const id of entityIds) member[id] = 1;
-  }
+  const member = entityIds ? membersWithPrefix(index.entities, prefix!, entityIds) : undefined;
   for (let g = after + 1; g <= index.count; g++) {
     if (member && member[index.entityOf(g)] === 0) continue;
     if (scopeId >= 0 && index.scopeOf(g) !== scopeId) continue;

@@ -18,8 +18,7 @@
  */
 
 import { queryIndex } from "../index/query.ts";
-import { validateCoordinatePart } from "../store/coordinate.ts";
-import { Coordinate } from "../store/coordinate.ts";
+import { Coordinate, validateCoordinatePart } from "../store/coordinate.ts";
 import { InvalidArgumentError, StoreClosedError, type StoreError } from "../store/errors.ts";
 import type { Region } from "../store/region.ts";
 import type { StoreInternals } from "../store/store.ts";

@@ -26,7 +26,6 @@ export type EventId = string;
 const HEX: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
 const COUNTER_MAX = 0xfff;
 const RANDOM_POOL_WORDS = 1024;
-const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** Four big-endian u32 words of a UUID. */
 export type IdWords = [number, number, number, number];
@@ -106,15 +105,28 @@ export function formatId(w0: number, w1: number, w2: number, w3: number): EventI
 /** Parse a canonical UUID into words, or `undefined` when it is not one. */
 export function parseId(id: unknown): IdWords | undefined {
   if (typeof id !== "string" || id.length !== 36) return undefined;
-  const lower = id.toLowerCase();
-  if (!UUID_PATTERN.test(lower)) return undefined;
-  const hex = lower.replaceAll("-", "");
-  return [
-    parseInt(hex.slice(0, 8), 16) >>> 0,
-    parseInt(hex.slice(8, 16), 16) >>> 0,
-    parseInt(hex.slice(16, 24), 16) >>> 0,
-    parseInt(hex.slice(24, 32), 16) >>> 0,
-  ];
+  // A char-code walk: hot get() parses an id per call, and regex + slices + parseInt cost ~1 µs.
+  const words: IdWords = [0, 0, 0, 0];
+  let nibbles = 0;
+  for (let i = 0; i < 36; i++) {
+    const c = id.charCodeAt(i);
+    if (i === 8 || i === 13 || i === 18 || i === 23) {
+      if (c !== 0x2d) return undefined; // "-"
+      continue;
+    }
+    const v = c >= 0x30 && c <= 0x39
+      ? c - 0x30
+      : c >= 0x61 && c <= 0x66
+      ? c - 0x57
+      : c >= 0x41 && c <= 0x46
+      ? c - 0x37
+      : -1;
+    if (v < 0) return undefined;
+    const w = nibbles >>> 3;
+    words[w] = ((words[w] << 4) | v) >>> 0;
+    nibbles++;
+  }
+  return words;
 }
 
 /** Parse an id argument or throw {@linkcode InvalidArgumentError} naming it. */

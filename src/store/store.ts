@@ -1534,7 +1534,7 @@ export class Store {
    * survives reopen; like any append it is durable after the next sync
    * (`await store.durable()`). Saving the position a checkpoint already
    * holds writes nothing. Names are non-empty strings without control
-   * characters, at most 1015 UTF-8 bytes.
+   * characters, at most 1016 UTF-8 bytes.
    *
    * @example
    * ```ts
