@@ -257,6 +257,7 @@ for (
         store.close();
       }
     }
+    if (SHOW_TALLY) console.log(`${file} (${size} B): ${rejected} flips rejected and reported`);
     assert.equal(rejected, size, "every flipped byte of a sidecar is caught by its CRCs");
   });
 }

@@ -9,7 +9,9 @@
  * Usage: `deno run -A tests/crash/sim.ts [--seeds N] [--start S] [--seed S] [--verbose]`
  *
  * Faults per epoch (one plan each): EIO/ENOSPC on a write, EIO on an fsync,
- * a torn write (a prefix lands, then EIO), short reads, EIO on a read or on
+ * a torn write (a prefix lands, then EIO), short reads (at least one byte: a
+ * read of 0 bytes means end of file by the `FileHandle` contract), during
+ * the workload and during the next open's recovery, EIO on a read or on
  * any operation, a "kill" (every operation from a seeded point on fails, as
  * if the process died there, during the workload or during open), and
  * dropped fsyncs (a lying disk).
@@ -193,7 +195,7 @@ export async function runSeed(seed: number): Promise<SimResult> {
           trace.push(`  ${readFault} on op #${op.seq} read ${op.path} +${length} during open`);
           result.faults[readFault] = (result.faults[readFault] ?? 0) + 1;
           return readFault === "short-read" && length > 1
-            ? { shortRead: faultRng.int(0, length - 1) }
+            ? { shortRead: faultRng.int(1, length - 1) }
             : { error: "EIO" };
         });
         try {
@@ -326,7 +328,7 @@ export async function runSeed(seed: number): Promise<SimResult> {
               : undefined;
           case "short-read":
             return op.kind === "read" && (op.length ?? 0) > 1
-              ? fire({ shortRead: faultRng.int(0, (op.length ?? 1) - 1) })
+              ? fire({ shortRead: faultRng.int(1, (op.length ?? 1) - 1) })
               : undefined;
           case "eio-read":
             return op.kind === "read" ? fire({ error: "EIO" }) : undefined;
@@ -578,35 +580,47 @@ async function runParallel(start: number, count: number, jobs: number): Promise<
     if (n <= 0) break;
     const self = fileURLToPath(import.meta.url);
     const config = join(dirname(self), "..", "..", "deno.json");
-    children.push(
-      new Deno.Command(Deno.execPath(), {
-        args: [
-          "run",
-          "-A",
-          "--config",
-          config,
-          self,
-          "--start",
-          `${from}`,
-          "--seeds",
-          `${n}`,
-          "--json",
-        ],
-        stdout: "piped",
-        stderr: "inherit",
-      }).output().then((out) => {
-        const text = new TextDecoder().decode(out.stdout);
-        const lines = text.trimEnd().split("\n");
-        const last = lines.pop() ?? "";
-        if (lines.length) console.log(lines.join("\n"));
-        try {
-          addTotals(totals, JSON.parse(last) as SimTotals);
-        } catch {
-          console.log(last);
-          totals.failed.push(from);
+    const proc = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        "--config",
+        config,
+        self,
+        "--start",
+        `${from}`,
+        "--seeds",
+        `${n}`,
+        "--json",
+      ],
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    children.push((async () => {
+      // Pass progress and failures through as they come; the last line is the JSON totals.
+      let pending = "";
+      let last = "";
+      for await (const chunk of proc.stdout.pipeThrough(new TextDecoderStream())) {
+        pending += chunk;
+        const lines = pending.split("\n");
+        pending = lines.pop() ?? "";
+        for (const line of lines) {
+          if (last) console.log(last);
+          last = line;
         }
-      }),
-    );
+      }
+      if (pending) {
+        if (last) console.log(last);
+        last = pending;
+      }
+      await proc.status;
+      try {
+        addTotals(totals, JSON.parse(last) as SimTotals);
+      } catch {
+        console.log(last);
+        totals.failed.push(from);
+      }
+    })());
   }
   await Promise.all(children);
   return totals;
