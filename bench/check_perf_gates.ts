@@ -201,7 +201,7 @@ export class LifecycleLatencyGate implements Gate<LifecycleContext> {
   evaluate(ctx: LifecycleContext): Denial | undefined {
     if (ctx.elapsedMs <= this.maxMs) return undefined;
     const where = ctx.phase.startsWith("close")
-      ? "src/store/store.ts close, src/index/sidecar.ts encodeSidecar/writeSidecar, " +
+      ? "src/store/store.ts close, src/index/sidecar.ts saveSidecar, " +
         "src/log/writer.ts close."
       : "src/store/store.ts Store.open/#restore, src/index/sidecar.ts loadSidecar, " +
         "src/log/recovery.ts scanLog, src/index/index.ts.";
@@ -513,7 +513,7 @@ function lifecycle(
       }, m.medianMs),
     target,
     investigate: phase.startsWith("close")
-      ? "src/store/store.ts close, src/index/sidecar.ts encodeSidecar"
+      ? "src/store/store.ts close, src/index/sidecar.ts saveSidecar"
       : "src/index/sidecar.ts loadSidecar, src/store/store.ts #restore",
   };
 }

@@ -42,6 +42,20 @@ export class BytesIndex {
     return -1;
   }
 
+  /**
+   * The id of the name at `buf[at .. at+length]`; when unknown, `create()`
+   * interns it and the new id is recorded.
+   */
+  resolve(buf: Uint8Array, at: number, length: number, create: () => number): number {
+    const h = hashBytes(buf, at, length);
+    let id = this.find(buf, at, length, h);
+    if (id < 0) {
+      id = create();
+      this.add(h, id);
+    }
+    return id;
+  }
+
   /** Record that name `id` hashes to `h`. */
   add(h: number, id: number): void {
     const hit = this.#byHash.get(h);

@@ -78,65 +78,6 @@ function pad(n: number): number {
   return (n + ALIGN - 1) & ~(ALIGN - 1);
 }
 
-function columnBytes(index: Index, name: keyof Page, words: number, width: number): Uint8Array {
-  const total = index.count * words * width;
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (let p = 0; p < index.pages.length && at < total; p++) {
-    const col = index.pages[p][name];
-    const rows = Math.min(PAGE_ROWS, index.count - p * PAGE_ROWS);
-    const bytes = new Uint8Array(col.buffer, col.byteOffset, rows * words * width);
-    out.set(bytes, at);
-    at += bytes.length;
-  }
-  return out;
-}
-
-/** Serialize the index into sidecar bytes. */
-export function encodeSidecar(
-  kind: SidecarKind,
-  index: Index,
-  coverage: Coverage,
-  system: unknown,
-): Uint8Array {
-  const meta = encode({
-    entities: index.entities.names,
-    scopes: index.scopes.names,
-    keys: [...index.keys],
-    system,
-  }, { useBigInt64: true, ignoreUndefined: true });
-  const entityCount = index.entities.names.length;
-  const parts: Uint8Array[] = [
-    meta,
-    index.entityHashes.subarray(0, entityCount * HASH_BYTES),
-    ...COLUMNS.map((c) => columnBytes(index, c.name, c.words, c.width)),
-  ];
-  let size = SIDECAR_HEADER_BYTES;
-  for (const p of parts) size = pad(size + p.length);
-  const out = new Uint8Array(size);
-  let at = SIDECAR_HEADER_BYTES;
-  for (const p of parts) {
-    out.set(p, at);
-    at = pad(at + p.length);
-  }
-  out.set(MAGIC, 0);
-  const dv = new DataView(out.buffer);
-  dv.setUint16(4, SIDECAR_VERSION, true);
-  dv.setUint16(6, kind === "image" ? 1 : 2, true);
-  dv.setUint32(8, index.count, true);
-  dv.setUint32(12, entityCount, true);
-  dv.setUint32(16, index.scopes.names.length, true);
-  dv.setUint32(20, coverage.segment, true);
-  dv.setUint32(24, coverage.endOffset, true);
-  dv.setUint32(28, coverage.lastFrameSegment, true);
-  dv.setUint32(32, coverage.lastFrameOffset, true);
-  dv.setUint32(36, coverage.lastFrameCrc, true);
-  dv.setUint32(40, meta.length, true);
-  dv.setUint32(44, crc32(out.subarray(SIDECAR_HEADER_BYTES)), true);
-  dv.setUint32(52, crc32(out.subarray(0, 52)), true);
-  return out;
-}
-
 /**
  * Write the index as a sidecar, streaming each column page straight to the
  * file (no whole-index copy), then sync and rename it into place.
@@ -218,20 +159,6 @@ export function saveSidecar(
     dv.setUint32(48, idSlots, true);
     dv.setUint32(52, crc32(header.subarray(0, 52)), true);
     h.write(header, 0);
-    h.syncData();
-  } finally {
-    h.close();
-  }
-  fs.rename(tmp, `${dir}/${file}`);
-  fs.syncDir(dir);
-}
-
-/** Write a sidecar atomically (temp file, sync, rename, directory sync). */
-export function writeSidecar(fs: FileSystem, dir: string, file: string, bytes: Uint8Array): void {
-  const tmp = `${dir}/${file}.tmp`;
-  const h = fs.open(tmp, { write: true, create: true, truncate: true });
-  try {
-    h.write(bytes, 0);
     h.syncData();
   } finally {
     h.close();

@@ -649,22 +649,19 @@ export class Store {
             `global sequence ${h.globalSequence}, expected ${g}`,
           );
         }
-        const eh = hashBytes(buf, h.entityAt, h.entityLength);
-        let entityId = entities.find(buf, h.entityAt, h.entityLength, eh);
-        if (entityId < 0) {
-          entityId = this.#internEntity(
-            this.#decodeName(buf, h.entityAt, h.entityLength, segment, offset),
-          );
-          entities.add(eh, entityId);
-        }
-        const sh = hashBytes(buf, h.scopeAt, h.scopeLength);
-        let scopeId = scopes.find(buf, h.scopeAt, h.scopeLength, sh);
-        if (scopeId < 0) {
-          scopeId = this.#internScope(
-            this.#decodeName(buf, h.scopeAt, h.scopeLength, segment, offset),
-          );
-          scopes.add(sh, scopeId);
-        }
+        const entityId = entities.resolve(
+          buf,
+          h.entityAt,
+          h.entityLength,
+          () =>
+            this.#internEntity(this.#decodeName(buf, h.entityAt, h.entityLength, segment, offset)),
+        );
+        const scopeId = scopes.resolve(
+          buf,
+          h.scopeAt,
+          h.scopeLength,
+          () => this.#internScope(this.#decodeName(buf, h.scopeAt, h.scopeLength, segment, offset)),
+        );
         const expectedSeq = index.lastSequence(entityId) + 1;
         if (h.sequence !== expectedSeq) {
           throw new CorruptSegmentError(
