@@ -7,7 +7,7 @@
 
 import { join } from "node:path";
 import type { FileHandle, FileSystem } from "../fs/types.ts";
-import { CorruptSegmentError } from "../store/errors.ts";
+import { CorruptSegmentError, StoreError } from "../store/errors.ts";
 import { FRAME_BODY_BYTES_MAX, FRAME_HEADER_BYTES, parseFrame } from "./frame.ts";
 import { segmentName } from "./segment.ts";
 import type { LogWriter } from "./writer.ts";
@@ -55,7 +55,7 @@ export class SegmentReader {
       h = this.#fs.open(join(this.#dataDir, segmentName(segment)), { read: true });
     } catch (e) {
       // The index (perhaps from a sidecar) names a segment that is not there.
-      if (!(e instanceof Deno.errors.NotFound)) throw e;
+      if (!(e instanceof Deno.errors.NotFound)) throw ioError(segment, 0, e);
       throw new CorruptSegmentError(segmentName(segment), 0, "the segment file is missing");
     }
     this.opens++;
@@ -80,7 +80,12 @@ export class SegmentReader {
     const h = this.#handle(segment);
     let got = 0;
     while (got < length) {
-      const n = h.read(buf.subarray(got), offset + got);
+      let n: number;
+      try {
+        n = h.read(buf.subarray(got), offset + got);
+      } catch (e) {
+        throw ioError(segment, offset, e);
+      }
       if (n <= 0) break;
       got += n;
     }
@@ -126,4 +131,18 @@ export class SegmentReader {
     }
     this.#handles.clear();
   }
+}
+
+/**
+ * A failed read as a typed error (code `"IO_ERROR"`): the bytes may be fine,
+ * the device said no. Retrying later may succeed; the writer is not poisoned.
+ */
+function ioError(segment: number, offset: number, cause: unknown): StoreError {
+  return new StoreError(
+    "IO_ERROR",
+    `reading ${segmentName(segment)} at offset ${offset} failed: ${
+      (cause as Error)?.message ?? cause
+    }`,
+    { cause },
+  );
 }
