@@ -27,7 +27,8 @@
  */
 
 // Store
-export { Store } from "./src/store/store.ts";
+export { BATCH_ITEMS_MAX, GLOBAL_SEQUENCE_MAX, Store } from "./src/store/store.ts";
+export { FRAME_BODY_BYTES_MAX } from "./src/log/frame.ts";
 export { Coordinate, COORDINATE_BYTES_MAX } from "./src/store/coordinate.ts";
 export { EventKind } from "./src/store/kind.ts";
 export { Region } from "./src/store/region.ts";

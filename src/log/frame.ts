@@ -18,7 +18,22 @@ import { crc32 } from "node:zlib";
 
 /** Bytes of the fixed frame header. */
 export const FRAME_HEADER_BYTES = 12;
-/** Largest frame body, bytes (16 MiB). Larger payloads are rejected before anything is written. */
+/**
+ * Largest frame body, bytes (16 MiB). Larger payloads are rejected with
+ * `PayloadTooLargeError` before anything is written.
+ *
+ * @example
+ * ```ts
+ * import { Coordinate, EventKind, FRAME_BODY_BYTES_MAX, PayloadTooLargeError, Store } from "@seed/batpak";
+ * const store = Store.open(Deno.makeTempDirSync());
+ * try {
+ *   store.append(new Coordinate("a", "s"), EventKind.custom(1, 1), new Uint8Array(FRAME_BODY_BYTES_MAX));
+ * } catch (e) {
+ *   console.log(e instanceof PayloadTooLargeError, store.diagnostics().events); // true 0
+ * }
+ * store.close();
+ * ```
+ */
 export const FRAME_BODY_BYTES_MAX = 16 * 1024 * 1024;
 
 /** Frame kinds. */

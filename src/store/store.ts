@@ -103,9 +103,25 @@ export const SEGMENT_MAX_BYTES_MIN = 256;
 export const SYNC_EVERY_N_EVENTS_DEFAULT = 1000;
 /** Default `fdBudget`. */
 export const FD_BUDGET_DEFAULT = 64;
-/** Largest batch, in items. */
+/**
+ * Largest batch, in items; a larger one is an `InvalidArgumentError`.
+ *
+ * @example
+ * ```ts
+ * import { BATCH_ITEMS_MAX } from "@seed/batpak";
+ * console.log(BATCH_ITEMS_MAX); // 65536
+ * ```
+ */
 export const BATCH_ITEMS_MAX = 65_536;
-/** Largest global sequence (u32 in the frame). */
+/**
+ * Largest global sequence, so the most events one store holds (a u32 in the frame).
+ *
+ * @example
+ * ```ts
+ * import { GLOBAL_SEQUENCE_MAX } from "@seed/batpak";
+ * console.log(GLOBAL_SEQUENCE_MAX); // 4294967295
+ * ```
+ */
 export const GLOBAL_SEQUENCE_MAX = 0xffff_ffff;
 /** Longest string idempotency key, UTF-8 bytes. */
 export const IDEMPOTENCY_KEY_BYTES_MAX = 1024;
