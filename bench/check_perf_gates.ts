@@ -518,6 +518,25 @@ function lifecycle(
   };
 }
 
+/** A projection replay of the 1K corpus, floored by {@linkcode ProjectionGate} at `maxMs`. */
+function projection(bench: string, maxMs: number, investigate: string): Spec {
+  return {
+    bench,
+    unit: "ms",
+    metric: asMs,
+    floor: `≤ ${maxMs} ms`,
+    floorGates: (m) =>
+      gateOne(new ProjectionGate(maxMs), {
+        eventCount: EVENTS_1K,
+        eventsPerSec: 0,
+        queryUs: 0,
+        projectionMs: m.medianMs,
+      }, m.medianMs),
+    target: P6_COLD,
+    investigate,
+  };
+}
+
 /** Seed floor values. */
 export const FLOORS = {
   coldStartMs: 2_000,
@@ -634,36 +653,16 @@ const SPECS: Spec[] = [
     target: P1,
     investigate: "src/log/writer.ts, src/store/store.ts #appendOne",
   },
-  {
-    bench: BENCH.projection,
-    unit: "ms",
-    metric: asMs,
-    floor: `≤ ${FLOORS.projectionMs} ms`,
-    floorGates: (m) =>
-      gateOne(new ProjectionGate(FLOORS.projectionMs), {
-        eventCount: EVENTS_1K,
-        eventsPerSec: 0,
-        queryUs: 0,
-        projectionMs: m.medianMs,
-      }, m.medianMs),
-    target: P6_COLD,
-    investigate: "src/read/projection.ts, src/store/store.ts #readEvent",
-  },
-  {
-    bench: BENCH.projectionCold,
-    unit: "ms",
-    metric: asMs,
-    floor: `≤ ${FLOORS.projectionColdMs} ms`,
-    floorGates: (m) =>
-      gateOne(new ProjectionGate(FLOORS.projectionColdMs), {
-        eventCount: EVENTS_1K,
-        eventsPerSec: 0,
-        queryUs: 0,
-        projectionMs: m.medianMs,
-      }, m.medianMs),
-    target: P6_COLD,
-    investigate: "src/read/projection.ts, src/log/reader.ts readFrame (cold handles)",
-  },
+  projection(
+    BENCH.projection,
+    FLOORS.projectionMs,
+    "src/read/projection.ts, src/store/store.ts #readEvent",
+  ),
+  projection(
+    BENCH.projectionCold,
+    FLOORS.projectionColdMs,
+    "src/read/projection.ts, src/log/reader.ts readFrame (cold handles)",
+  ),
   lifecycle(BENCH.openSingle, "open_only", "single_entity_100k", FLOORS.openMs, P5_IMAGE),
   lifecycle(BENCH.closeSingle, "close_only", "single_entity_100k", FLOORS.closeMs, P9),
   lifecycle(BENCH.openMixed, "open_only", "mixed_entity_100k", FLOORS.openMs, P5_IMAGE),
