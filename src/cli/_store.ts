@@ -51,8 +51,12 @@ export function requireStoreDir(dir: string): void {
   }
 }
 
-/** Open the existing store in `dir`; see {@linkcode requireStoreDir}. */
+/**
+ * Open the existing store in `dir` read-only (see {@linkcode requireStoreDir}):
+ * no lock, so it works beside the application that has the store open, and
+ * nothing on disk changes (no torn-tail cut, no index image rewrite).
+ */
 export function openExisting(dir: string): Store {
   requireStoreDir(dir);
-  return Store.open(dir);
+  return Store.open({ dataDir: dir, readOnly: true });
 }

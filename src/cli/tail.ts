@@ -12,6 +12,8 @@ import { openExisting } from "./_store.ts";
 
 /** Events shown without `-n`. */
 export const TAIL_EVENTS_DEFAULT = 10;
+/** How often `--follow` looks for events another process appended, ms. */
+export const FOLLOW_POLL_MS = 200;
 
 const HELP = `Usage: batpak tail <dir> [--entity PREFIX] [-n N] [--follow] [--json]
 
@@ -27,11 +29,9 @@ Options:
   --json           one JSON object per line (bigints as strings, bytes as { "$base64" })
   -h, --help       show this help
 
---follow holds the store's lock for as long as it runs, like any open Store:
-while it runs no other process can open the store (they get "locked"), and a
-process that already has the store open makes tail fail the same way. It sees
-events appended through its own process, so it is most useful embedded in an
-application (the ./cli module exports this command).
+The store is opened read-only: tail takes no lock and changes nothing, so it
+runs beside the application that writes the store. --follow checks for new
+events every ${FOLLOW_POLL_MS} ms.
 
 Exit codes: 0 ok, 1 the store cannot be opened, 2 bad command line.
 `;
@@ -103,9 +103,20 @@ export async function followEvents(
       installed.push(sig);
     } catch { /* signal not supported on this platform */ }
   }
+  // A read-only store learns of other processes' appends by refreshing; the subscription then
+  // delivers them. (A writable store is always current and refresh() does nothing.)
+  const poll = setInterval(() => {
+    try {
+      store.refresh();
+    } catch (e) {
+      console.error(`tail: ${(e as Error).message}`);
+      stop.abort();
+    }
+  }, FOLLOW_POLL_MS);
   try {
     for await (const e of store.subscribe(region, { after, signal: stop.signal })) print(e);
   } finally {
+    clearInterval(poll);
     for (const sig of installed) Deno.removeSignalListener(sig, abort);
     signal?.removeEventListener("abort", abort);
   }

@@ -81,6 +81,34 @@ export function dataEnd(buf: Uint8Array): number {
   return end;
 }
 
+/**
+ * A segment's header and its bytes from `from` on, at their file offsets in a
+ * buffer of the file's size (the skipped middle stays zero and, allocated
+ * lazily by the OS, costs no memory): a scan that resumes mid-segment reads
+ * only what it needs.
+ */
+export function readTail(fs: FileSystem, path: string, from: number): Uint8Array {
+  const h = fs.open(path, { read: true });
+  try {
+    const size = h.size();
+    const buf = new Uint8Array(size);
+    const fill = (start: number, end: number): number => {
+      let got = start;
+      while (got < end) {
+        const n = h.read(buf.subarray(got, end), got);
+        if (n <= 0) break;
+        got += n;
+      }
+      return got;
+    };
+    fill(0, Math.min(SEGMENT_HEADER_BYTES, size));
+    const end = fill(Math.min(from, size), size);
+    return end === size ? buf : buf.subarray(0, end);
+  } finally {
+    h.close();
+  }
+}
+
 /** True when a valid frame starts anywhere in `buf[from .. end]`. */
 function validFrameAfter(buf: Uint8Array, from: number, end: number): boolean {
   for (let i = from; i + FRAME_HEADER_BYTES <= end; i++) {
@@ -120,7 +148,9 @@ export function scanLog(
     if (segment < start.segment) continue;
     const name = segmentName(segment);
     const sealed = segment !== lastSegment;
-    const buf = readWhole(fs, join(dataDir, name));
+    const resume = segment === start.segment && start.offset > SEGMENT_HEADER_BYTES;
+    const path = join(dataDir, name);
+    const buf = resume ? readTail(fs, path, start.offset) : readWhole(fs, path);
     result.lastSegment = segment;
     const headerProblem = checkSegmentHeader(buf.subarray(0, SEGMENT_HEADER_BYTES), segment);
     if (headerProblem) {

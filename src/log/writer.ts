@@ -19,7 +19,7 @@
  */
 
 import type { FileHandle, FileSystem } from "../fs/types.ts";
-import { StoreClosedError } from "../store/errors.ts";
+import { StoreClosedError, StoreError } from "../store/errors.ts";
 import { encodeSegmentHeader, SEGMENT_HEADER_BYTES, segmentName } from "./segment.ts";
 import { join } from "node:path";
 
@@ -60,6 +60,8 @@ export interface WriterOptions {
   dataDir: string;
   segmentMaxBytes: number;
   syncMode: "data" | "all";
+  /** A read-only store's writer only tracks the end of the log; every write throws. */
+  readOnly?: boolean;
 }
 
 /** Called when a new segment is created (for the reader's segment list). */
@@ -123,6 +125,12 @@ export class LogWriter {
   /** Throw unless the writer accepts writes. */
   assertWritable(): void {
     if (this.#closed) throw new StoreClosedError();
+    if (this.#opts.readOnly) {
+      throw new StoreError(
+        "READ_ONLY",
+        "the store was opened with readOnly: true; it cannot write",
+      );
+    }
     if (this.#poison !== undefined) {
       throw new StoreClosedError(
         `the writer is poisoned by an earlier I/O failure (${
@@ -351,6 +359,20 @@ export class LogWriter {
     this.#launchNext();
   }
 
+  /**
+   * Follow a log another process writes (read-only stores): the end of the
+   * log is now `segment` / `size`.
+   */
+  advanceTo(segment: number, handle: FileHandle | undefined, size: number): void {
+    if (handle && segment !== this.segment) {
+      this.#handle.close();
+      this.#handle = handle;
+      this.segment = segment;
+    }
+    this.size = size;
+    this.flushed = size;
+  }
+
   /** Truncate the active segment to `size` (recovery of a torn tail). */
   truncateActive(size: number): void {
     this.flush();
@@ -365,7 +387,7 @@ export class LogWriter {
   close(): void {
     if (this.#closed) return;
     let error: unknown;
-    if (this.#poison === undefined) {
+    if (this.#poison === undefined && !this.#opts.readOnly) {
       try {
         this.syncNow();
         // A closed store keeps no preallocation: its files end at their last frame.

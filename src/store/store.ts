@@ -144,6 +144,7 @@ interface Settings {
   enableMmapIndex: boolean;
   clock: () => number;
   fs: FileSystem;
+  readOnly: boolean;
 }
 
 function positiveInt(name: string, v: unknown, fallback: number, min = 1): number {
@@ -211,6 +212,7 @@ function resolveConfig(config: StoreConfig | string): Settings {
     enableMmapIndex: boolOption("config.enableMmapIndex", c.enableMmapIndex, true),
     clock: c.clock ?? Date.now,
     fs: c.fs ?? new DenoFileSystem(),
+    readOnly: boolOption("config.readOnly", c.readOnly, false),
   };
 }
 
@@ -329,7 +331,7 @@ export function storeInternals(store: Store): StoreInternals {
 export class Store {
   readonly #s: Settings;
   readonly #fs: FileSystem;
-  readonly #lock: FileHandle;
+  readonly #lock: FileHandle | undefined;
   #index: Index;
   #segments: number[];
   #writer!: LogWriter;
@@ -347,7 +349,7 @@ export class Store {
   readonly #projections = new ProjectionCache();
   readonly #internals: StoreInternals;
 
-  private constructor(s: Settings, lock: FileHandle) {
+  private constructor(s: Settings, lock: FileHandle | undefined) {
     this.#s = s;
     this.#fs = s.fs;
     this.#lock = lock;
@@ -402,11 +404,22 @@ export class Store {
     if (existing !== undefined && !existing.isDirectory) {
       throw new InvalidArgumentError(`config.dataDir "${s.dataDir}" exists and is not a directory`);
     }
-    s.fs.mkdir(s.dataDir);
-    const lock = s.fs.open(join(s.dataDir, LOCK_FILE), { read: true, write: true, create: true });
-    if (!lock.tryLock()) {
-      lock.close();
-      throw new StoreLockedError(s.dataDir);
+    let lock: FileHandle | undefined;
+    if (s.readOnly) {
+      // A reader takes no lock and changes nothing: the store must already be there.
+      if (
+        existing === undefined ||
+        !s.fs.readDir(s.dataDir).some((n) => parseSegmentName(n) !== undefined)
+      ) {
+        throw new InvalidArgumentError(`readOnly: no store in "${s.dataDir}" (no segment files)`);
+      }
+    } else {
+      s.fs.mkdir(s.dataDir);
+      lock = s.fs.open(join(s.dataDir, LOCK_FILE), { read: true, write: true, create: true });
+      if (!lock.tryLock()) {
+        lock.close();
+        throw new StoreLockedError(s.dataDir);
+      }
     }
     const store = new Store(s, lock);
     try {
@@ -414,8 +427,8 @@ export class Store {
     } catch (e) {
       store.#reader.close();
       try {
-        lock.unlock();
-        lock.close();
+        lock?.unlock();
+        lock?.close();
       } catch { /* best effort */ }
       throw e;
     }
@@ -430,7 +443,9 @@ export class Store {
     for (const name of names) {
       const n = parseSegmentName(name);
       if (n !== undefined) segments.push(n);
-      else if (name.endsWith(".tmp")) this.#fs.remove(join(this.#s.dataDir, name));
+      else if (name.endsWith(".tmp") && !this.#s.readOnly) {
+        this.#fs.remove(join(this.#s.dataDir, name));
+      }
     }
     segments.sort((a, b) => a - b);
     // Segments are never removed: a log that does not start at 1 lost its head.
@@ -572,7 +587,11 @@ export class Store {
     const last = result.lastSegment;
     const lastPath = join(s.dataDir, segmentName(last));
     let handle: FileHandle;
-    if (result.endOffset === 0) {
+    if (s.readOnly) {
+      // Follow the log as it is: a torn or still-being-written tail is simply not read yet.
+      handle = this.#fs.open(lastPath, { read: true });
+      if (result.endOffset === 0) result.endOffset = SEGMENT_HEADER_BYTES;
+    } else if (result.endOffset === 0) {
       // The last segment's header never landed: rewrite the segment from scratch.
       this.#fs.remove(lastPath);
       this.#fs.syncDir(s.dataDir);
@@ -608,6 +627,7 @@ export class Store {
         dataDir: s.dataDir,
         segmentMaxBytes: s.segmentMaxBytes,
         syncMode: s.syncMode,
+        readOnly: s.readOnly,
       },
       last,
       handle,
@@ -781,7 +801,7 @@ export class Store {
   }
 
   #maybeCheckpoint(): void {
-    if (!this.#s.enableCheckpoint) return;
+    if (!this.#s.enableCheckpoint || this.#s.readOnly) return;
     const since = this.#index.count - this.#checkpointedCount;
     if (since < CHECKPOINT_EVERY_EVENTS_MIN || since * 4 < this.#index.count) return;
     // Only durable bytes may be covered: a sidecar must never vouch for data a crash can lose.
@@ -1400,6 +1420,61 @@ export class Store {
     this.#sinceSync = 0;
   }
 
+  /**
+   * For a store opened with `readOnly: true`: read the events another
+   * process appended since the open (or the last refresh) into the index,
+   * wake subscribers, and return how many arrived. A writable store is
+   * always current: 0. A frame still being written is left for the next
+   * call; damage that a writer cannot produce throws
+   * {@linkcode CorruptSegmentError}.
+   *
+   * @example
+   * ```ts
+   * import { Coordinate, EventKind, Store } from "@seed/batpak";
+   * const dir = Deno.makeTempDirSync();
+   * const writer = Store.open(dir);
+   * writer.append(new Coordinate("a", "s"), EventKind.custom(1, 1), 1);
+   * writer.sync();
+   * const reader = Store.open({ dataDir: dir, readOnly: true }); // no lock: both stay open
+   * writer.append(new Coordinate("a", "s"), EventKind.custom(1, 1), 2);
+   * writer.sync();
+   * console.log(reader.refresh(), reader.stream("a").length); // 1 2
+   * reader.close();
+   * writer.close();
+   * ```
+   */
+  refresh(): number {
+    this.#assertOpen();
+    if (!this.#s.readOnly) return 0;
+    const index = this.#index;
+    const before = index.count;
+    this.#segments = this.#listSegments();
+    const writer = this.#writer;
+    const result = scanLog(
+      this.#fs,
+      this.#s.dataDir,
+      this.#segments,
+      { segment: writer.segment, offset: writer.size },
+      this.#scanSink(),
+    );
+    const handle = result.lastSegment !== writer.segment
+      ? this.#fs.open(join(this.#s.dataDir, segmentName(result.lastSegment)), { read: true })
+      : undefined;
+    const end = result.endOffset === 0 ? SEGMENT_HEADER_BYTES : result.endOffset;
+    writer.advanceTo(result.lastSegment, handle, Math.max(end, SEGMENT_HEADER_BYTES));
+    writer.mark = index.count;
+    writer.durableMark = index.count;
+    if (result.lastFrameSegment !== 0) {
+      this.#lastFrame = {
+        segment: result.lastFrameSegment,
+        offset: result.lastFrameOffset,
+        crc: result.lastFrameCrc,
+      };
+    }
+    if (index.count > before) this.#notify();
+    return index.count - before;
+  }
+
   // ------------------------------------------------------------------- reads
 
   /** The event `g`: decoded by the read side (src/read/_events.ts), shared with cursors. */
@@ -1739,7 +1814,7 @@ export class Store {
     const poisoned = this.#writer.poisoned;
     try {
       this.#writer.close();
-      if (this.#s.enableMmapIndex && !poisoned && this.#index.count > 0) {
+      if (this.#s.enableMmapIndex && !poisoned && !this.#s.readOnly && this.#index.count > 0) {
         this.#writeSidecar("image");
       }
     } catch (e) {
@@ -1749,8 +1824,8 @@ export class Store {
     for (const l of this.#listeners) l();
     this.#listeners.clear();
     try {
-      this.#lock.unlock();
-      this.#lock.close();
+      this.#lock?.unlock();
+      this.#lock?.close();
     } catch (e) {
       error ??= e;
     }

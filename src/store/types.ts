@@ -81,6 +81,13 @@ export interface StoreConfig {
   clock?: () => number;
   /** Storage backend (default: the real file system). */
   fs?: FileSystem;
+  /**
+   * Open without the directory lock, change nothing (no torn-tail cut, no
+   * sidecar writes), and reject every write with `StoreError` code
+   * `"READ_ONLY"`: for inspecting or following a store another process has
+   * open. {@linkcode Store.refresh} picks up what that process appended since.
+   */
+  readOnly?: boolean;
 }
 
 /**
