@@ -28,18 +28,8 @@ const CHUNK_START = 1;
 const CHUNK_END = 2;
 const ROOT = 8;
 const ROUNDS = 7;
-const PERMUTATION = [2, 6, 3, 10, 7, 0, 4, 13, 1, 11, 12, 5, 9, 14, 15, 8];
-
-// Message word order of every round, so rounds index the block directly.
-const SCHEDULE: Uint8Array = (() => {
-  const out = new Uint8Array(ROUNDS * 16);
-  let order = Array.from({ length: 16 }, (_, i) => i);
-  for (let r = 0; r < ROUNDS; r++) {
-    out.set(order, r * 16);
-    order = PERMUTATION.map((p) => order[p]);
-  }
-  return out;
-})();
+// Message word permutation between rounds: 2, 6, 3, 10, 7, 0, 4, 13, 1, 11, 12, 5, 9, 14, 15, 8
+// (applied in compress() as register moves).
 
 const IV_0 = IV[0] | 0;
 const IV_1 = IV[1] | 0;
@@ -49,8 +39,9 @@ const cv = new Int32Array(8);
 const m = new Int32Array(16);
 const block = new Uint8Array(BLOCK_BYTES);
 
-// One compression with the 16 state words in locals (G inlined: V8 keeps
-// them in registers; a G function over an array was twice as slow).
+// One compression with the 16 state words and 16 message words in locals (G inlined, the
+// permutation as moves): V8 keeps them in registers. A G function over arrays was ~2x slower,
+// and a schedule table lookup per message word another ~2x.
 function compress(blockLength: number, flags: number): void {
   let v0 = cv[0];
   let v1 = cv[1];
@@ -68,103 +59,152 @@ function compress(blockLength: number, flags: number): void {
   let v13 = 0;
   let v14 = blockLength;
   let v15 = flags;
-  for (let s = 0; s < ROUNDS * 16; s += 16) {
-    v0 = (v0 + v4 + m[SCHEDULE[s + 0]]) | 0;
+  let m0 = m[0];
+  let m1 = m[1];
+  let m2 = m[2];
+  let m3 = m[3];
+  let m4 = m[4];
+  let m5 = m[5];
+  let m6 = m[6];
+  let m7 = m[7];
+  let m8 = m[8];
+  let m9 = m[9];
+  let m10 = m[10];
+  let m11 = m[11];
+  let m12 = m[12];
+  let m13 = m[13];
+  let m14 = m[14];
+  let m15 = m[15];
+  for (let r = 0; r < ROUNDS; r++) {
+    v0 = (v0 + v4 + m0) | 0;
     v12 ^= v0;
     v12 = (v12 >>> 16) | (v12 << 16);
     v8 = (v8 + v12) | 0;
     v4 ^= v8;
     v4 = (v4 >>> 12) | (v4 << 20);
-    v0 = (v0 + v4 + m[SCHEDULE[s + 1]]) | 0;
+    v0 = (v0 + v4 + m1) | 0;
     v12 ^= v0;
     v12 = (v12 >>> 8) | (v12 << 24);
     v8 = (v8 + v12) | 0;
     v4 ^= v8;
     v4 = (v4 >>> 7) | (v4 << 25);
-    v1 = (v1 + v5 + m[SCHEDULE[s + 2]]) | 0;
+    v1 = (v1 + v5 + m2) | 0;
     v13 ^= v1;
     v13 = (v13 >>> 16) | (v13 << 16);
     v9 = (v9 + v13) | 0;
     v5 ^= v9;
     v5 = (v5 >>> 12) | (v5 << 20);
-    v1 = (v1 + v5 + m[SCHEDULE[s + 3]]) | 0;
+    v1 = (v1 + v5 + m3) | 0;
     v13 ^= v1;
     v13 = (v13 >>> 8) | (v13 << 24);
     v9 = (v9 + v13) | 0;
     v5 ^= v9;
     v5 = (v5 >>> 7) | (v5 << 25);
-    v2 = (v2 + v6 + m[SCHEDULE[s + 4]]) | 0;
+    v2 = (v2 + v6 + m4) | 0;
     v14 ^= v2;
     v14 = (v14 >>> 16) | (v14 << 16);
     v10 = (v10 + v14) | 0;
     v6 ^= v10;
     v6 = (v6 >>> 12) | (v6 << 20);
-    v2 = (v2 + v6 + m[SCHEDULE[s + 5]]) | 0;
+    v2 = (v2 + v6 + m5) | 0;
     v14 ^= v2;
     v14 = (v14 >>> 8) | (v14 << 24);
     v10 = (v10 + v14) | 0;
     v6 ^= v10;
     v6 = (v6 >>> 7) | (v6 << 25);
-    v3 = (v3 + v7 + m[SCHEDULE[s + 6]]) | 0;
+    v3 = (v3 + v7 + m6) | 0;
     v15 ^= v3;
     v15 = (v15 >>> 16) | (v15 << 16);
     v11 = (v11 + v15) | 0;
     v7 ^= v11;
     v7 = (v7 >>> 12) | (v7 << 20);
-    v3 = (v3 + v7 + m[SCHEDULE[s + 7]]) | 0;
+    v3 = (v3 + v7 + m7) | 0;
     v15 ^= v3;
     v15 = (v15 >>> 8) | (v15 << 24);
     v11 = (v11 + v15) | 0;
     v7 ^= v11;
     v7 = (v7 >>> 7) | (v7 << 25);
-    v0 = (v0 + v5 + m[SCHEDULE[s + 8]]) | 0;
+    v0 = (v0 + v5 + m8) | 0;
     v15 ^= v0;
     v15 = (v15 >>> 16) | (v15 << 16);
     v10 = (v10 + v15) | 0;
     v5 ^= v10;
     v5 = (v5 >>> 12) | (v5 << 20);
-    v0 = (v0 + v5 + m[SCHEDULE[s + 9]]) | 0;
+    v0 = (v0 + v5 + m9) | 0;
     v15 ^= v0;
     v15 = (v15 >>> 8) | (v15 << 24);
     v10 = (v10 + v15) | 0;
     v5 ^= v10;
     v5 = (v5 >>> 7) | (v5 << 25);
-    v1 = (v1 + v6 + m[SCHEDULE[s + 10]]) | 0;
+    v1 = (v1 + v6 + m10) | 0;
     v12 ^= v1;
     v12 = (v12 >>> 16) | (v12 << 16);
     v11 = (v11 + v12) | 0;
     v6 ^= v11;
     v6 = (v6 >>> 12) | (v6 << 20);
-    v1 = (v1 + v6 + m[SCHEDULE[s + 11]]) | 0;
+    v1 = (v1 + v6 + m11) | 0;
     v12 ^= v1;
     v12 = (v12 >>> 8) | (v12 << 24);
     v11 = (v11 + v12) | 0;
     v6 ^= v11;
     v6 = (v6 >>> 7) | (v6 << 25);
-    v2 = (v2 + v7 + m[SCHEDULE[s + 12]]) | 0;
+    v2 = (v2 + v7 + m12) | 0;
     v13 ^= v2;
     v13 = (v13 >>> 16) | (v13 << 16);
     v8 = (v8 + v13) | 0;
     v7 ^= v8;
     v7 = (v7 >>> 12) | (v7 << 20);
-    v2 = (v2 + v7 + m[SCHEDULE[s + 13]]) | 0;
+    v2 = (v2 + v7 + m13) | 0;
     v13 ^= v2;
     v13 = (v13 >>> 8) | (v13 << 24);
     v8 = (v8 + v13) | 0;
     v7 ^= v8;
     v7 = (v7 >>> 7) | (v7 << 25);
-    v3 = (v3 + v4 + m[SCHEDULE[s + 14]]) | 0;
+    v3 = (v3 + v4 + m14) | 0;
     v14 ^= v3;
     v14 = (v14 >>> 16) | (v14 << 16);
     v9 = (v9 + v14) | 0;
     v4 ^= v9;
     v4 = (v4 >>> 12) | (v4 << 20);
-    v3 = (v3 + v4 + m[SCHEDULE[s + 15]]) | 0;
+    v3 = (v3 + v4 + m15) | 0;
     v14 ^= v3;
     v14 = (v14 >>> 8) | (v14 << 24);
     v9 = (v9 + v14) | 0;
     v4 ^= v9;
     v4 = (v4 >>> 7) | (v4 << 25);
+    // Permute the message words for the next round (register moves, no table lookups).
+    const p0 = m2;
+    const p1 = m6;
+    const p2 = m3;
+    const p3 = m10;
+    const p4 = m7;
+    const p5 = m0;
+    const p6 = m4;
+    const p7 = m13;
+    const p8 = m1;
+    const p9 = m11;
+    const p10 = m12;
+    const p11 = m5;
+    const p12 = m9;
+    const p13 = m14;
+    const p14 = m15;
+    const p15 = m8;
+    m0 = p0;
+    m1 = p1;
+    m2 = p2;
+    m3 = p3;
+    m4 = p4;
+    m5 = p5;
+    m6 = p6;
+    m7 = p7;
+    m8 = p8;
+    m9 = p9;
+    m10 = p10;
+    m11 = p11;
+    m12 = p12;
+    m13 = p13;
+    m14 = p14;
+    m15 = p15;
   }
   cv[0] = v0 ^ v8;
   cv[1] = v1 ^ v9;
