@@ -7,7 +7,6 @@
 
 import { join } from "node:path";
 import type { FileHandle, FileSystem } from "../fs/types.ts";
-import { DenoFileSystem } from "../fs/deno.ts";
 import { type Dimension, Index } from "../index/index.ts";
 import {
   CHECKPOINT_FILE,
@@ -52,20 +51,11 @@ import {
   InvalidCoordinateError,
   NotFoundError,
   PayloadTooLargeError,
-  ReservedKindError,
   StoreClosedError,
   StoreError,
   StoreLockedError,
 } from "./errors.ts";
-import {
-  type EventId,
-  formatId,
-  IdGenerator,
-  idToBytes,
-  type IdWords,
-  requireId,
-  toHex,
-} from "./ids.ts";
+import { type EventId, IdGenerator, type IdWords, requireId } from "./ids.ts";
 import { EventKind, isEventKind } from "./kind.ts";
 import { Region } from "./region.ts";
 import { DENIAL_ENTITY, SYSTEM_SCOPE, SystemKind, SystemState } from "./system.ts";
@@ -94,127 +84,40 @@ import { ProjectionCache } from "../read/projection.ts";
 import { verifyStore } from "../read/verify.ts";
 import { snapshotStore } from "../read/snapshot.ts";
 import { Denial } from "../gate/denial.ts";
-
-/** Default segment rotation size, bytes (64 MiB). */
-export const SEGMENT_MAX_BYTES_DEFAULT = 64 * 1024 * 1024;
-/** Smallest accepted `segmentMaxBytes`. */
-export const SEGMENT_MAX_BYTES_MIN = 256;
-/** Default `sync.everyNEvents`. */
-export const SYNC_EVERY_N_EVENTS_DEFAULT = 1000;
-/** Default `fdBudget`. */
-export const FD_BUDGET_DEFAULT = 64;
-/**
- * Largest batch, in items; a larger one is an `InvalidArgumentError`.
- *
- * @example
- * ```ts
- * import { BATCH_ITEMS_MAX } from "@seed/batpak";
- * console.log(BATCH_ITEMS_MAX); // 65536
- * ```
- */
-export const BATCH_ITEMS_MAX = 65_536;
-/**
- * Largest global sequence, so the most events one store holds (a u32 in the frame).
- *
- * @example
- * ```ts
- * import { GLOBAL_SEQUENCE_MAX } from "@seed/batpak";
- * console.log(GLOBAL_SEQUENCE_MAX); // 4294967295
- * ```
- */
-export const GLOBAL_SEQUENCE_MAX = 0xffff_ffff;
-/** Longest string idempotency key, UTF-8 bytes. */
-export const IDEMPOTENCY_KEY_BYTES_MAX = 1024;
-/** A checkpoint is written once this many events arrived since the last one (and at least a quarter of the log). */
-export const CHECKPOINT_EVERY_EVENTS_MIN = 65_536;
-/** Name of the directory lock file. */
-export const LOCK_FILE = "LOCK";
+import {
+  BATCH_ITEMS_MAX,
+  CHECKPOINT_EVERY_EVENTS_MIN,
+  GLOBAL_SEQUENCE_MAX,
+  IDEMPOTENCY_KEY_BYTES_MAX,
+  LOCK_FILE,
+  resolveConfig,
+  type Settings,
+} from "./config.ts";
+import {
+  ByteArena,
+  checkUserKind,
+  describeValue,
+  HASH_PLACEHOLDER,
+  idBytes,
+  keepHash,
+  readIdWords,
+  Receipt,
+  validateFence,
+} from "./_support.ts";
+export {
+  BATCH_ITEMS_MAX,
+  CHECKPOINT_EVERY_EVENTS_MIN,
+  FD_BUDGET_DEFAULT,
+  GLOBAL_SEQUENCE_MAX,
+  IDEMPOTENCY_KEY_BYTES_MAX,
+  LOCK_FILE,
+  SEGMENT_MAX_BYTES_DEFAULT,
+  SEGMENT_MAX_BYTES_MIN,
+  SYNC_EVERY_N_EVENTS_DEFAULT,
+} from "./config.ts";
 
 const BIGINT_KEY_MAX = (1n << 128n) - 1n;
 const textEncoder = new TextEncoder();
-
-/** Resolved configuration. */
-interface Settings {
-  dataDir: string;
-  segmentMaxBytes: number;
-  everyNEvents: number;
-  syncMode: "data" | "all";
-  fdBudget: number;
-  enableCheckpoint: boolean;
-  enableMmapIndex: boolean;
-  clock: () => number;
-  fs: FileSystem;
-  readOnly: boolean;
-}
-
-function positiveInt(name: string, v: unknown, fallback: number, min = 1): number {
-  if (v === undefined) return fallback;
-  if (typeof v !== "number" || !Number.isInteger(v) || v < min) {
-    throw new InvalidArgumentError(`${name} must be an integer ≥ ${min}, found ${String(v)}`);
-  }
-  return v;
-}
-
-function boolOption(name: string, v: unknown, fallback: boolean): boolean {
-  if (v === undefined) return fallback;
-  if (typeof v !== "boolean") {
-    throw new InvalidArgumentError(`${name} must be a boolean, found ${typeof v}`);
-  }
-  return v;
-}
-
-function resolveConfig(config: StoreConfig | string): Settings {
-  const c: StoreConfig = typeof config === "string" ? { dataDir: config } : config;
-  if (typeof c !== "object" || c === null) {
-    throw new InvalidArgumentError(
-      `Store.open needs a config object or a directory path, found ${String(c)}`,
-    );
-  }
-  if (typeof c.dataDir !== "string" || c.dataDir.length === 0) {
-    throw new InvalidArgumentError(
-      `config.dataDir must be a non-empty string, found ${String(c.dataDir)}`,
-    );
-  }
-  if (c.sync !== undefined && (typeof c.sync !== "object" || c.sync === null)) {
-    throw new InvalidArgumentError("config.sync must be an object");
-  }
-  const mode = c.sync?.mode ?? "data";
-  if (mode !== "data" && mode !== "all") {
-    throw new InvalidArgumentError(
-      `config.sync.mode must be "data" or "all", found ${String(mode)}`,
-    );
-  }
-  if (c.clock !== undefined && typeof c.clock !== "function") {
-    throw new InvalidArgumentError("config.clock must be a function returning epoch ms");
-  }
-  if (
-    c.fs !== undefined &&
-    (typeof c.fs !== "object" || c.fs === null || typeof c.fs.open !== "function")
-  ) {
-    throw new InvalidArgumentError("config.fs must implement FileSystem");
-  }
-  return {
-    dataDir: c.dataDir,
-    segmentMaxBytes: positiveInt(
-      "config.segmentMaxBytes",
-      c.segmentMaxBytes,
-      SEGMENT_MAX_BYTES_DEFAULT,
-      SEGMENT_MAX_BYTES_MIN,
-    ),
-    everyNEvents: positiveInt(
-      "config.sync.everyNEvents",
-      c.sync?.everyNEvents,
-      SYNC_EVERY_N_EVENTS_DEFAULT,
-    ),
-    syncMode: mode,
-    fdBudget: positiveInt("config.fdBudget", c.fdBudget, FD_BUDGET_DEFAULT),
-    enableCheckpoint: boolOption("config.enableCheckpoint", c.enableCheckpoint, true),
-    enableMmapIndex: boolOption("config.enableMmapIndex", c.enableMmapIndex, true),
-    clock: c.clock ?? Date.now,
-    fs: c.fs ?? new DenoFileSystem(),
-    readOnly: boolOption("config.readOnly", c.readOnly, false),
-  };
-}
 
 /** An append that passed validation, ready to encode. */
 interface Prepared {
@@ -239,43 +142,6 @@ interface BatchPlan {
   /** Index of the earlier item that caused this one, or -1. */
   priorItem: number;
   causation: Uint8Array | null;
-}
-
-/** A receipt whose id and hash strings are formatted only when read. */
-class Receipt implements AppendReceipt {
-  readonly sequence: number;
-  readonly globalSequence: number;
-  readonly #w0: number;
-  readonly #w1: number;
-  readonly #w2: number;
-  readonly #w3: number;
-  readonly #hash: Uint8Array;
-  constructor(sequence: number, globalSequence: number, id: IdWords, hash: Uint8Array) {
-    this.sequence = sequence;
-    this.globalSequence = globalSequence;
-    this.#w0 = id[0];
-    this.#w1 = id[1];
-    this.#w2 = id[2];
-    this.#w3 = id[3];
-    this.#hash = hash;
-  }
-  get eventId(): EventId {
-    return formatId(this.#w0, this.#w1, this.#w2, this.#w3);
-  }
-  get eventHash(): string {
-    return toHex(this.#hash);
-  }
-  toJSON(): AppendReceipt {
-    return {
-      eventId: this.eventId,
-      sequence: this.sequence,
-      globalSequence: this.globalSequence,
-      eventHash: this.eventHash,
-    };
-  }
-  [Symbol.for("Deno.customInspect")](): string {
-    return `AppendReceipt ${Deno.inspect(this.toJSON())}`;
-  }
 }
 
 /** Internal hooks for the read side, ownership and harness modules. Not part of the public API. */
@@ -1833,42 +1699,6 @@ export class Store {
   }
 }
 
-/** Copies of short-lived byte views carved from shared chunks (one allocation per 64 KiB, not per item). */
-class ByteArena {
-  #chunk = new Uint8Array(0);
-  #at = 0;
-  keep(view: Uint8Array): Uint8Array {
-    if (view.length > ARENA_CHUNK_BYTES / 4) return view.slice();
-    if (this.#at + view.length > this.#chunk.length) {
-      this.#chunk = new Uint8Array(ARENA_CHUNK_BYTES);
-      this.#at = 0;
-    }
-    const out = this.#chunk.subarray(this.#at, this.#at + view.length);
-    out.set(view);
-    this.#at += view.length;
-    return out;
-  }
-}
-const ARENA_CHUNK_BYTES = 64 * 1024;
-
-/** Stands in for a batch item's prevHash until the earlier item it links to is hashed. */
-const HASH_PLACEHOLDER = new Uint8Array(HASH_BYTES);
-const HASH_SLAB_BYTES = 64 * 1024;
-let hashSlab = new Uint8Array(HASH_SLAB_BYTES);
-let hashSlabAt = 0;
-
-/** A stable copy of a 32-byte hash, carved from a shared slab (no ArrayBuffer per event). */
-function keepHash(src: Uint8Array, at: number): Uint8Array {
-  if (hashSlabAt + HASH_BYTES > HASH_SLAB_BYTES) {
-    hashSlab = new Uint8Array(HASH_SLAB_BYTES);
-    hashSlabAt = 0;
-  }
-  const out = hashSlab.subarray(hashSlabAt, hashSlabAt + HASH_BYTES);
-  out.set(src.subarray(at, at + HASH_BYTES));
-  hashSlabAt += HASH_BYTES;
-  return out;
-}
-
 /** UTF-8 takes at most this many bytes per UTF-16 code unit. */
 const UTF8_BYTES_PER_CODE_UNIT_MAX = 3;
 
@@ -1885,54 +1715,4 @@ function assertBodyFits(p: Prepared, hasPrevHash: boolean): void {
   if (bound <= FRAME_BODY_BYTES_MAX) return;
   const exact = fixed + textEncoder.encode(p.entity).length + textEncoder.encode(p.scope).length;
   if (exact > FRAME_BODY_BYTES_MAX) throw new PayloadTooLargeError(exact, FRAME_BODY_BYTES_MAX);
-}
-
-const scanWords: IdWords = [0, 0, 0, 0];
-
-/** Big-endian id words at `buf[at]`, into a reused array (the index copies them). */
-function readIdWords(buf: Uint8Array, at: number): IdWords {
-  for (let i = 0; i < 4; i++) {
-    const o = at + i * 4;
-    scanWords[i] = ((buf[o] << 24) | (buf[o + 1] << 16) | (buf[o + 2] << 8) | buf[o + 3]) >>> 0;
-  }
-  return scanWords;
-}
-
-function idBytes(words: IdWords): Uint8Array {
-  const b = new Uint8Array(16);
-  idToBytes(words, b);
-  return b;
-}
-
-function describeValue(v: unknown): string {
-  if (v === null) return "null";
-  if (typeof v === "string") return JSON.stringify(v.length > 40 ? v.slice(0, 40) + "…" : v);
-  if (typeof v === "number" || typeof v === "bigint" || typeof v === "boolean") return String(v);
-  if (Array.isArray(v)) return "an array";
-  return typeof v === "object"
-    ? `an object (${(v as object).constructor?.name ?? "null prototype"})`
-    : typeof v;
-}
-
-function checkUserKind(kind: unknown, where = "append"): void {
-  if (!isEventKind(kind)) {
-    throw new InvalidArgumentError(
-      `${where}: kind must be an EventKind (u16), found ${describeValue(kind)}`,
-    );
-  }
-  if (EventKind.isReserved(kind)) throw new ReservedKindError(EventKind.category(kind));
-}
-
-function validateFence(f: unknown, where: string): FenceCheck {
-  const fence = f as { owner?: unknown; epoch?: unknown; token?: unknown };
-  if (
-    typeof fence !== "object" || fence === null || typeof fence.owner !== "string" ||
-    typeof fence.token !== "string" || typeof fence.epoch !== "number" ||
-    !Number.isInteger(fence.epoch) || fence.epoch < 1
-  ) {
-    throw new InvalidArgumentError(
-      `${where}: fence must be { owner: string, epoch: integer ≥ 1, token: string }`,
-    );
-  }
-  return { owner: fence.owner, epoch: fence.epoch, token: fence.token };
 }
