@@ -1002,6 +1002,19 @@ Deno.test("verify: a clean store, with progress", () => {
   throwsType(() => store.verify(), StoreClosedError);
 });
 
+/** Without sidecars, the open's full scan must fail closed naming the damaged frame. */
+function assertRebuildFailsAt(
+  open: (config: { enableCheckpoint: boolean }) => unknown,
+  victim: { file: string; offset: number },
+): void {
+  assert.throws(() => open({ enableCheckpoint: false }), (e: unknown) => {
+    assert.ok(e instanceof CorruptSegmentError);
+    assert.equal(e.file, victim.file);
+    assert.equal(e.offset, victim.offset);
+    return true;
+  });
+}
+
 Deno.test("verify: catches a flipped byte (open store), and reopen fails closed", () => {
   const { store, fs, open, loc } = tamperable();
   const victim = loc(5);
@@ -1018,12 +1031,7 @@ Deno.test("verify: catches a flipped byte (open store), and reopen fails closed"
   store.close();
   // Flip the image away too: the rebuild scan must refuse the sealed segment.
   fs.remove(`${DIR}/index.img`);
-  assert.throws(() => open({ enableCheckpoint: false }), (e: unknown) => {
-    assert.ok(e instanceof CorruptSegmentError);
-    assert.equal(e.file, victim.file);
-    assert.equal(e.offset, victim.offset);
-    return true;
-  });
+  assertRebuildFailsAt(open, victim);
 });
 
 Deno.test("verify: catches a flipped byte in the active segment and in a frame header", () => {
@@ -1058,12 +1066,7 @@ Deno.test("verify: catches a removed frame (valid CRCs), and reopen fails closed
   assert.ok(report.problems.some((p) => /index row/.test(p.message)), "index parity");
   store.close();
   fs.remove(`${DIR}/index.img`);
-  assert.throws(() => open({ enableCheckpoint: false }), (e: unknown) => {
-    assert.ok(e instanceof CorruptSegmentError);
-    assert.equal(e.file, victim.file);
-    assert.equal(e.offset, victim.offset);
-    return true;
-  });
+  assertRebuildFailsAt(open, victim);
 });
 
 Deno.test("verify: catches a reordered pair (valid CRCs); open fails closed or verify reports", () => {
