@@ -29,10 +29,10 @@
 // Store
 export { BATCH_ITEMS_MAX, GLOBAL_SEQUENCE_MAX, Store } from "./src/store/store.ts";
 export { FRAME_BODY_BYTES_MAX } from "./src/log/frame.ts";
-export { Coordinate, COORDINATE_BYTES_MAX } from "./src/store/coordinate.ts";
-export { EventKind } from "./src/store/kind.ts";
-export { Region } from "./src/store/region.ts";
-export type { EventId } from "./src/store/ids.ts";
+export { Coordinate, COORDINATE_BYTES_MAX } from "./src/core/coordinate.ts";
+export { EventKind } from "./src/core/kind.ts";
+export { Region } from "./src/core/region.ts";
+export type { EventId } from "./src/core/ids.ts";
 export type {
   AppendOptions,
   AppendReceipt,
@@ -49,7 +49,7 @@ export type {
   SyncConfig,
   VerifyProblem,
   VerifyReport,
-} from "./src/store/types.ts";
+} from "./src/core/types.ts";
 export {
   ConcurrencyError,
   CorruptSegmentError,
@@ -64,7 +64,7 @@ export {
   StoreClosedError,
   StoreError,
   StoreLockedError,
-} from "./src/store/errors.ts";
+} from "./src/core/errors.ts";
 export type { Ownership } from "./src/ownership/ownership.ts";
 
 // Storage backends

@@ -38,7 +38,7 @@ import {
   writeEventBody,
 } from "../src/log/event_codec.ts";
 import { FRAME_BODY_BYTES_MAX, FRAME_HEADER_BYTES, parseFrame } from "../src/log/frame.ts";
-import { HASH_BYTES, hashInto } from "../src/log/hash.ts";
+import { HASH_BYTES, hashInto } from "../src/core/hash.ts";
 import {
   checkSegmentHeader,
   encodeSegmentHeader,

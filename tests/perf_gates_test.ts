@@ -35,7 +35,7 @@ import {
   Region,
   Store,
 } from "../mod.ts";
-import { EventKind } from "../src/store/kind.ts";
+import { EventKind } from "../src/core/kind.ts";
 
 const KIND = EventKind.custom(0xf, 1);
 

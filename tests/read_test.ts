@@ -22,7 +22,7 @@ import {
 import { storeInternals } from "../src/store/store.ts";
 import { FRAME_HEADER_BYTES, parseFrame, sealFrame } from "../src/log/frame.ts";
 import { readEventHeader } from "../src/log/event_codec.ts";
-import { hashInto } from "../src/log/hash.ts";
+import { hashInto } from "../src/core/hash.ts";
 import { segmentName } from "../src/log/segment.ts";
 import { decodePayloadAt } from "../src/read/_payload.ts";
 import { SUBSCRIPTION_PAGE_BYTES, SUBSCRIPTION_PAGE_EVENTS } from "../src/read/subscription.ts";

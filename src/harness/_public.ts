@@ -7,10 +7,10 @@
  */
 
 export { Store } from "../store/store.ts";
-export { Coordinate } from "../store/coordinate.ts";
-export { EventKind } from "../store/kind.ts";
-export { Region } from "../store/region.ts";
-export { InvalidArgumentError, OwnershipError, type OwnershipRejection } from "../store/errors.ts";
+export { Coordinate } from "../core/coordinate.ts";
+export { EventKind } from "../core/kind.ts";
+export { Region } from "../core/region.ts";
+export { InvalidArgumentError, OwnershipError, type OwnershipRejection } from "../core/errors.ts";
 export { MemoryFileSystem } from "../fs/memory.ts";
 export type { Ownership } from "../ownership/ownership.ts";
-export type { Fence, StoredEvent } from "../store/types.ts";
+export type { Fence, StoredEvent } from "../core/types.ts";

@@ -9,11 +9,11 @@
  * @module
  */
 
-import type { EventId, IdWords } from "../store/ids.ts";
-import { formatId } from "../store/ids.ts";
-import type { EventKind } from "../store/kind.ts";
-import type { IndexEntry } from "../store/types.ts";
-import { HASH_BYTES } from "../log/hash.ts";
+import type { EventId, IdWords } from "../core/ids.ts";
+import { formatId } from "../core/ids.ts";
+import type { EventKind } from "../core/kind.ts";
+import type { IndexEntry } from "../core/types.ts";
+import { HASH_BYTES } from "../core/hash.ts";
 
 /** Rows per column page (2^16). */
 export const PAGE_BITS = 16;

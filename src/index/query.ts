@@ -21,7 +21,7 @@
  */
 
 import type { Dimension, Index, Postings } from "./index.ts";
-import type { Region } from "../store/region.ts";
+import type { Region } from "../core/region.ts";
 
 /** Category of the store's own events. */
 const SYSTEM_CATEGORY = 0x0;

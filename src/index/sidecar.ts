@@ -37,7 +37,7 @@ import { decode, encode } from "@msgpack/msgpack";
 import { crc32 } from "node:zlib";
 import type { FileSystem } from "../fs/types.ts";
 import { FRAME_BODY_BYTES_MAX, FRAME_HEADER_BYTES } from "../log/frame.ts";
-import { HASH_BYTES } from "../log/hash.ts";
+import { HASH_BYTES } from "../core/hash.ts";
 import { readWhole } from "../log/recovery.ts";
 import { COLUMNS, Index, newPage, type Page, PAGE_ROWS } from "./index.ts";
 

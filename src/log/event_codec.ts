@@ -27,8 +27,8 @@
  */
 
 import { decode, Encoder } from "@msgpack/msgpack";
-import { InvalidPayloadError } from "../store/errors.ts";
-import { HASH_BYTES, hashInto } from "./hash.ts";
+import { InvalidPayloadError } from "../core/errors.ts";
+import { HASH_BYTES, hashInto } from "../core/hash.ts";
 
 /** Deepest payload nesting accepted. */
 export const PAYLOAD_DEPTH_MAX = 64;

@@ -7,7 +7,7 @@
 
 import { join } from "node:path";
 import type { FileHandle, FileSystem } from "../fs/types.ts";
-import { CorruptSegmentError, StoreError } from "../store/errors.ts";
+import { CorruptSegmentError, StoreError } from "../core/errors.ts";
 import { FRAME_BODY_BYTES_MAX, FRAME_HEADER_BYTES, parseFrame } from "./frame.ts";
 import { segmentName } from "./segment.ts";
 import type { LogWriter } from "./writer.ts";

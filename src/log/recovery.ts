@@ -15,7 +15,7 @@
 
 import { join } from "node:path";
 import type { FileSystem } from "../fs/types.ts";
-import { CorruptSegmentError } from "../store/errors.ts";
+import { CorruptSegmentError } from "../core/errors.ts";
 import { type EventHeader, readEventHeader } from "./event_codec.ts";
 import { decodeMarker, FLAG_IN_BATCH, FRAME_HEADER_BYTES, FrameKind, parseFrame } from "./frame.ts";
 import { checkSegmentHeader, SEGMENT_HEADER_BYTES, segmentName } from "./segment.ts";

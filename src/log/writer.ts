@@ -19,7 +19,7 @@
  */
 
 import type { FileHandle, FileSystem } from "../fs/types.ts";
-import { StoreClosedError, StoreError } from "../store/errors.ts";
+import { StoreClosedError, StoreError } from "../core/errors.ts";
 import { encodeSegmentHeader, SEGMENT_HEADER_BYTES, segmentName } from "./segment.ts";
 import { join } from "node:path";
 

@@ -4,10 +4,10 @@
  * @module
  */
 
-import { OwnershipError } from "../store/errors.ts";
-import type { FenceRecord, SystemState } from "../store/system.ts";
-import { hashInto } from "../log/hash.ts";
-import { toHex } from "../store/ids.ts";
+import { OwnershipError } from "../core/errors.ts";
+import type { FenceRecord, SystemState } from "../core/system.ts";
+import { hashInto } from "../core/hash.ts";
+import { toHex } from "../core/ids.ts";
 
 /** A fence presented by a caller. */
 export interface FenceCheck {

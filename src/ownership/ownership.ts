@@ -5,13 +5,13 @@
  * @module
  */
 
-import { Coordinate, COORDINATE_BYTES_MAX, validateCoordinatePart } from "../store/coordinate.ts";
-import { InvalidArgumentError, OwnershipError, StoreClosedError } from "../store/errors.ts";
+import { Coordinate, COORDINATE_BYTES_MAX, validateCoordinatePart } from "../core/coordinate.ts";
+import { InvalidArgumentError, OwnershipError, StoreClosedError } from "../core/errors.ts";
 import type { StoreInternals } from "../store/store.ts";
-import { FENCE_ENTITY_PREFIX, type FencePayload, SystemKind } from "../store/system.ts";
-import type { Fence } from "../store/types.ts";
+import { FENCE_ENTITY_PREFIX, type FencePayload, SystemKind } from "../core/system.ts";
+import type { Fence } from "../core/types.ts";
 import { checkFence, leaseOver, tokenHash } from "./fence.ts";
-import { toHex } from "../store/ids.ts";
+import { toHex } from "../core/ids.ts";
 
 export { FENCE_ENTITY_PREFIX };
 /** Longest lease, ms (one day). */

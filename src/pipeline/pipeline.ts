@@ -12,15 +12,15 @@
 import type { Denial } from "../gate/denial.ts";
 import { GateSet } from "../gate/gate.ts";
 import { Proposal } from "../gate/proposal.ts";
-import { Coordinate } from "../store/coordinate.ts";
+import { Coordinate } from "../core/coordinate.ts";
 import {
   InvalidArgumentError,
   InvalidCoordinateError,
   ReservedKindError,
-} from "../store/errors.ts";
-import { EventKind, isEventKind } from "../store/kind.ts";
+} from "../core/errors.ts";
+import { EventKind, isEventKind } from "../core/kind.ts";
 import { Store } from "../store/store.ts";
-import type { AppendOptions, AppendReceipt } from "../store/types.ts";
+import type { AppendOptions, AppendReceipt } from "../core/types.ts";
 
 /** Hex digits of a u16 kind in the audit record, e.g. `0x1001`. */
 const KIND_HEX_DIGITS = 4;

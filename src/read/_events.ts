@@ -13,11 +13,11 @@ import { FRAME_HEADER_BYTES, FrameKind, parseFrame } from "../log/frame.ts";
 import { readEventHeader } from "../log/event_codec.ts";
 import { segmentName } from "../log/segment.ts";
 import { PAGE_BITS, PAGE_ROWS } from "../index/index.ts";
-import { CorruptSegmentError, StoreClosedError } from "../store/errors.ts";
-import type { EventId } from "../store/ids.ts";
-import type { EventKind } from "../store/kind.ts";
+import { CorruptSegmentError, StoreClosedError } from "../core/errors.ts";
+import type { EventId } from "../core/ids.ts";
+import type { EventKind } from "../core/kind.ts";
 import type { StoreInternals } from "../store/store.ts";
-import type { StoredEvent } from "../store/types.ts";
+import type { StoredEvent } from "../core/types.ts";
 import { decodePayloadAt } from "./_payload.ts";
 
 /** Largest single read when fetching a run of neighbouring frames, bytes. */

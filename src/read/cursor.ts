@@ -18,17 +18,17 @@
  */
 
 import { queryIndex } from "../index/query.ts";
-import { Coordinate, validateCoordinatePart } from "../store/coordinate.ts";
-import { InvalidArgumentError, StoreClosedError, type StoreError } from "../store/errors.ts";
-import type { Region } from "../store/region.ts";
+import { Coordinate, validateCoordinatePart } from "../core/coordinate.ts";
+import { InvalidArgumentError, StoreClosedError, type StoreError } from "../core/errors.ts";
+import type { Region } from "../core/region.ts";
 import type { StoreInternals } from "../store/store.ts";
 import {
   CURSOR_ENTITY_PREFIX,
   type CursorPayload,
   SYSTEM_SCOPE,
   SystemKind,
-} from "../store/system.ts";
-import type { Cursor, StoredEvent } from "../store/types.ts";
+} from "../core/system.ts";
+import type { Cursor, StoredEvent } from "../core/types.ts";
 import { readEvents, readPage } from "./_events.ts";
 
 /** Events a cursor reads ahead in one go for `poll()`. */

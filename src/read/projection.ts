@@ -12,10 +12,10 @@
  * @module
  */
 
-import { InvalidArgumentError, StoreClosedError } from "../store/errors.ts";
-import { isEventKind } from "../store/kind.ts";
+import { InvalidArgumentError, StoreClosedError } from "../core/errors.ts";
+import { isEventKind } from "../core/kind.ts";
 import type { StoreInternals } from "../store/store.ts";
-import type { EventSourced, Freshness, StoredEvent } from "../store/types.ts";
+import type { EventSourced, Freshness, StoredEvent } from "../core/types.ts";
 import { forEachEvent } from "./_events.ts";
 
 /** Cached states kept per projection object (least recently used evicted). */

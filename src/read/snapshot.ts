@@ -17,7 +17,7 @@ import { join, resolve } from "node:path";
 import { IMAGE_FILE, saveSidecar } from "../index/sidecar.ts";
 import { frameCrcAt } from "../log/frame.ts";
 import { segmentName } from "../log/segment.ts";
-import { CorruptSegmentError, InvalidArgumentError } from "../store/errors.ts";
+import { CorruptSegmentError, InvalidArgumentError } from "../core/errors.ts";
 import type { StoreInternals } from "../store/store.ts";
 
 /** Bytes copied per read/write. */

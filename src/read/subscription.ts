@@ -19,10 +19,10 @@
  */
 
 import { queryIndex } from "../index/query.ts";
-import { InvalidArgumentError } from "../store/errors.ts";
-import type { Region } from "../store/region.ts";
+import { InvalidArgumentError } from "../core/errors.ts";
+import type { Region } from "../core/region.ts";
 import type { StoreInternals } from "../store/store.ts";
-import type { StoredEvent } from "../store/types.ts";
+import type { StoredEvent } from "../core/types.ts";
 import { readPage } from "./_events.ts";
 import { checkPosition } from "./cursor.ts";
 

@@ -24,7 +24,7 @@
  */
 
 import { join } from "node:path";
-import { HASH_BYTES, hashInto } from "../log/hash.ts";
+import { HASH_BYTES, hashInto } from "../core/hash.ts";
 import { decodeText, keyString, readEventHeader } from "../log/event_codec.ts";
 import {
   decodeMarker,
@@ -36,11 +36,11 @@ import {
 import { dataEnd, readWhole } from "../log/recovery.ts";
 import { checkSegmentHeader, SEGMENT_HEADER_BYTES, segmentName } from "../log/segment.ts";
 import { PAGE_BITS, PAGE_ROWS } from "../index/index.ts";
-import { InvalidArgumentError } from "../store/errors.ts";
-import { bytesToId } from "../store/ids.ts";
-import { SystemState } from "../store/system.ts";
+import { InvalidArgumentError } from "../core/errors.ts";
+import { bytesToId } from "../core/ids.ts";
+import { SystemState } from "../core/system.ts";
 import type { StoreInternals } from "../store/store.ts";
-import type { VerifyProblem, VerifyReport } from "../store/types.ts";
+import type { VerifyProblem, VerifyReport } from "../core/types.ts";
 import { decodePayloadAt } from "./_payload.ts";
 
 /** Progress is reported every this many events (and once at the end). */

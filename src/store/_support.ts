@@ -5,12 +5,12 @@
  * @module
  */
 
-import { HASH_BYTES } from "../log/hash.ts";
+import { HASH_BYTES } from "../core/hash.ts";
 import type { FenceCheck } from "../ownership/fence.ts";
-import { InvalidArgumentError, ReservedKindError } from "./errors.ts";
-import { type EventId, formatId, idToBytes, type IdWords, toHex } from "./ids.ts";
-import { EventKind, isEventKind } from "./kind.ts";
-import type { AppendReceipt } from "./types.ts";
+import { InvalidArgumentError, ReservedKindError } from "../core/errors.ts";
+import { type EventId, formatId, idToBytes, type IdWords, toHex } from "../core/ids.ts";
+import { EventKind, isEventKind } from "../core/kind.ts";
+import type { AppendReceipt } from "../core/types.ts";
 
 /** A receipt whose id and hash strings are formatted only when read. */
 export class Receipt implements AppendReceipt {

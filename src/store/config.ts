@@ -7,8 +7,8 @@
 
 import { DenoFileSystem } from "../fs/deno.ts";
 import type { FileSystem } from "../fs/types.ts";
-import { InvalidArgumentError } from "./errors.ts";
-import type { StoreConfig } from "./types.ts";
+import { InvalidArgumentError } from "../core/errors.ts";
+import type { StoreConfig } from "../core/types.ts";
 
 /** Default segment rotation size, bytes (64 MiB). */
 export const SEGMENT_MAX_BYTES_DEFAULT = 64 * 1024 * 1024;

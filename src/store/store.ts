@@ -38,12 +38,12 @@ import {
   FrameKind,
   sealFrame,
 } from "../log/frame.ts";
-import { HASH_BYTES } from "../log/hash.ts";
+import { HASH_BYTES } from "../core/hash.ts";
 import { SegmentReader } from "../log/reader.ts";
 import { scanLog, type ScanSink } from "../log/recovery.ts";
 import { parseSegmentName, SEGMENT_HEADER_BYTES, segmentName } from "../log/segment.ts";
 import { LogWriter } from "../log/writer.ts";
-import { Coordinate } from "./coordinate.ts";
+import { Coordinate } from "../core/coordinate.ts";
 import {
   ConcurrencyError,
   CorruptSegmentError,
@@ -54,11 +54,11 @@ import {
   StoreClosedError,
   StoreError,
   StoreLockedError,
-} from "./errors.ts";
-import { type EventId, IdGenerator, type IdWords, requireId } from "./ids.ts";
-import { EventKind, isEventKind } from "./kind.ts";
-import { Region } from "./region.ts";
-import { DENIAL_ENTITY, SYSTEM_SCOPE, SystemKind, SystemState } from "./system.ts";
+} from "../core/errors.ts";
+import { type EventId, IdGenerator, type IdWords, requireId } from "../core/ids.ts";
+import { EventKind, isEventKind } from "../core/kind.ts";
+import { Region } from "../core/region.ts";
+import { DENIAL_ENTITY, SYSTEM_SCOPE, SystemKind, SystemState } from "../core/system.ts";
 import { queryIndex } from "../index/query.ts";
 import { BytesIndex, hashBytes } from "../index/bytes_index.ts";
 import type {
@@ -74,7 +74,7 @@ import type {
   StoreConfig,
   StoredEvent,
   VerifyReport,
-} from "./types.ts";
+} from "../core/types.ts";
 import { checkFence, type FenceCheck } from "../ownership/fence.ts";
 import { type Ownership, OwnershipImpl } from "../ownership/ownership.ts";
 import { checkPosition, GuaranteedCursor, loadCursor, saveCursor } from "../read/cursor.ts";

@@ -6,6 +6,41 @@
  */
 
 /**
+ * The stable codes of {@linkcode StoreError}: branch on these, not on messages.
+ *
+ * @example
+ * ```ts
+ * import { Coordinate, type StoreErrorCode, StoreError } from "@seed/batpak";
+ * let code: StoreErrorCode | undefined;
+ * try {
+ *   new Coordinate("", "bank");
+ * } catch (e) {
+ *   if (e instanceof StoreError) code = e.code;
+ * }
+ * console.log(code); // INVALID_COORDINATE
+ * ```
+ */
+export type StoreErrorCode =
+  | "INVALID_COORDINATE"
+  | "INVALID_ARGUMENT"
+  | "INVALID_PAYLOAD"
+  | "RESERVED_KIND"
+  | "CONCURRENCY"
+  | "IDEMPOTENCY_CONFLICT"
+  | "NOT_FOUND"
+  | "STORE_LOCKED"
+  | "CORRUPT_SEGMENT"
+  | "STORE_CLOSED"
+  | "WRITER_POISONED"
+  | "STORAGE_FULL"
+  | "IO_ERROR"
+  | "READ_ONLY"
+  | "LOG_FULL"
+  | "OWNERSHIP"
+  | "PAYLOAD_TOO_LARGE"
+  | "STREAM_DELETED";
+
+/**
  * Base class of every error thrown by the store.
  *
  * @example
@@ -20,9 +55,9 @@
  */
 export class StoreError extends Error {
   /** Stable machine-readable code, e.g. `"CONCURRENCY"`. */
-  readonly code: string;
+  readonly code: StoreErrorCode;
   /** Build an error with a stable `code`. */
-  constructor(code: string, message: string, options?: ErrorOptions) {
+  constructor(code: StoreErrorCode, message: string, options?: ErrorOptions) {
     super(message, options);
     this.code = code;
     this.name = new.target.name;
@@ -359,5 +394,147 @@ export class InvalidPayloadError extends StoreError {
   /** Build the error; `message` names the offending value. */
   constructor(message: string, options?: ErrorOptions) {
     super("INVALID_PAYLOAD", message, options);
+  }
+}
+
+/**
+ * An idempotency key was reused for a different entity or kind (or twice in
+ * one batch). A retry — the same key with the same entity and kind — is not
+ * an error: it returns the first receipt with `duplicate: true`. Nothing was
+ * written.
+ *
+ * @example
+ * ```ts
+ * import { Coordinate, EventKind, IdempotencyConflictError, Store } from "@seed/batpak";
+ * const store = Store.open(Deno.makeTempDirSync());
+ * const deposited = EventKind.custom(0x1, 1);
+ * store.append(new Coordinate("account:1", "bank"), deposited, 10, { idempotencyKey: "tx-1" });
+ * try {
+ *   store.append(new Coordinate("account:2", "bank"), deposited, 10, { idempotencyKey: "tx-1" });
+ * } catch (e) {
+ *   if (e instanceof IdempotencyConflictError) console.log(e.existingEntity); // account:1
+ * }
+ * store.close();
+ * ```
+ */
+export class IdempotencyConflictError extends StoreError {
+  /** The entity the key was first used for (for an in-batch repeat, the earlier item's). */
+  readonly existingEntity: string;
+  /** The entity of the rejected append. */
+  readonly entity: string;
+  /** Build the error; `detail` says which use collided. */
+  constructor(existingEntity: string, entity: string, detail: string) {
+    super("IDEMPOTENCY_CONFLICT", `idempotency key conflict: ${detail}`);
+    this.existingEntity = existingEntity;
+    this.entity = entity;
+  }
+}
+
+/**
+ * The device is full (ENOSPC, EDQUOT, or a browser's storage quota). Nothing
+ * of the failed call was written, the store stays usable for reads, and an
+ * append succeeds again once space frees.
+ *
+ * @example
+ * ```ts
+ * import { StorageFullError, StoreError } from "@seed/batpak";
+ * const e = new StorageFullError("write", "/db/000001.fbat");
+ * console.log(e instanceof StoreError, e.code); // true STORAGE_FULL
+ * ```
+ */
+export class StorageFullError extends StoreError {
+  /** The path whose write needed the space. */
+  readonly path: string;
+  /** Build the error for operation `op` on `path`, keeping the cause. */
+  constructor(op: string, path: string, options?: ErrorOptions) {
+    super("STORAGE_FULL", `${op} '${path}': no space left on the device`, options);
+    this.path = path;
+  }
+}
+
+/** What an {@linkcode IoError} reports, independent of the runtime. */
+export type IoErrorKind =
+  | "not_found"
+  | "already_exists"
+  | "permission_denied"
+  | "not_a_directory"
+  | "is_a_directory"
+  | "invalid_path"
+  | "io";
+
+/**
+ * A storage operation failed (the storage port's error, the same on every
+ * runtime): `kind` says how, `cause` holds the runtime's own error.
+ *
+ * @example
+ * ```ts
+ * import { IoError, Store } from "@seed/batpak";
+ * const file = Deno.makeTempFileSync();
+ * try {
+ *   Store.open(`${file}/db`); // the parent is a file
+ * } catch (e) {
+ *   if (e instanceof IoError) console.log(e.code, e.kind); // IO_ERROR not_a_directory
+ * }
+ * ```
+ */
+export class IoError extends StoreError {
+  /** How the operation failed. */
+  readonly kind: IoErrorKind;
+  /** The path the operation was on. */
+  readonly path: string;
+  /** Build the error; `detail` is the runtime's message. */
+  constructor(kind: IoErrorKind, op: string, path: string, detail: string, options?: ErrorOptions) {
+    super("IO_ERROR", `${op} '${path}' failed (${kind}): ${detail}`, options);
+    this.kind = kind;
+    this.path = path;
+  }
+}
+
+/**
+ * An earlier I/O failure stopped the writer: appends are refused until the
+ * store is reopened (reads keep working). `cause` holds the failure. Distinct
+ * from {@linkcode StoreClosedError}, which means the caller closed the store.
+ *
+ * @example
+ * ```ts
+ * import { StoreError, WriterPoisonedError } from "@seed/batpak";
+ * const e = new WriterPoisonedError(new Error("EIO"));
+ * console.log(e instanceof StoreError, e.code); // true WRITER_POISONED
+ * ```
+ */
+export class WriterPoisonedError extends StoreError {
+  /** Build the error around the failure that poisoned the writer. */
+  constructor(cause: unknown) {
+    super(
+      "WRITER_POISONED",
+      `the writer stopped after an I/O failure (${
+        (cause as Error)?.message ?? String(cause)
+      }); reads still work, reopen the store to write again`,
+      { cause },
+    );
+  }
+}
+
+/**
+ * A write was attempted on a store opened with `readOnly: true`.
+ *
+ * @example
+ * ```ts
+ * import { Coordinate, EventKind, ReadOnlyError, Store } from "@seed/batpak";
+ * const dir = Deno.makeTempDirSync();
+ * Store.open(dir).close();
+ * const reader = Store.open({ dataDir: dir, readOnly: true });
+ * try {
+ *   (reader as unknown as Store).append(new Coordinate("a", "s"), EventKind.custom(1, 1), {});
+ * } catch (e) {
+ *   console.log(e instanceof ReadOnlyError); // true
+ * }
+ * reader.close();
+ * ```
+ */
+export class ReadOnlyError extends StoreError {
+  /** Build the error. */
+  constructor() {
+    super("READ_ONLY", "the store was opened with readOnly: true; it cannot write");
   }
 }
