@@ -26,7 +26,7 @@
  * @module
  */
 
-// Store
+// Store: the embedded event store
 export { BATCH_ITEMS_MAX, GLOBAL_SEQUENCE_MAX, Store } from "./src/store/store.ts";
 export { FRAME_BODY_BYTES_MAX } from "./src/log/frame.ts";
 export { Coordinate, COORDINATE_BYTES_MAX } from "./src/core/coordinate.ts";
@@ -36,51 +36,62 @@ export type { EventId } from "./src/core/ids.ts";
 export type {
   AppendOptions,
   AppendReceipt,
+  AsyncOwnership,
+  Awaitable,
   BatchAppendItem,
   Cursor,
   Diagnostics,
   EventSourced,
+  EventStore,
   Fence,
   Freshness,
   IndexEntry,
   OpenReport,
+  ReadOptions,
+  ReadStreamOptions,
   StoreConfig,
   StoredEvent,
+  SubscribeOptions,
   SyncConfig,
   VerifyProblem,
   VerifyReport,
 } from "./src/core/types.ts";
+export type { Ownership } from "./src/ownership/ownership.ts";
+
+// Errors: every one a StoreError with a stable code
 export {
   ConcurrencyError,
   CorruptSegmentError,
+  IdempotencyConflictError,
   InvalidArgumentError,
   InvalidCoordinateError,
   InvalidPayloadError,
+  IoError,
+  type IoErrorKind,
   NotFoundError,
   OwnershipError,
   type OwnershipRejection,
   PayloadTooLargeError,
+  ReadOnlyError,
   ReservedKindError,
+  StorageFullError,
   StoreClosedError,
   StoreError,
+  type StoreErrorCode,
   StoreLockedError,
+  WriterPoisonedError,
 } from "./src/core/errors.ts";
-export type { Ownership } from "./src/ownership/ownership.ts";
 
-// Storage backends
-export type { FileHandle, FileInfo, FileSystem, OpenOptions } from "./src/fs/types.ts";
+// Storage: the port, and the real disk (in-memory simulation: "@seed/batpak/testing")
+export type {
+  DirLock,
+  FileHandle,
+  FileInfo,
+  FileSystem,
+  OpenOptions,
+  StorageError,
+} from "./src/fs/types.ts";
 export { DenoFileSystem } from "./src/fs/deno.ts";
-export {
-  type CrashOptions,
-  type FaultInjector,
-  type FsFault,
-  type FsOp,
-  type FsOpKind,
-  InjectedFaultError,
-  MemoryFileSystem,
-  type MemoryFsStats,
-  SimulatedCrashError,
-} from "./src/fs/memory.ts";
 
 // Gates
 export * from "./src/gate/mod.ts";

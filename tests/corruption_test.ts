@@ -18,16 +18,8 @@
 
 import assert from "node:assert/strict";
 import { crc32 } from "node:zlib";
-import {
-  Coordinate,
-  CorruptSegmentError,
-  EventKind,
-  MemoryFileSystem,
-  Region,
-  Store,
-  type StoreConfig,
-  StoreError,
-} from "../mod.ts";
+import { Coordinate, CorruptSegmentError, EventKind, Region, Store, type StoreConfig, StoreError } from "../mod.ts";
+import { MemoryFileSystem } from "../testing.ts";
 import { type Rec, toRec } from "./crash/oracle.ts";
 
 const DIR = "/db";

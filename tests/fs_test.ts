@@ -9,6 +9,16 @@ import {
   SimulatedCrashError,
 } from "../src/fs/memory.ts";
 import type { FileHandle, FileSystem } from "../src/fs/types.ts";
+import { IoError, type IoErrorKind, StorageFullError } from "../src/core/errors.ts";
+
+/** A matcher for the port's IoError of one kind. */
+const ioError = (kind: IoErrorKind) => (err: unknown): boolean =>
+  err instanceof IoError && err.kind === kind;
+/** A matcher for an injected fault: the port's error, the fault as its cause. */
+const injected = (code: "EIO" | "ENOSPC") => (err: unknown): boolean =>
+  (code === "ENOSPC" ? err instanceof StorageFullError : err instanceof IoError) &&
+  (err as Error).cause instanceof InjectedFaultError &&
+  ((err as Error).cause as InjectedFaultError).code === code;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -117,7 +127,7 @@ for (const backend of BACKENDS) {
     fs.mkdir(join(root, "sub"));
     assert.deepEqual(fs.readDir(root), ["a", "b", "c", "sub"]);
     assert.deepEqual(fs.readDir(join(root, "sub")), ["deeper"]);
-    assert.throws(() => fs.readDir(join(root, "missing")), Deno.errors.NotFound);
+    assert.throws(() => fs.readDir(join(root, "missing")), ioError("not_found"));
   });
 
   test("rename replaces the destination", (fs, root) => {
@@ -132,7 +142,7 @@ for (const backend of BACKENDS) {
     const back = fs.open(join(root, "b"), { read: true });
     assert.equal(text(readAll(back)), "new");
     back.close();
-    assert.throws(() => fs.rename(join(root, "a"), join(root, "c")), Deno.errors.NotFound);
+    assert.throws(() => fs.rename(join(root, "a"), join(root, "c")), ioError("not_found"));
   });
 
   test("remove deletes and ignores a missing path", (fs, root) => {
@@ -152,25 +162,25 @@ for (const backend of BACKENDS) {
     assert.equal(fs.stat(join(root, "nope")), undefined);
   });
 
-  test("open throws NotFound and AlreadyExists like Deno", (fs, root) => {
+  test("open throws the port's not_found and already_exists", (fs, root) => {
     const path = join(root, "f");
-    assert.throws(() => fs.open(path, { read: true }), Deno.errors.NotFound);
+    assert.throws(() => fs.open(path, { read: true }), ioError("not_found"));
     assert.throws(
       () => fs.open(join(root, "no", "dir"), { write: true, create: true }),
-      Deno.errors.NotFound,
+      ioError("not_found"),
     );
     fs.open(path, { write: true, createNew: true }).close();
-    assert.throws(() => fs.open(path, { write: true, createNew: true }), Deno.errors.AlreadyExists);
+    assert.throws(() => fs.open(path, { write: true, createNew: true }), ioError("already_exists"));
   });
 
-  test("handle misuse fails loudly", (fs, root) => {
+  test("handle misuse fails loudly, with the port's errors", (fs, root) => {
     fs.open(join(root, "f"), RW_CREATE).close();
     const handle = fs.open(join(root, "f"), { read: true });
-    assert.throws(() => handle.write(bytes("x"), 0), Deno.errors.BadResource);
-    assert.throws(() => handle.read(new Uint8Array(1), -1), RangeError);
+    assert.throws(() => handle.write(bytes("x"), 0), IoError);
+    assert.throws(() => handle.read(new Uint8Array(1), -1), IoError);
     handle.close();
-    assert.throws(() => handle.read(new Uint8Array(1), 0), Deno.errors.BadResource);
-    assert.throws(() => handle.close(), Deno.errors.BadResource);
+    assert.throws(() => handle.read(new Uint8Array(1), 0), IoError);
+    assert.throws(() => handle.close(), IoError);
   });
 
   test("syncs succeed, sync and async", async (fs, root) => {
@@ -184,30 +194,34 @@ for (const backend of BACKENDS) {
     file.close();
   });
 
-  test("a lock is exclusive between handles and released by unlock or close", (fs, root) => {
-    const path = join(root, "LOCK");
-    const first = fs.open(path, RW_CREATE);
-    const second = fs.open(path, { read: true, write: true });
-    assert.equal(first.tryLock(), true);
-    assert.equal(first.tryLock(), true, "re-locking through the holder succeeds");
-    assert.equal(second.tryLock(), false);
-    first.unlock();
-    assert.equal(second.tryLock(), true);
-    assert.equal(first.tryLock(), false);
-    second.close();
-    assert.equal(first.tryLock(), true);
-    first.close();
+  test("a directory lock is exclusive and released by release()", (fs, root) => {
+    const first = fs.lockDir(root);
+    assert.ok(first);
+    assert.equal(fs.lockDir(root), undefined, "a second holder is refused");
+    first.release();
+    first.release(); // idempotent
+    const second = fs.lockDir(root);
+    assert.ok(second, "free again after release");
+    second.release();
+    assert.throws(() => fs.lockDir(join(root, "missing")), ioError("not_found"));
+  });
+
+  test("deleting a file in a locked directory does not release the lock", (fs, root) => {
+    fs.open(join(root, "LOCK"), RW_CREATE).close();
+    const lock = fs.lockDir(root);
+    assert.ok(lock);
+    fs.remove(join(root, "LOCK"));
+    assert.equal(fs.lockDir(root), undefined);
+    lock.release();
   });
 }
 
-Deno.test("DenoFileSystem: a lock is held against another process", async () => {
+Deno.test("DenoFileSystem: a directory lock is held against another process", async () => {
   const root = Deno.makeTempDirSync({ prefix: "batpak_fs_test_" });
   try {
     const fs = new DenoFileSystem();
-    const path = join(root, "LOCK");
-    const holder = fs.open(path, RW_CREATE);
     const probe = async (): Promise<string> => {
-      const script = `const f = Deno.openSync(${JSON.stringify(path)}, { read: true, write: true });
+      const script = `const f = Deno.openSync(${JSON.stringify(root)}, { read: true });
 console.log(f.tryLockSync(true));`;
       const out = await new Deno.Command(Deno.execPath(), {
         args: ["eval", script],
@@ -217,24 +231,33 @@ console.log(f.tryLockSync(true));`;
       assert.equal(out.code, 0, decoder.decode(out.stderr));
       return decoder.decode(out.stdout).trim();
     };
-    assert.equal(holder.tryLock(), true);
+    const holder = fs.lockDir(root);
+    assert.ok(holder);
     assert.equal(await probe(), "false");
-    holder.unlock();
+    holder.release();
     assert.equal(await probe(), "true");
-    holder.close();
   } finally {
     Deno.removeSync(root, { recursive: true });
   }
 });
 
-Deno.test("DenoFileSystem: translated errors keep the errno code and the path", () => {
+Deno.test("DenoFileSystem: translated errors name the path and keep the runtime's error", () => {
   const path = "/no/such/batpak/file";
   assert.throws(
     () => new DenoFileSystem().open(path, { read: true }),
     (err: unknown) =>
-      err instanceof Deno.errors.NotFound && (err as { code?: string }).code === "ENOENT" &&
-      err.message.includes(path),
+      err instanceof IoError && err.kind === "not_found" && err.path === path &&
+      err.message.includes(path) && (err.cause as { code?: string }).code === "ENOENT",
   );
+  const fs = new DenoFileSystem();
+  const file = Deno.makeTempFileSync();
+  try {
+    assert.throws(() => fs.mkdir(`${file}/sub`), ioError("not_a_directory"));
+    assert.throws(() => fs.open("a\0b", { read: true }), ioError("invalid_path"));
+    assert.throws(() => fs.stat("a\0b"), ioError("invalid_path"));
+  } finally {
+    Deno.removeSync(file);
+  }
 });
 
 // ---- MemoryFileSystem: crash model ----
@@ -345,10 +368,11 @@ Deno.test("MemoryFileSystem: the crashed instance and its handles are dead", asy
 
 Deno.test("MemoryFileSystem: a crash releases locks", () => {
   const fs = new MemoryFileSystem();
-  fs.writeFile("/db/LOCK", new Uint8Array());
-  assert.equal(fs.open("/db/LOCK", { write: true }).tryLock(), true);
+  fs.mkdir("/db");
+  assert.ok(fs.lockDir("/db"));
+  assert.equal(fs.lockDir("/db"), undefined);
   const after = fs.crash();
-  assert.equal(after.open("/db/LOCK", { write: true }).tryLock(), true);
+  assert.ok(after.lockDir("/db"));
 });
 
 Deno.test("MemoryFileSystem: helpers read, write durably, flip and list", () => {
@@ -362,7 +386,7 @@ Deno.test("MemoryFileSystem: helpers read, write durably, flip and list", () => 
   const after = fs.crash();
   assert.equal(after.readFile("/a/1")[1], "n".charCodeAt(0) ^ 0xff, "the flip is on disk too");
   assert.equal(text(after.readFile("/b/2")), "two");
-  assert.throws(() => after.readFile("/c"), Deno.errors.NotFound);
+  assert.throws(() => after.readFile("/c"), ioError("not_found"));
 });
 
 Deno.test("MemoryFileSystem: stats count operations", () => {
@@ -419,8 +443,7 @@ Deno.test("MemoryFileSystem: an error fault carries its code and names op and pa
   assert.throws(
     () => fs.open("/db.log", { write: true, create: true }),
     (err: unknown) =>
-      err instanceof InjectedFaultError && err.code === "ENOSPC" &&
-      /open '\/db\.log'/.test(err.message),
+      injected("ENOSPC")(err) && /open '\/db\.log'/.test((err as Error).message),
   );
   assert.equal(fs.stat("/db.log"), undefined, "a failed open creates nothing");
 });
@@ -431,7 +454,7 @@ Deno.test("MemoryFileSystem: an EIO write throws and writes nothing", () => {
   faultOnce(fs, "write", { error: "EIO" });
   assert.throws(
     () => file.write(bytes("abc"), 0),
-    (err: unknown) => err instanceof InjectedFaultError && err.code === "EIO",
+    injected("EIO"),
   );
   assert.equal(file.size(), 0);
 });
@@ -453,7 +476,7 @@ Deno.test("MemoryFileSystem: a torn write keeps a prefix then throws EIO", () =>
   faultOnce(fs, "write", { tornWrite: 2 });
   assert.throws(
     () => file.write(bytes("abcdef"), 0),
-    (err: unknown) => err instanceof InjectedFaultError && err.code === "EIO",
+    injected("EIO"),
   );
   assert.equal(text(fs.readFile("/f")), "ab");
 });
@@ -479,7 +502,7 @@ Deno.test("MemoryFileSystem: a failed async sync rejects and persists nothing", 
   const fs = withUnsyncedTail();
   const file = fs.open("/db/log", { write: true });
   faultOnce(fs, "syncData", { error: "EIO" });
-  await assert.rejects(file.syncDataAsync(), InjectedFaultError);
+  await assert.rejects(file.syncDataAsync(), injected("EIO"));
   assert.equal(text(fs.crash().readFile("/db/log")), "durable");
 });
 
@@ -495,7 +518,7 @@ Deno.test("MemoryFileSystem: faults on namespace operations", () => {
   ];
   for (const [kind, run] of ops) {
     faultOnce(fs, kind, { error: "EIO" });
-    assert.throws(run, InjectedFaultError, kind);
+    assert.throws(run, injected("EIO"), kind);
   }
   assert.equal(text(fs.readFile("/a")), "a");
   assert.equal(fs.stat("/d"), undefined);

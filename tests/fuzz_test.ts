@@ -19,15 +19,8 @@ import assert from "node:assert/strict";
 import { crc32 } from "node:zlib";
 import fc from "fast-check";
 import process from "node:process";
-import {
-  Coordinate,
-  EventKind,
-  InvalidPayloadError,
-  MemoryFileSystem,
-  Region,
-  Store,
-  StoreError,
-} from "../mod.ts";
+import { Coordinate, EventKind, InvalidPayloadError, Region, Store, StoreError } from "../mod.ts";
+import { MemoryFileSystem } from "../testing.ts";
 import {
   decodePayload,
   encodePayload,

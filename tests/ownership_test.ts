@@ -1,17 +1,6 @@
 import assert from "node:assert/strict";
-import {
-  Coordinate,
-  EventKind,
-  type Fence,
-  InvalidArgumentError,
-  InvalidCoordinateError,
-  MemoryFileSystem,
-  OwnershipError,
-  type OwnershipRejection,
-  Region,
-  Store,
-  StoreClosedError,
-} from "../mod.ts";
+import { Coordinate, EventKind, type Fence, InvalidArgumentError, InvalidCoordinateError, OwnershipError, type OwnershipRejection, Region, Store, StoreClosedError } from "../mod.ts";
+import { MemoryFileSystem } from "../testing.ts";
 import { LEASE_MS_MAX } from "../src/ownership/ownership.ts";
 
 const T0 = 1_700_000_000_000;

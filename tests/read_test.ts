@@ -6,19 +6,8 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { decode, encode } from "@msgpack/msgpack";
-import {
-  Coordinate,
-  CorruptSegmentError,
-  EventKind,
-  type EventSourced,
-  InvalidArgumentError,
-  MemoryFileSystem,
-  Region,
-  Store,
-  StoreClosedError,
-  type StoreConfig,
-  type StoredEvent,
-} from "../mod.ts";
+import { Coordinate, CorruptSegmentError, EventKind, type EventSourced, InvalidArgumentError, Region, Store, StoreClosedError, type StoreConfig, type StoredEvent } from "../mod.ts";
+import { MemoryFileSystem } from "../testing.ts";
 import { storeInternals } from "../src/store/store.ts";
 import { FRAME_HEADER_BYTES, parseFrame, sealFrame } from "../src/log/frame.ts";
 import { readEventHeader } from "../src/log/event_codec.ts";

@@ -4,16 +4,8 @@
  */
 
 import assert from "node:assert/strict";
-import {
-  Coordinate,
-  CorruptSegmentError,
-  type FsFault,
-  type FsOp,
-  Region,
-  Store,
-  StoreClosedError,
-  StoreError,
-} from "../mod.ts";
+import { Coordinate, CorruptSegmentError, Region, Store, StoreClosedError, StoreError } from "../mod.ts";
+import { type FsFault, type FsOp } from "../testing.ts";
 import { storeInternals } from "../src/store/store.ts";
 import { dataEnd } from "../src/log/recovery.ts";
 import {

@@ -4,14 +4,8 @@
  */
 
 import assert from "node:assert/strict";
-import {
-  Coordinate,
-  type IndexEntry,
-  type MemoryFileSystem,
-  type OpenReport,
-  Region,
-  type Store,
-} from "../mod.ts";
+import { Coordinate, type IndexEntry, type OpenReport, Region, type Store } from "../mod.ts";
+import { type MemoryFileSystem } from "../testing.ts";
 import { CHECKPOINT_EVERY_EVENTS_MIN, storeInternals } from "../src/store/store.ts";
 import {
   assertHealthy,

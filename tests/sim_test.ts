@@ -5,16 +5,8 @@
  */
 
 import assert from "node:assert/strict";
-import {
-  Coordinate,
-  EventKind,
-  type FsFault,
-  type FsOp,
-  MemoryFileSystem,
-  Region,
-  Store,
-  StoreClosedError,
-} from "../mod.ts";
+import { Coordinate, EventKind, Region, Store, StoreClosedError } from "../mod.ts";
+import { type FsFault, type FsOp, MemoryFileSystem } from "../testing.ts";
 import { runSeed, runSeeds } from "./crash/sim.ts";
 
 const KIND = EventKind.custom(0x1, 1);

@@ -5,23 +5,8 @@
  */
 
 import assert from "node:assert/strict";
-import {
-  ConcurrencyError,
-  Coordinate,
-  EventKind,
-  InvalidArgumentError,
-  InvalidCoordinateError,
-  InvalidPayloadError,
-  type MemoryFileSystem,
-  NotFoundError,
-  PayloadTooLargeError,
-  Region,
-  ReservedKindError,
-  Store,
-  StoreClosedError,
-  type StoreConfig,
-  StoreError,
-} from "../mod.ts";
+import { ConcurrencyError, Coordinate, EventKind, InvalidArgumentError, InvalidCoordinateError, InvalidPayloadError, NotFoundError, PayloadTooLargeError, Region, ReservedKindError, Store, StoreClosedError, type StoreConfig, StoreError } from "../mod.ts";
+import { type MemoryFileSystem } from "../testing.ts";
 import { storeInternals } from "../src/store/store.ts";
 import { FRAME_BODY_BYTES_MAX } from "../src/log/frame.ts";
 import {

@@ -8,6 +8,7 @@ import type { FileSystem } from "../fs/types.ts";
 import type { Coordinate } from "./coordinate.ts";
 import type { EventId } from "./ids.ts";
 import type { EventKind } from "./kind.ts";
+import type { Region } from "./region.ts";
 
 /**
  * An ownership fence: who may write to a scope, in which epoch, proven by a token.
@@ -137,6 +138,11 @@ export interface AppendReceipt {
   globalSequence: number;
   /** Hex BLAKE3 link of the entity's hash chain. */
   eventHash: string;
+  /**
+   * True when the idempotency key matched an earlier append of the same
+   * entity and kind: this is that append's receipt and nothing was written.
+   */
+  duplicate: boolean;
 }
 
 /**
@@ -383,4 +389,156 @@ export interface Diagnostics {
   events: number;
   /** Distinct entities. */
   entities: number;
+}
+
+/**
+ * Options of `readStream`: which part of one entity's stream, in which order.
+ *
+ * @example
+ * ```ts
+ * import { Coordinate, EventKind, type ReadStreamOptions, Store } from "@seed/batpak";
+ * const store = Store.open(Deno.makeTempDirSync());
+ * for (let i = 1; i <= 5; i++) store.append(new Coordinate("a", "s"), EventKind.custom(1, 1), i);
+ * const newestTwo: ReadStreamOptions = { direction: "backwards", maxCount: 2 };
+ * console.log(store.readStream("a", newestTwo).map((e) => e.sequence)); // [ 5, 4 ]
+ * store.close();
+ * ```
+ */
+export interface ReadStreamOptions {
+  /**
+   * First sequence wanted, inclusive (default: 1 forwards, the last sequence
+   * backwards).
+   */
+  from?: number;
+  /** At most this many events (default: all). */
+  maxCount?: number;
+  /** `"forwards"` (default, ascending sequences) or `"backwards"`. */
+  direction?: "forwards" | "backwards";
+}
+
+/**
+ * Options of `read` / `subscribe`: where in the global order to start.
+ *
+ * @example
+ * ```ts
+ * import { Coordinate, EventKind, type ReadOptions, Region, Store } from "@seed/batpak";
+ * const store = Store.open(Deno.makeTempDirSync());
+ * for (let i = 1; i <= 5; i++) store.append(new Coordinate("a", "s"), EventKind.custom(1, 1), i);
+ * const page: ReadOptions = { after: 2, limit: 2 };
+ * console.log(store.read(Region.all(), page).map((e) => e.payload)); // [ 3, 4 ]
+ * store.close();
+ * ```
+ */
+export interface ReadOptions {
+  /** Deliver events after this global sequence. */
+  after: number;
+  /** At most this many events. */
+  limit: number;
+}
+
+/**
+ * Options of `subscribe`.
+ *
+ * @example
+ * ```ts
+ * import { type SubscribeOptions } from "@seed/batpak";
+ * const stop = new AbortController();
+ * const options: SubscribeOptions = { after: 0, signal: stop.signal };
+ * console.log(options.after); // 0
+ * ```
+ */
+export interface SubscribeOptions {
+  /** Deliver events after this global sequence (default 0: from the start). */
+  after?: number;
+  /** Ends the iteration (cleanly, without an error) when aborted. */
+  signal?: AbortSignal;
+}
+
+/** A value, or a promise of it: what a backend's method may return. */
+export type Awaitable<T> = T | Promise<T>;
+
+/**
+ * Leases and fencing tokens of one scope, on any backend (see the embedded
+ * store's `Ownership` for the semantics; every return may be a promise).
+ *
+ * @example
+ * ```ts
+ * import { type AsyncOwnership, Store } from "@seed/batpak";
+ * const store = Store.open(Deno.makeTempDirSync());
+ * const orders: AsyncOwnership = store.ownership("orders");
+ * const fence = await orders.claim("worker-a", 60_000);
+ * console.log(fence.epoch); // 1
+ * store.close();
+ * ```
+ */
+export interface AsyncOwnership {
+  /** The scope guarded. */
+  readonly scope: string;
+  /** Take a free scope. */
+  claim(owner: string, leaseMs: number): Awaitable<Fence>;
+  /** Extend the current lease. */
+  renew(fence: Fence, leaseMs: number): Awaitable<Fence>;
+  /** Replace an expired owner: epoch + 1. */
+  takeover(owner: string, observed: Fence, leaseMs: number): Awaitable<Fence>;
+  /** Give the lease up. */
+  release(fence: Fence): Awaitable<void>;
+  /** The current owner and epoch (token `""`), or `undefined`. */
+  current(): Awaitable<Fence | undefined>;
+}
+
+/**
+ * The contract every backend satisfies — the embedded `Store` (whose
+ * returns are synchronous), the browser worker client, `PostgresStore` —
+ * so app code written once against it runs on any of them.
+ *
+ * @example
+ * ```ts
+ * import { Coordinate, EventKind, type EventStore, Store } from "@seed/batpak";
+ * async function deposit(store: EventStore, account: string, amount: number): Promise<number> {
+ *   const receipt = await store.append(new Coordinate(account, "bank"), EventKind.custom(1, 1), {
+ *     amount,
+ *   });
+ *   return receipt.sequence;
+ * }
+ * const store = Store.open(Deno.makeTempDirSync());
+ * console.log(await deposit(store, "account:1", 10)); // 1
+ * store.close();
+ * ```
+ */
+export interface EventStore {
+  /** Append one event. */
+  append(
+    coord: Coordinate,
+    kind: EventKind,
+    payload: unknown,
+    options?: AppendOptions,
+  ): Awaitable<AppendReceipt>;
+  /** Append several events atomically. */
+  appendBatch(items: BatchAppendItem[]): Awaitable<AppendReceipt[]>;
+  /** Resolves once everything appended so far is durable. */
+  durable(): Promise<void>;
+  /** The event with this id (`NotFoundError` when unknown). */
+  get(id: EventId): Awaitable<StoredEvent>;
+  /** Events of exactly this entity, with payloads. */
+  readStream(entity: string, options?: ReadStreamOptions): Awaitable<StoredEvent[]>;
+  /** The entity's last sequence, 0 when it has none. */
+  lastSequence(entity: string): Awaitable<number>;
+  /** A page of the region in global order. */
+  read(region: Region, options: ReadOptions): Awaitable<StoredEvent[]>;
+  /** The region's events from `after`, then live ones. */
+  subscribe(region: Region, options?: SubscribeOptions): AsyncIterable<StoredEvent>;
+  /** Fold an entity's events (cached). */
+  project<T>(
+    entity: string,
+    projection: EventSourced<T>,
+    freshness?: Freshness,
+  ): Awaitable<T | undefined>;
+  /** Leases and fences of a scope. */
+  ownership(scope: string): AsyncOwnership;
+  /** Save a named cursor position. */
+  saveCursor(name: string, position: number): Awaitable<void>;
+  /** The saved position, or `undefined`. */
+  loadCursor(name: string): Awaitable<number | undefined>;
+  /** Release the backend. */
+  close(): Awaitable<void>;
 }

@@ -1,24 +1,34 @@
 /**
  * The real-disk {@linkcode FileSystem}: positional I/O through `node:fs` file
- * descriptors (pread/pwrite, so appends need no seek), flock through
- * `Deno.FsFile`, directory operations through the `Deno` namespace.
+ * descriptors (pread/pwrite, so appends need no seek), `flock` of the
+ * directory through `Deno.FsFile`, directory operations through the `Deno`
+ * namespace. The only module of the store (with the CLI) that touches
+ * `Deno.*` or `node:*`.
  *
  * @module
  */
 
 import * as fs from "node:fs";
-import type { FileHandle, FileInfo, FileSystem, OpenOptions } from "./types.ts";
+import { IoError, type IoErrorKind, StorageFullError } from "../core/errors.ts";
+import type { DirLock, FileHandle, FileInfo, FileSystem, OpenOptions } from "./types.ts";
 
-/** Node-style error codes mapped to the `Deno.errors` class callers catch. */
-const DENO_ERROR_BY_CODE: Readonly<Record<string, new (message: string) => Error>> = {
-  ENOENT: Deno.errors.NotFound,
-  EEXIST: Deno.errors.AlreadyExists,
-  EACCES: Deno.errors.PermissionDenied,
-  EPERM: Deno.errors.PermissionDenied,
-  EISDIR: Deno.errors.IsADirectory,
-  ENOTDIR: Deno.errors.NotADirectory,
-  EBADF: Deno.errors.BadResource,
+/** How each errno-style code reads through the port. */
+const KIND_BY_CODE: Readonly<Record<string, IoErrorKind>> = {
+  ENOENT: "not_found",
+  EEXIST: "already_exists",
+  EACCES: "permission_denied",
+  EPERM: "permission_denied",
+  EROFS: "permission_denied",
+  ENOTDIR: "not_a_directory",
+  EISDIR: "is_a_directory",
+  EINVAL: "invalid_path",
+  ENAMETOOLONG: "invalid_path",
+  ELOOP: "invalid_path",
+  ERR_INVALID_ARG_VALUE: "invalid_path",
+  ERR_INVALID_ARG_TYPE: "invalid_path",
 };
+/** Codes that mean the device (or the user's quota) is full. */
+const FULL_CODES: ReadonlySet<string> = new Set(["ENOSPC", "EDQUOT"]);
 
 /** Errors some platforms raise for fsync on a directory; nothing to make durable there. */
 const DIR_SYNC_UNSUPPORTED_CODES: ReadonlySet<string> = new Set(["EINVAL", "EISDIR"]);
@@ -29,25 +39,34 @@ function errorCode(err: unknown): string | undefined {
 }
 
 /**
- * `node:fs` in Deno throws Node-style errors (`code: "ENOENT"`); the
- * interface promises `Deno.errors.*`, so translate, keeping code and cause.
+ * The port's error for a failed Deno or `node:fs` call: `StorageFullError`
+ * for a full device, else `IoError` with the kind its code maps to; the
+ * original error is the `cause`.
  */
-function translate(err: unknown, op: string, path: string): unknown {
+function translate(err: unknown, op: string, path: string): IoError | StorageFullError {
+  if (err instanceof IoError || err instanceof StorageFullError) return err;
   const code = errorCode(err);
-  const ErrorClass = code === undefined ? undefined : DENO_ERROR_BY_CODE[code];
-  if (ErrorClass === undefined || err instanceof ErrorClass) return err;
+  if (code !== undefined && FULL_CODES.has(code)) {
+    return new StorageFullError(op, path, { cause: err });
+  }
+  const kind = (code !== undefined ? KIND_BY_CODE[code] : undefined) ??
+    (err instanceof Deno.errors.NotFound
+      ? "not_found"
+      : err instanceof Deno.errors.AlreadyExists
+      ? "already_exists"
+      : err instanceof Deno.errors.PermissionDenied
+      ? "permission_denied"
+      : err instanceof TypeError
+      ? "invalid_path"
+      : "io");
   const message = err instanceof Error ? err.message : String(err);
-  const translated = new ErrorClass(`${op} '${path}': ${message}`);
-  Object.assign(translated, { code, cause: err });
-  return translated;
+  return new IoError(kind, op, path, message, { cause: err });
 }
 
 function checkPosition(position: number, op: string, path: string): void {
   // node:fs reads and writes at the current offset for -1 or null: never let that through.
   if (!Number.isSafeInteger(position) || position < 0) {
-    throw new RangeError(
-      `${op} '${path}': position must be a non-negative integer, got ${position}`,
-    );
+    throw new IoError("io", op, path, `position must be a non-negative integer, got ${position}`);
   }
 }
 
@@ -73,28 +92,20 @@ function asyncSync(
   });
 }
 
-/** One open file: a raw descriptor plus, once locked, a second handle holding the flock. */
+/** One open file: a raw descriptor, positional I/O. */
 class DenoFileHandle implements FileHandle {
   readonly path: string;
   #fd: number;
   #closed = false;
-  #read: boolean;
-  #write: boolean;
-  /** Separate open file description: flock belongs to it, so closing it releases the lock. */
-  #lockFile: Deno.FsFile | undefined;
 
-  constructor(path: string, fd: number, read: boolean, write: boolean) {
+  constructor(path: string, fd: number) {
     this.path = path;
     this.#fd = fd;
-    this.#read = read;
-    this.#write = write;
   }
 
   /** A closed descriptor number may be reused by another file: refuse rather than hit it. */
   #checkOpen(op: string): void {
-    if (this.#closed) {
-      throw new Deno.errors.BadResource(`${op} '${this.path}': file handle is closed`);
-    }
+    if (this.#closed) throw new IoError("io", op, this.path, "the file handle is closed");
   }
 
   read(buf: Uint8Array, position: number): number {
@@ -174,62 +185,36 @@ class DenoFileHandle implements FileHandle {
     return asyncSync(fs.fsync, this.#fd, "syncAsync", this.path);
   }
 
-  #closedError(op: string): Error {
-    return new Deno.errors.BadResource(`${op} '${this.path}': file handle is closed`);
-  }
-
-  tryLock(): boolean {
-    this.#checkOpen("tryLock");
-    if (this.#lockFile !== undefined) return true;
-    let file: Deno.FsFile;
-    try {
-      // Same access mode as the data descriptor, so a write-only file can still be locked.
-      // Reopening by path: locking a file renamed or removed since open is not supported.
-      file = Deno.openSync(this.path, { read: this.#read, write: this.#write });
-    } catch (err) {
-      throw translate(err, "tryLock", this.path);
-    }
-    let locked = false;
-    try {
-      locked = file.tryLockSync(true);
-    } finally {
-      if (locked) this.#lockFile = file;
-      else file.close();
-    }
-    return locked;
-  }
-
-  unlock(): void {
-    this.#checkOpen("unlock");
-    const file = this.#lockFile;
-    if (file === undefined) return;
-    this.#lockFile = undefined;
-    // Closing the description releases the flock even if unlockSync fails.
-    try {
-      file.unlockSync();
-    } finally {
-      file.close();
-    }
+  #closedError(op: string): IoError {
+    return new IoError("io", op, this.path, "the file handle is closed");
   }
 
   close(): void {
     this.#checkOpen("close");
     this.#closed = true;
-    const lockFile = this.#lockFile;
-    this.#lockFile = undefined;
-    // Release the lock first; a failure there must not leak the descriptor.
-    let lockError: unknown;
-    try {
-      lockFile?.close();
-    } catch (err) {
-      lockError = err;
-    }
     try {
       fs.closeSync(this.#fd);
     } catch (err) {
       throw translate(err, "close", this.path);
     }
-    if (lockError !== undefined) throw lockError;
+  }
+}
+
+/** A directory lock: `flock` on an open description of the directory itself. */
+class DenoDirLock implements DirLock {
+  #file: Deno.FsFile | undefined;
+  constructor(file: Deno.FsFile) {
+    this.#file = file;
+  }
+  release(): void {
+    const file = this.#file;
+    if (file === undefined) return;
+    this.#file = undefined;
+    // Closing the description releases the flock even if unlockSync fails.
+    try {
+      file.unlockSync();
+    } catch { /* released by the close below */ }
+    file.close();
   }
 }
 
@@ -239,10 +224,11 @@ class DenoFileHandle implements FileHandle {
  * Reads and writes are positional (`pread`/`pwrite` through `node:fs`
  * descriptors), so concurrent readers never disturb the writer's offset and an
  * append costs one system call. `syncDataAsync`/`syncAsync` run `fdatasync`/
- * `fsync` off the event loop. Locks are `flock` on a second open of the same
- * path: exclusive against any other handle, in this process or another.
- * Errors are `Deno.errors.*` (`NotFound`, `AlreadyExists`, ...) with the
- * original `code` kept.
+ * `fsync` off the event loop. `lockDir` is `flock` on the directory itself:
+ * exclusive against any other holder, in this process or another, and no
+ * file deleted in the directory releases it. Errors are the port's
+ * (`IoError` with a `kind`, `StorageFullError`), the runtime's error kept as
+ * `cause`.
  *
  * Requires `--allow-read` and `--allow-write` for the paths used.
  *
@@ -263,7 +249,7 @@ class DenoFileHandle implements FileHandle {
  * ```
  */
 export class DenoFileSystem implements FileSystem {
-  /** Open a file; throws `Deno.errors.NotFound` or `Deno.errors.AlreadyExists`. */
+  /** Open a file; `IoError` of kind `"not_found"` or `"already_exists"` when it cannot. */
   open(path: string, options: OpenOptions): FileHandle {
     let fd: number;
     try {
@@ -271,8 +257,7 @@ export class DenoFileSystem implements FileSystem {
     } catch (err) {
       throw translate(err, "open", path);
     }
-    const write = options.write === true;
-    return new DenoFileHandle(path, fd, options.read === true || !write, write);
+    return new DenoFileHandle(path, fd);
   }
 
   /** Metadata for `path`, or `undefined` when it does not exist. */
@@ -282,7 +267,7 @@ export class DenoFileSystem implements FileSystem {
       info = Deno.statSync(path);
     } catch (err) {
       if (err instanceof Deno.errors.NotFound) return undefined;
-      throw err;
+      throw translate(err, "stat", path);
     }
     return {
       size: info.isDirectory ? 0 : info.size,
@@ -294,18 +279,30 @@ export class DenoFileSystem implements FileSystem {
   /** Entry names of directory `path`, sorted. */
   readDir(path: string): string[] {
     const names: string[] = [];
-    for (const entry of Deno.readDirSync(path)) names.push(entry.name);
+    try {
+      for (const entry of Deno.readDirSync(path)) names.push(entry.name);
+    } catch (err) {
+      throw translate(err, "readDir", path);
+    }
     return names.sort();
   }
 
   /** Create `path` and its parents; no error when it exists. */
   mkdir(path: string): void {
-    Deno.mkdirSync(path, { recursive: true });
+    try {
+      Deno.mkdirSync(path, { recursive: true });
+    } catch (err) {
+      throw translate(err, "mkdir", path);
+    }
   }
 
   /** Atomically replace `to` with `from`. */
   rename(from: string, to: string): void {
-    Deno.renameSync(from, to);
+    try {
+      Deno.renameSync(from, to);
+    } catch (err) {
+      throw translate(err, "rename", from);
+    }
   }
 
   /** Remove a file (or empty directory); no error when it does not exist. */
@@ -313,7 +310,7 @@ export class DenoFileSystem implements FileSystem {
     try {
       Deno.removeSync(path);
     } catch (err) {
-      if (!(err instanceof Deno.errors.NotFound)) throw err;
+      if (!(err instanceof Deno.errors.NotFound)) throw translate(err, "remove", path);
     }
   }
 
@@ -335,5 +332,30 @@ export class DenoFileSystem implements FileSystem {
     } finally {
       fs.closeSync(fd);
     }
+  }
+
+  /**
+   * `flock` the directory itself (through its own open description), so no
+   * file deleted in it can let a second holder in.
+   */
+  lockDir(path: string): DirLock | undefined {
+    let file: Deno.FsFile;
+    try {
+      file = Deno.openSync(path, { read: true });
+    } catch (err) {
+      throw translate(err, "lockDir", path);
+    }
+    let locked = false;
+    try {
+      locked = file.tryLockSync(true);
+    } catch (err) {
+      file.close();
+      throw translate(err, "lockDir", path);
+    }
+    if (!locked) {
+      file.close();
+      return undefined;
+    }
+    return new DenoDirLock(file);
   }
 }

@@ -6,15 +6,16 @@
  * @module
  */
 
-import { posix } from "node:path";
-import type { FileHandle, FileInfo, FileSystem, OpenOptions } from "./types.ts";
+import { IoError, StorageFullError } from "../core/errors.ts";
+import { baseName, joinPath, normalizePath, parentPath } from "./path.ts";
+import type { DirLock, FileHandle, FileInfo, FileSystem, OpenOptions } from "./types.ts";
 
 /**
  * The operations a {@linkcode FaultInjector} is consulted on.
  *
  * @example
  * ```ts
- * import { type FsOpKind, MemoryFileSystem } from "@seed/batpak";
+ * import { type FsOpKind, MemoryFileSystem } from "@seed/batpak/testing";
  * const seen: FsOpKind[] = [];
  * const fsys = new MemoryFileSystem();
  * fsys.setFaultInjector((op) => {
@@ -43,7 +44,7 @@ export type FsOpKind =
  *
  * @example
  * ```ts
- * import { type FsOp, MemoryFileSystem } from "@seed/batpak";
+ * import { type FsOp, MemoryFileSystem } from "@seed/batpak/testing";
  * const ops: FsOp[] = [];
  * const fsys = new MemoryFileSystem();
  * fsys.mkdir("/db");
@@ -74,8 +75,9 @@ export interface FsOp {
 /**
  * What goes wrong with one operation.
  *
- * - `{ error }`: the operation throws an {@linkcode InjectedFaultError} with that
- *   `code` and has no effect (a failed write writes nothing). Any operation.
+ * - `{ error }`: the operation throws the port's error (`StorageFullError` for
+ *   ENOSPC, `IoError` for EIO) whose `cause` is an {@linkcode InjectedFaultError}
+ *   with that `code`, and has no effect (a failed write writes nothing). Any operation.
  * - `{ shortRead: n }`: the read returns at most `n` bytes. `read` only.
  * - `{ tornWrite: n }`: the first `n` bytes are written, then `EIO` is thrown. `write` only.
  * - `{ dropSync: true }`: the sync reports success but makes nothing durable
@@ -86,7 +88,7 @@ export interface FsOp {
  *
  * @example
  * ```ts
- * import { type FsFault, MemoryFileSystem } from "@seed/batpak";
+ * import { type FsFault, MemoryFileSystem } from "@seed/batpak/testing";
  * const fsys = new MemoryFileSystem();
  * fsys.mkdir("/db");
  * const file = fsys.open("/db/log", { read: true, write: true, create: true });
@@ -107,7 +109,7 @@ export type FsFault =
  *
  * @example
  * ```ts
- * import { type FaultInjector, MemoryFileSystem } from "@seed/batpak";
+ * import { type FaultInjector, MemoryFileSystem } from "@seed/batpak/testing";
  * const fsys = new MemoryFileSystem();
  * fsys.mkdir("/db");
  * const file = fsys.open("/db/log", { write: true, create: true });
@@ -126,7 +128,7 @@ export type FaultInjector = (op: FsOp) => FsFault | undefined;
  *
  * @example
  * ```ts
- * import { type CrashOptions, MemoryFileSystem } from "@seed/batpak";
+ * import { type CrashOptions, MemoryFileSystem } from "@seed/batpak/testing";
  * const fsys = new MemoryFileSystem();
  * fsys.mkdir("/db");
  * const file = fsys.open("/db/log", { write: true, create: true });
@@ -153,7 +155,7 @@ export interface CrashOptions {
  *
  * @example
  * ```ts
- * import { MemoryFileSystem, type MemoryFsStats } from "@seed/batpak";
+ * import { MemoryFileSystem, type MemoryFsStats } from "@seed/batpak/testing";
  * const fsys = new MemoryFileSystem();
  * fsys.mkdir("/db");
  * const file = fsys.open("/db/log", { write: true, create: true });
@@ -179,11 +181,12 @@ export interface MemoryFsStats {
 }
 
 /**
- * The error an `{ error }` or `{ tornWrite }` fault throws; `code` is `"EIO"` or `"ENOSPC"`.
+ * The `cause` of the error an `{ error }` or `{ tornWrite }` fault throws; `code` is `"EIO"` or
+ * `"ENOSPC"`. The thrown error itself is the port's: `StorageFullError` for ENOSPC, else `IoError`.
  *
  * @example
  * ```ts
- * import { InjectedFaultError, MemoryFileSystem } from "@seed/batpak";
+ * import { InjectedFaultError, MemoryFileSystem } from "@seed/batpak/testing";
  * const fsys = new MemoryFileSystem();
  * fsys.mkdir("/db");
  * const file = fsys.open("/db/log", { write: true, create: true });
@@ -191,7 +194,8 @@ export interface MemoryFsStats {
  * try {
  *   file.write(new Uint8Array(1), 0);
  * } catch (e) {
- *   if (e instanceof InjectedFaultError) console.log(e.code, e.op.kind); // ENOSPC write
+ *   const fault = (e as Error).cause;
+ *   if (fault instanceof InjectedFaultError) console.log(fault.code, fault.op.kind); // ENOSPC write
  * }
  * ```
  */
@@ -216,7 +220,7 @@ export class InjectedFaultError extends Error {
  *
  * @example
  * ```ts
- * import { MemoryFileSystem, SimulatedCrashError } from "@seed/batpak";
+ * import { MemoryFileSystem, SimulatedCrashError } from "@seed/batpak/testing";
  * const before = new MemoryFileSystem();
  * before.mkdir("/db");
  * const after = before.crash(); // carry on with `after`
@@ -227,14 +231,18 @@ export class InjectedFaultError extends Error {
  * }
  * ```
  */
-export class SimulatedCrashError extends Error {
+export class SimulatedCrashError extends IoError {
   /** Build the error for operation `op` on `path`. */
   constructor(op: string, path: string) {
-    super(
-      `${op} '${path}': this MemoryFileSystem crashed; use the instance crash() returned`,
-    );
-    this.name = "SimulatedCrashError";
+    super("io", op, path, "this MemoryFileSystem crashed; use the instance crash() returned");
   }
+}
+
+/** The port's error for an injected fault: `StorageFullError` for ENOSPC, else `IoError`. */
+function portError(fault: InjectedFaultError): IoError | StorageFullError {
+  return fault.code === "ENOSPC"
+    ? new StorageFullError(fault.op.kind, fault.op.path, { cause: fault })
+    : new IoError("io", fault.op.kind, fault.op.path, fault.message, { cause: fault });
 }
 
 /** First allocation of a file buffer; later growth doubles. */
@@ -270,15 +278,13 @@ function grow(buf: Uint8Array, keep: number, needed: number): Uint8Array {
 }
 
 function normalize(path: string): string {
-  return posix.resolve(ROOT, path);
+  return normalizePath(path);
 }
 
 function checkPosition(position: number, op: string, path: string): void {
   // node:fs treats -1 as "the current offset": reject it here too, so both backends agree.
   if (!Number.isSafeInteger(position) || position < 0) {
-    throw new RangeError(
-      `${op} '${path}': position must be a non-negative integer, got ${position}`,
-    );
+    throw new IoError("io", op, path, `position must be a non-negative integer, got ${position}`);
   }
 }
 
@@ -297,7 +303,6 @@ class Inode {
   dirtyFrom = CLEAN;
   /** One past the highest byte written or cut since the last sync. */
   dirtyTo = 0;
-  lockHolder: MemoryFileHandle | undefined;
 
   static fromBytes(bytes: Uint8Array): Inode {
     const inode = new Inode();
@@ -386,6 +391,8 @@ class Kernel {
   /** The operation the last returned fault was injected into. */
   faultOp: FsOp | undefined;
   stats: MemoryFsStats = { opens: 0, reads: 0, writes: 0, bytesWritten: 0, syncs: 0, dirSyncs: 0 };
+  /** Directories whose lock is held (a crash releases them all: the holder died). */
+  readonly dirLocks: Set<string> = new Set();
 
   assertAlive(op: string, path: string): void {
     if (this.dead) throw new SimulatedCrashError(op, path);
@@ -406,7 +413,7 @@ class Kernel {
     const fault = this.injector(op);
     if (fault === undefined) return undefined;
     this.faultOp = op;
-    if ("error" in fault) throw new InjectedFaultError(fault.error, op);
+    if ("error" in fault) throw portError(new InjectedFaultError(fault.error, op));
     const applies = "shortRead" in fault
       ? kind === "read"
       : "tornWrite" in fault
@@ -425,25 +432,25 @@ class Kernel {
     const dir = this.dirs.get(path);
     if (dir !== undefined) return dir;
     if (this.file(path) !== undefined) {
-      throw new Deno.errors.NotADirectory(`${op} '${path}': not a directory`);
+      throw new IoError("not_a_directory", op, path, "not a directory");
     }
-    throw new Deno.errors.NotFound(`${op} '${path}': no such directory`);
+    throw new IoError("not_found", op, path, "no such directory");
   }
 
   file(path: string): Inode | undefined {
     if (path === ROOT) return undefined;
-    return this.dirs.get(posix.dirname(path))?.files.get(posix.basename(path));
+    return this.dirs.get(parentPath(path))?.files.get(baseName(path));
   }
 
   /** Directory creation is durable at once (see the class doc of MemoryFileSystem). */
   mkdirs(path: string, op: string): void {
     if (this.dirs.has(path)) return;
     if (this.file(path) !== undefined) {
-      throw new Deno.errors.AlreadyExists(`${op} '${path}': a file exists there`);
+      throw new IoError("already_exists", op, path, "a file exists there");
     }
-    const parent = posix.dirname(path);
+    const parent = parentPath(path);
     this.mkdirs(parent, op);
-    this.dirs.get(parent)!.subdirs.add(posix.basename(path));
+    this.dirs.get(parent)!.subdirs.add(baseName(path));
     this.dirs.set(path, newDir());
   }
 
@@ -495,13 +502,13 @@ class MemoryFileHandle implements FileHandle {
   #check(op: string): void {
     this.#kernel.assertAlive(op, this.#key);
     if (this.#closed) {
-      throw new Deno.errors.BadResource(`${op} '${this.path}': file handle is closed`);
+      throw new IoError("io", op, this.path, "the file handle is closed");
     }
   }
 
   #checkMode(op: string, allowed: boolean, mode: string): void {
     if (!allowed) {
-      throw new Deno.errors.BadResource(`${op} '${this.path}': handle not opened for ${mode}`);
+      throw new IoError("io", op, this.path, `the handle is not opened for ${mode}`);
     }
   }
 
@@ -530,7 +537,7 @@ class MemoryFileHandle implements FileHandle {
       kernel.stats.writes++;
       kernel.stats.bytesWritten += kept;
       const detail = `torn write: ${kept} of ${data.length} bytes written`;
-      throw new InjectedFaultError("EIO", kernel.faultOp!, detail);
+      throw portError(new InjectedFaultError("EIO", kernel.faultOp!, detail));
     }
     this.#inode.write(data, position);
     kernel.stats.writes++;
@@ -584,23 +591,9 @@ class MemoryFileHandle implements FileHandle {
     return Promise.resolve();
   }
 
-  tryLock(): boolean {
-    this.#check("tryLock");
-    const holder = this.#inode.lockHolder;
-    if (holder !== undefined && holder !== this) return false;
-    this.#inode.lockHolder = this;
-    return true;
-  }
-
-  unlock(): void {
-    this.#check("unlock");
-    if (this.#inode.lockHolder === this) this.#inode.lockHolder = undefined;
-  }
-
   close(): void {
     this.#check("close");
     this.#closed = true;
-    if (this.#inode.lockHolder === this) this.#inode.lockHolder = undefined;
   }
 }
 
@@ -626,7 +619,7 @@ class MemoryFileHandle implements FileHandle {
  *   silently drop individual operations, chosen by their sequence number.
  *
  * Paths are normalised as absolute posix paths (`"a/b"` is `"/a/b"`). Locks
- * follow `flock`: exclusive per handle, released on `unlock`, `close` or crash.
+ * follow `flock`: `lockDir` is exclusive per directory, released by `release` or a crash.
  * Nothing here reads a clock or `Math.random`; async syncs settle on a
  * microtask. The test helpers (`readFile`, `writeFile`, `flipByte`,
  * `listFiles`) bypass fault injection and counters.
@@ -649,21 +642,21 @@ class MemoryFileHandle implements FileHandle {
 export class MemoryFileSystem implements FileSystem {
   #kernel: Kernel = new Kernel();
 
-  /** Open a file; throws `Deno.errors.NotFound`, `AlreadyExists` or `IsADirectory`. */
+  /** Open a file; `IoError` of kind `"not_found"`, `"already_exists"` or `"is_a_directory"`. */
   open(path: string, options: OpenOptions): FileHandle {
     const key = normalize(path);
     const kernel = this.#kernel;
     kernel.begin("open", key);
-    if (kernel.dirs.has(key)) throw new Deno.errors.IsADirectory(`open '${path}': is a directory`);
-    const parent = kernel.dir(posix.dirname(key), `open '${path}': parent`);
-    const name = posix.basename(key);
+    if (kernel.dirs.has(key)) throw new IoError("is_a_directory", "open", path, "is a directory");
+    const parent = kernel.dir(parentPath(key), `open '${path}': parent`);
+    const name = baseName(key);
     let inode = parent.files.get(name);
     if (inode !== undefined && options.createNew) {
-      throw new Deno.errors.AlreadyExists(`open '${path}': file exists (createNew)`);
+      throw new IoError("already_exists", "open", path, "the file exists (createNew)");
     }
     if (inode === undefined) {
       if (!options.create && !options.createNew) {
-        throw new Deno.errors.NotFound(`open '${path}': no such file`);
+        throw new IoError("not_found", "open", path, "no such file");
       }
       inode = new Inode();
       parent.files.set(name, inode);
@@ -706,17 +699,17 @@ export class MemoryFileSystem implements FileSystem {
     const kernel = this.#kernel;
     kernel.begin("rename", fromKey, undefined, undefined, toKey);
     if (kernel.dirs.has(fromKey)) {
-      throw new Deno.errors.NotSupported(`rename '${from}': renaming directories is not simulated`);
+      throw new IoError("is_a_directory", "rename", from, "renaming directories is not simulated");
     }
     const inode = kernel.file(fromKey);
-    if (inode === undefined) throw new Deno.errors.NotFound(`rename '${from}': no such file`);
+    if (inode === undefined) throw new IoError("not_found", "rename", from, "no such file");
     if (kernel.dirs.has(toKey)) {
-      throw new Deno.errors.IsADirectory(`rename to '${to}': is a directory`);
+      throw new IoError("is_a_directory", "rename", to, "the destination is a directory");
     }
-    const toDir = kernel.dir(posix.dirname(toKey), `rename to '${to}': parent`);
+    const toDir = kernel.dir(parentPath(toKey), `rename to '${to}': parent`);
     if (fromKey === toKey) return;
-    kernel.dirs.get(posix.dirname(fromKey))!.files.delete(posix.basename(fromKey));
-    toDir.files.set(posix.basename(toKey), inode);
+    kernel.dirs.get(parentPath(fromKey))!.files.delete(baseName(fromKey));
+    toDir.files.set(baseName(toKey), inode);
   }
 
   /** Remove a file or empty directory; no error when it does not exist. */
@@ -726,17 +719,33 @@ export class MemoryFileSystem implements FileSystem {
     kernel.begin("remove", key);
     const dir = kernel.dirs.get(key);
     if (dir !== undefined) {
-      if (key === ROOT) throw new Deno.errors.PermissionDenied("remove '/': the root stays");
+      if (key === ROOT) throw new IoError("permission_denied", "remove", path, "the root stays");
       if (dir.files.size > 0 || dir.subdirs.size > 0) {
-        throw Object.assign(new Error(`remove '${path}': directory not empty`), {
-          code: "ENOTEMPTY",
-        });
+        throw new IoError("io", "remove", path, "the directory is not empty");
       }
       kernel.dirs.delete(key);
-      kernel.dirs.get(posix.dirname(key))!.subdirs.delete(posix.basename(key));
+      kernel.dirs.get(parentPath(key))!.subdirs.delete(baseName(key));
       return;
     }
-    kernel.dirs.get(posix.dirname(key))?.files.delete(posix.basename(key));
+    kernel.dirs.get(parentPath(key))?.files.delete(baseName(key));
+  }
+
+  /** Take the lock of directory `path`; `undefined` while another holder has it. */
+  lockDir(path: string): DirLock | undefined {
+    const key = normalize(path);
+    const kernel = this.#kernel;
+    kernel.assertAlive("lockDir", key);
+    kernel.dir(key, "lockDir");
+    if (kernel.dirLocks.has(key)) return undefined;
+    kernel.dirLocks.add(key);
+    let held = true;
+    return {
+      release: () => {
+        if (!held) return;
+        held = false;
+        if (!kernel.dead) kernel.dirLocks.delete(key);
+      },
+    };
   }
 
   /** Make the entries of directory `path` durable. */
@@ -781,10 +790,10 @@ export class MemoryFileSystem implements FileSystem {
   writeFile(path: string, data: Uint8Array): void {
     const key = normalize(path);
     this.#kernel.assertAlive("writeFile", key);
-    const dirPath = posix.dirname(key);
+    const dirPath = parentPath(key);
     this.#kernel.mkdirs(dirPath, "writeFile");
     const dir = this.#kernel.dirs.get(dirPath)!;
-    const name = posix.basename(key);
+    const name = baseName(key);
     const existing = dir.files.get(name);
     if (existing !== undefined) {
       // In place, so open handles see it, as after a real truncate-and-write.
@@ -814,7 +823,7 @@ export class MemoryFileSystem implements FileSystem {
     this.#kernel.assertAlive("listFiles", ROOT);
     const paths: string[] = [];
     for (const [dirPath, dir] of this.#kernel.dirs) {
-      for (const name of dir.files.keys()) paths.push(posix.join(dirPath, name));
+      for (const name of dir.files.keys()) paths.push(joinPath(dirPath, name));
     }
     return paths.sort();
   }
@@ -823,7 +832,7 @@ export class MemoryFileSystem implements FileSystem {
     const key = normalize(path);
     this.#kernel.assertAlive(op, key);
     const inode = this.#kernel.file(key);
-    if (inode === undefined) throw new Deno.errors.NotFound(`${op} '${path}': no such file`);
+    if (inode === undefined) throw new IoError("not_found", op, path, "no such file");
     return inode;
   }
 }

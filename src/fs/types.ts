@@ -1,19 +1,42 @@
 /**
- * The narrow storage interface every byte of the store goes through.
+ * The storage port: the narrow, runtime-neutral interface every byte of the
+ * store goes through. The engine above it is web-standard TypeScript; an
+ * implementation adapts one runtime's storage to it.
  *
- * Two implementations ship: {@linkcode DenoFileSystem} (the real disk) and
- * {@linkcode MemoryFileSystem} (a simulation that models the page cache: data
- * not yet synced is lost on a simulated crash, and faults can be injected).
+ * Shape, and why: byte-range file handles (`read`/`write`/`truncate`/`sync`
+ * at a position) plus a handful of directory operations, all synchronous.
+ * An append returns its receipt synchronously, so everything on the append
+ * path (writes, the rotation to a new segment, a checkpoint sidecar) must be
+ * synchronous too. Runtimes whose storage has asynchronous parts do those up
+ * front, in their own async factory, before the store opens (the Origin
+ * Private File System implementation opens a pool of synchronous access
+ * handles there, the way SQLite's `opfs-sahpool` VFS does), so the port
+ * itself never waits.
+ *
+ * Three implementations ship: `DenoFileSystem` (the real disk, the default
+ * on Deno), `MemoryFileSystem` (a simulation with crashes and fault
+ * injection, from `@seed/batpak/testing`) and `OpfsFileSystem` (browsers).
+ *
+ * Errors: every method throws only {@linkcode IoError} (its `kind` says how
+ * it failed: `"not_found"`, `"already_exists"`, ...) or
+ * {@linkcode StorageFullError} (no space, or a storage quota), with the
+ * runtime's own error as `cause`. Paths are `/`-separated strings.
  *
  * @module
  */
+
+import type { IoError, StorageFullError } from "../core/errors.ts";
+
+/** The errors a storage operation may throw. */
+export type StorageError = IoError | StorageFullError;
 
 /**
  * How to open a file.
  *
  * @example
  * ```ts
- * import { MemoryFileSystem, type OpenOptions } from "@seed/batpak";
+ * import type { OpenOptions } from "@seed/batpak";
+ * import { MemoryFileSystem } from "@seed/batpak/testing";
  * const fsys = new MemoryFileSystem();
  * fsys.mkdir("/db");
  * const options: OpenOptions = { read: true, write: true, createNew: true };
@@ -28,7 +51,7 @@ export interface OpenOptions {
   write?: boolean;
   /** Create the file when missing. */
   create?: boolean;
-  /** Fail with `AlreadyExists` when the file exists (implies create). */
+  /** Fail with an `IoError` of kind `"already_exists"` when the file exists (implies create). */
   createNew?: boolean;
   /** Truncate the file to zero bytes on open. */
   truncate?: boolean;
@@ -91,15 +114,28 @@ export interface FileHandle {
   syncDataAsync(): Promise<void>;
   /** Flush file data and metadata (fsync) without blocking the event loop. */
   syncAsync(): Promise<void>;
-  /**
-   * Try to take an exclusive advisory lock; `false` when another handle, in
-   * this or another process, holds it.
-   */
-  tryLock(): boolean;
-  /** Release the lock taken by {@linkcode FileHandle.tryLock}. */
-  unlock(): void;
   /** Close the handle. */
   close(): void;
+}
+
+/**
+ * An exclusive lock on a directory, held until released (or the process
+ * ends). Taken on the directory itself, not on a file in it, so deleting a
+ * file cannot hand a second writer the store.
+ *
+ * @example
+ * ```ts
+ * import { DenoFileSystem, type DirLock } from "@seed/batpak";
+ * const fsys = new DenoFileSystem();
+ * const dir = Deno.makeTempDirSync();
+ * const lock: DirLock | undefined = fsys.lockDir(dir);
+ * console.log(lock !== undefined, fsys.lockDir(dir)); // true undefined
+ * lock?.release();
+ * ```
+ */
+export interface DirLock {
+  /** Release the lock. Idempotent. */
+  release(): void;
 }
 
 /**
@@ -107,7 +143,8 @@ export interface FileHandle {
  *
  * @example
  * ```ts
- * import { type FileSystem, MemoryFileSystem, Store } from "@seed/batpak";
+ * import { type FileSystem, Store } from "@seed/batpak";
+ * import { MemoryFileSystem } from "@seed/batpak/testing";
  * const fs: FileSystem = new MemoryFileSystem(); // or new DenoFileSystem(), the default
  * const store = Store.open({ dataDir: "/db", fs });
  * store.close();
@@ -115,7 +152,7 @@ export interface FileHandle {
  * ```
  */
 export interface FileSystem {
-  /** Open a file. Throws `Deno.errors.NotFound` / `AlreadyExists` like Deno does. */
+  /** Open a file. */
   open(path: string, options: OpenOptions): FileHandle;
   /** Metadata, or `undefined` when the path does not exist. */
   stat(path: string): FileInfo | undefined;
@@ -123,10 +160,16 @@ export interface FileSystem {
   readDir(path: string): string[];
   /** Create a directory and its parents; no error when it exists. */
   mkdir(path: string): void;
-  /** Atomically replace `to` with `from`. */
+  /** Atomically replace `to` with `from` (files). Durable after {@linkcode FileSystem.syncDir}. */
   rename(from: string, to: string): void;
-  /** Remove a file; no error when it does not exist. */
+  /** Remove a file (or an empty directory); no error when it does not exist. */
   remove(path: string): void;
   /** Make the directory's entries (creations, renames, removals) durable. */
   syncDir(path: string): void;
+  /**
+   * Take the exclusive lock of directory `path` (which must exist), or
+   * return `undefined` when another holder — in this or another process —
+   * has it.
+   */
+  lockDir(path: string): DirLock | undefined;
 }

@@ -114,9 +114,9 @@ function membersWithPrefix(dim: Dimension, prefix: string, ids: number[]): Uint8
   return member;
 }
 
-/** True when the region's kind filter selects system events explicitly. */
-function asksForSystem(region: Region): boolean {
-  if (region.category === SYSTEM_CATEGORY) return true;
+/** True when the region includes the store's own events (explicitly, or by its kind filter). */
+function includesSystem(region: Region): boolean {
+  if (region.includeSystem || region.category === SYSTEM_CATEGORY) return true;
   return region.kinds?.some((k) => (k >>> CATEGORY_SHIFT) === SYSTEM_CATEGORY) ?? false;
 }
 
@@ -195,9 +195,8 @@ class MergeHeap {
 export function queryIndex(index: Index, region: Region, after: number, limit: number): number[] {
   const out: number[] = [];
   if (limit <= 0 || after >= index.count) return out;
-  const narrowed = region.entityPrefix !== undefined || region.scope !== undefined;
   const kindFiltered = region.kinds !== undefined || region.category !== undefined;
-  const dropSystem = narrowed && !asksForSystem(region);
+  const dropSystem = !includesSystem(region);
   const keep = (g: number): boolean => {
     if (!kindFiltered && !dropSystem) return true;
     const kind = index.kindOf(g);
@@ -214,7 +213,11 @@ export function queryIndex(index: Index, region: Region, after: number, limit: n
   }
   const prefix = region.entityPrefix;
   let entityIds: number[] | undefined;
-  if (prefix !== undefined && prefix !== "") {
+  if (region.entity !== undefined) {
+    const id = index.entities.lookup(region.entity);
+    if (id < 0 || (prefix !== undefined && !region.entity.startsWith(prefix))) return out;
+    entityIds = [id];
+  } else if (prefix !== undefined && prefix !== "") {
     entityIds = idsWithPrefix(index.entities, prefix);
     if (entityIds.length === 0) return out;
   }
@@ -234,6 +237,7 @@ export function queryIndex(index: Index, region: Region, after: number, limit: n
     for (let i = p.firstAfter(after); i < p.length; i++) {
       const g = p.items[i];
       if (prefix !== undefined && !names[index.entityOf(g)].startsWith(prefix)) continue;
+      if (region.entity !== undefined && names[index.entityOf(g)] !== region.entity) continue;
       if (keep(g) && out.push(g) >= limit) break;
     }
     return out;
@@ -261,7 +265,9 @@ export function queryIndex(index: Index, region: Region, after: number, limit: n
     return out;
   }
   // Many matching entities covering much of the log: one pass over the log is cheaper.
-  const member = entityIds ? membersWithPrefix(index.entities, prefix!, entityIds) : undefined;
+  const member = entityIds && prefix !== undefined
+    ? membersWithPrefix(index.entities, prefix, entityIds)
+    : undefined;
   for (let g = after + 1; g <= index.count; g++) {
     if (member && member[index.entityOf(g)] === 0) continue;
     if (scopeId >= 0 && index.scopeOf(g) !== scopeId) continue;

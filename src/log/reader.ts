@@ -7,7 +7,7 @@
 
 import { join } from "node:path";
 import type { FileHandle, FileSystem } from "../fs/types.ts";
-import { CorruptSegmentError, StoreError } from "../core/errors.ts";
+import { CorruptSegmentError, IoError, StoreError } from "../core/errors.ts";
 import { FRAME_BODY_BYTES_MAX, FRAME_HEADER_BYTES, parseFrame } from "./frame.ts";
 import { segmentName } from "./segment.ts";
 import type { LogWriter } from "./writer.ts";
@@ -55,7 +55,7 @@ export class SegmentReader {
       h = this.#fs.open(join(this.#dataDir, segmentName(segment)), { read: true });
     } catch (e) {
       // The index (perhaps from a sidecar) names a segment that is not there.
-      if (!(e instanceof Deno.errors.NotFound)) throw ioError(segment, 0, e);
+      if (!(e instanceof IoError && e.kind === "not_found")) throw ioError(segment, 0, e);
       throw new CorruptSegmentError(segmentName(segment), 0, "the segment file is missing");
     }
     this.opens++;

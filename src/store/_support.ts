@@ -21,9 +21,17 @@ export class Receipt implements AppendReceipt {
   readonly #w2: number;
   readonly #w3: number;
   readonly #hash: Uint8Array;
-  constructor(sequence: number, globalSequence: number, id: IdWords, hash: Uint8Array) {
+  readonly duplicate: boolean;
+  constructor(
+    sequence: number,
+    globalSequence: number,
+    id: IdWords,
+    hash: Uint8Array,
+    duplicate = false,
+  ) {
     this.sequence = sequence;
     this.globalSequence = globalSequence;
+    this.duplicate = duplicate;
     this.#w0 = id[0];
     this.#w1 = id[1];
     this.#w2 = id[2];
@@ -42,6 +50,7 @@ export class Receipt implements AppendReceipt {
       sequence: this.sequence,
       globalSequence: this.globalSequence,
       eventHash: this.eventHash,
+      duplicate: this.duplicate,
     };
   }
   [Symbol.for("Deno.customInspect")](): string {

@@ -6,7 +6,7 @@
  */
 
 import { join } from "node:path";
-import type { FileHandle, FileSystem } from "../fs/types.ts";
+import type { DirLock, FileHandle, FileSystem } from "../fs/types.ts";
 import { type Dimension, Index } from "../index/index.ts";
 import {
   CHECKPOINT_FILE,
@@ -71,6 +71,8 @@ import type {
   Freshness,
   IndexEntry,
   OpenReport,
+  ReadOptions,
+  ReadStreamOptions,
   StoreConfig,
   StoredEvent,
   VerifyReport,
@@ -78,7 +80,7 @@ import type {
 import { checkFence, type FenceCheck } from "../ownership/fence.ts";
 import { type Ownership, OwnershipImpl } from "../ownership/ownership.ts";
 import { checkPosition, GuaranteedCursor, loadCursor, saveCursor } from "../read/cursor.ts";
-import { readOne } from "../read/_events.ts";
+import { readEvents, readOne } from "../read/_events.ts";
 import { subscribe } from "../read/subscription.ts";
 import { ProjectionCache } from "../read/projection.ts";
 import { verifyStore } from "../read/verify.ts";
@@ -197,7 +199,7 @@ export function storeInternals(store: Store): StoreInternals {
 export class Store {
   readonly #s: Settings;
   readonly #fs: FileSystem;
-  readonly #lock: FileHandle | undefined;
+  readonly #lock: DirLock | undefined;
   #index: Index;
   #segments: number[];
   #writer!: LogWriter;
@@ -215,7 +217,7 @@ export class Store {
   readonly #projections = new ProjectionCache();
   readonly #internals: StoreInternals;
 
-  private constructor(s: Settings, lock: FileHandle | undefined) {
+  private constructor(s: Settings, lock: DirLock | undefined) {
     this.#s = s;
     this.#fs = s.fs;
     this.#lock = lock;
@@ -270,7 +272,7 @@ export class Store {
     if (existing !== undefined && !existing.isDirectory) {
       throw new InvalidArgumentError(`config.dataDir "${s.dataDir}" exists and is not a directory`);
     }
-    let lock: FileHandle | undefined;
+    let lock: DirLock | undefined;
     if (s.readOnly) {
       // A reader takes no lock and changes nothing: the store must already be there.
       if (
@@ -281,21 +283,17 @@ export class Store {
       }
     } else {
       s.fs.mkdir(s.dataDir);
-      lock = s.fs.open(join(s.dataDir, LOCK_FILE), { read: true, write: true, create: true });
-      if (!lock.tryLock()) {
-        lock.close();
-        throw new StoreLockedError(s.dataDir);
-      }
+      // The directory itself is locked: deleting a file in it (say a "stale" LOCK) cannot
+      // let a second writer in.
+      lock = s.fs.lockDir(s.dataDir);
+      if (lock === undefined) throw new StoreLockedError(s.dataDir);
     }
     const store = new Store(s, lock);
     try {
       store.#recover(started);
     } catch (e) {
       store.#reader.close();
-      try {
-        lock?.unlock();
-        lock?.close();
-      } catch { /* best effort */ }
+      lock?.release();
       throw e;
     }
     return store;
@@ -1191,6 +1189,7 @@ export class Store {
       g,
       this.#index.idWords(g),
       buf.slice(h.hashAt, h.hashAt + HASH_BYTES),
+      true,
     );
   }
 
@@ -1382,6 +1381,124 @@ export class Store {
     const out: IndexEntry[] = new Array(postings.length);
     for (let i = 0; i < postings.length; i++) out[i] = this.#index.entry(postings.items[i]);
     return out;
+  }
+
+  /**
+   * Events of exactly `entity`, with payloads: from sequence `options.from`
+   * (inclusive; default the first, or the last when going backwards), at
+   * most `options.maxCount`, in `options.direction` order (default
+   * `"forwards"`).
+   *
+   * @example
+   * ```ts
+   * import { Coordinate, EventKind, Store } from "@seed/batpak";
+   * const store = Store.open(Deno.makeTempDirSync());
+   * const kind = EventKind.custom(1, 1);
+   * for (let i = 1; i <= 4; i++) store.append(new Coordinate("acct:1", "bank"), kind, i);
+   * store.append(new Coordinate("acct:10", "bank"), kind, 99); // another entity
+   * console.log(store.readStream("acct:1", { from: 2, maxCount: 2 }).map((e) => e.payload)); // [ 2, 3 ]
+   * console.log(store.readStream("acct:1", { direction: "backwards", maxCount: 1 })[0].payload); // 4
+   * store.close();
+   * ```
+   */
+  readStream(entity: string, options?: ReadStreamOptions): StoredEvent[] {
+    this.#assertOpen();
+    if (typeof entity !== "string") {
+      throw new InvalidArgumentError(
+        `readStream: entity must be a string, found ${describeValue(entity)}`,
+      );
+    }
+    if (options !== undefined && (typeof options !== "object" || options === null)) {
+      throw new InvalidArgumentError(
+        `readStream: options must be an object, found ${describeValue(options)}`,
+      );
+    }
+    const { from, maxCount, direction = "forwards" } = options ?? {};
+    if (direction !== "forwards" && direction !== "backwards") {
+      throw new InvalidArgumentError(
+        `readStream: direction must be "forwards" or "backwards", found ${describeValue(direction)}`,
+      );
+    }
+    if (from !== undefined && (!Number.isSafeInteger(from) || from < 1)) {
+      throw new InvalidArgumentError(
+        `readStream: from must be an integer ≥ 1, found ${describeValue(from)}`,
+      );
+    }
+    if (maxCount !== undefined && (!Number.isSafeInteger(maxCount) || maxCount < 0)) {
+      throw new InvalidArgumentError(
+        `readStream: maxCount must be an integer ≥ 0, found ${describeValue(maxCount)}`,
+      );
+    }
+    const id = this.#index.entities.lookup(entity);
+    if (id < 0) return [];
+    const postings = this.#index.entities.postings[id];
+    const last = postings.length;
+    const limit = maxCount ?? last;
+    if (direction === "forwards") {
+      const start = (from ?? 1) - 1;
+      return readEvents(this.#internals, postings.items, start, Math.min(last, start + limit));
+    }
+    const top = Math.min(from ?? last, last);
+    const start = Math.max(0, top - limit);
+    return readEvents(this.#internals, postings.items, start, top).reverse();
+  }
+
+  /**
+   * The entity's last sequence (its event count), 0 when it has none. O(1).
+   *
+   * @example
+   * ```ts
+   * import { Coordinate, EventKind, Store } from "@seed/batpak";
+   * const store = Store.open(Deno.makeTempDirSync());
+   * store.append(new Coordinate("a", "s"), EventKind.custom(1, 1), {});
+   * console.log(store.lastSequence("a"), store.lastSequence("b")); // 1 0
+   * store.close();
+   * ```
+   */
+  lastSequence(entity: string): number {
+    this.#assertOpen();
+    if (typeof entity !== "string") {
+      throw new InvalidArgumentError(
+        `lastSequence: entity must be a string, found ${describeValue(entity)}`,
+      );
+    }
+    return this.#index.lastSequence(this.#index.entities.lookup(entity));
+  }
+
+  /**
+   * Up to `options.limit` events of the region after global sequence
+   * `options.after`, in global order, with payloads: a page of a catch-up
+   * read ({@linkcode Store.queryAfter} with payloads).
+   */
+  read(region: Region, options: ReadOptions): StoredEvent[] {
+    this.#assertOpen();
+    if (typeof options !== "object" || options === null) {
+      throw new InvalidArgumentError(
+        `read: options must be { after, limit }, found ${describeValue(options)}`,
+      );
+    }
+    const { after, limit } = options;
+    const gs = this.#queryChecked("read", region, after, limit);
+    return readEvents(this.#internals, gs);
+  }
+
+  #queryChecked(where: string, region: Region, after: unknown, limit: unknown): number[] {
+    if (!(region instanceof Region)) {
+      throw new InvalidArgumentError(
+        `${where}: region must be a Region, found ${describeValue(region)}`,
+      );
+    }
+    if (typeof after !== "number" || !Number.isSafeInteger(after) || after < 0) {
+      throw new InvalidArgumentError(
+        `${where}: after must be an integer ≥ 0, found ${describeValue(after)}`,
+      );
+    }
+    if (typeof limit !== "number" || !Number.isSafeInteger(limit) || limit < 0) {
+      throw new InvalidArgumentError(
+        `${where}: limit must be an integer ≥ 0, found ${describeValue(limit)}`,
+      );
+    }
+    return queryIndex(this.#index, region, after, limit);
   }
 
   /**
@@ -1689,12 +1806,7 @@ export class Store {
     this.#reader.close();
     for (const l of this.#listeners) l();
     this.#listeners.clear();
-    try {
-      this.#lock?.unlock();
-      this.#lock?.close();
-    } catch (e) {
-      error ??= e;
-    }
+    this.#lock?.release();
     if (error !== undefined) throw error;
   }
 }

@@ -32,16 +32,8 @@
  * @module
  */
 
-import {
-  Coordinate,
-  CorruptSegmentError,
-  type FsFault,
-  type FsOp,
-  MemoryFileSystem,
-  Store,
-  StoreClosedError,
-  type StoreConfig,
-} from "../../mod.ts";
+import { Coordinate, CorruptSegmentError, Store, StoreClosedError, type StoreConfig } from "../../mod.ts";
+import { type FsFault, type FsOp, MemoryFileSystem } from "../../testing.ts";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseFrame } from "../../src/log/frame.ts";
