@@ -148,6 +148,7 @@ window.__spawn = (url) => new Promise((resolve) => {
     const m = e.data;
     if (m.type === "ready") resolve({ ok: true, value: id });
     else if (m.type === "fault") fault("worker " + id + ": " + m.text);
+    else if (m.type === "progress") globalThis.__report?.(JSON.stringify(m.value));
     else if (m.type === "result") {
       const done = pending.get(m.id);
       pending.delete(m.id);
@@ -169,6 +170,15 @@ window.__call = (id, name, args) => new Promise((resolve) => {
   worker.postMessage({ id: callId, name, args });
 });
 window.__terminate = (id) => { workers.get(id)?.terminate(); workers.delete(id); };
+window.__callModule = async (url, name, args) => {
+  try {
+    const mod = await import(url);
+    return { ok: true, value: await mod[name](...args) };
+  } catch (e) {
+    return { ok: false, error: { name: e?.name ?? "Error", message: String(e?.message ?? e),
+      code: e?.code, kind: e?.kind, stack: e?.stack } };
+  }
+};
 `;
 
 const PAGE_HTML = `<!doctype html><meta charset="utf-8"><title>batpak browser tests</title>
@@ -306,6 +316,34 @@ export class HarnessPage {
       this.#crashed = true;
       this.faults.push(`page crashed: ${e.message}`);
     });
+  }
+
+  /** What workers reported with `report()` (see `_worker_runtime.ts`), in arrival order. */
+  readonly progress: unknown[] = [];
+
+  /** Receive `report()` calls from workers; call before spawning them. */
+  async listen(): Promise<void> {
+    await this.page.exposeFunction("__report", (json: string) => {
+      this.progress.push(JSON.parse(json));
+    });
+  }
+
+  /** Call export `name` of page module `/w/<entry>.js` with `args`, on the page itself. */
+  async callModule<T = unknown>(entry: string, name: string, ...args: unknown[]): Promise<T> {
+    const answer = await withTimeout(
+      this.page.evaluate(
+        (url, name, args) =>
+          (globalThis as unknown as {
+            __callModule(url: string, name: string, args: unknown[]): Promise<unknown>;
+          }).__callModule(url, name, args),
+        `/w/${entry}.js`,
+        name,
+        args,
+      ) as Promise<{ ok: boolean; value?: T; error?: WireError }>,
+      `${entry}.${name}`,
+    );
+    if (!answer.ok) throw new WorkerCallError(`${entry}.${name}`, answer.error!);
+    return answer.value as T;
   }
 
   /** Load `path` of the test origin and wait for the harness script. */

@@ -54,6 +54,11 @@ function text(args: unknown[]): string {
   return args.map((a) => a instanceof Error ? `${a.name}: ${a.message}` : String(a)).join(" ");
 }
 
+/** Send `value` to the Deno side at once (it survives a later crash of the page). */
+export function report(value: unknown): void {
+  scope.postMessage({ type: "progress", value });
+}
+
 /** Answer calls from the harness page with `handlers`, and report every fault. */
 export function serve(handlers: Record<string, Handler>): void {
   const fault = (text: string) => scope.postMessage({ type: "fault", text });

@@ -1,0 +1,54 @@
+// Page module of tests/browser/store_test.ts: the conformance suite through BrowserStore, the
+// main-thread client, against the built bundle running as its worker.
+import { BrowserStore } from "../../src/browser/client.ts";
+import type { EventStore } from "../../src/core/types.ts";
+import { CONFORMANCE_CASES, newContext } from "../conformance/cases.ts";
+
+const FEATURES = { gaplessGlobalSequence: true, concurrentHandles: false };
+
+export function conformanceNames(): string[] {
+  return CONFORMANCE_CASES.map((c) => c.name);
+}
+
+/** Run one case; every `open` is a BrowserStore on a fresh worker of `workerUrl`. */
+export async function conformance(name: string, workerUrl: string): Promise<void> {
+  const c = CONFORMANCE_CASES.find((c) => c.name === name)!;
+  const ctx = newContext(FEATURES);
+  const pool = `client-${crypto.randomUUID()}`;
+  let current: BrowserStore | undefined;
+  const advance = ctx.clock.advance.bind(ctx.clock);
+  // The store's clock lives in the worker: each move of the case's clock follows it there.
+  ctx.clock.advance = (ms: number) => {
+    advance(ms);
+    current?.setClock(ctx.clock.nowMs).catch(() => {});
+  };
+  await c.run(async () => {
+    current = await BrowserStore.open({
+      name: pool,
+      worker: new URL(workerUrl, location.href),
+      manualClockMs: ctx.clock.nowMs,
+      lockWaitMs: 5_000,
+    });
+    return current as EventStore;
+  }, ctx);
+  await current?.close();
+  const root = await (navigator as unknown as {
+    storage: {
+      getDirectory(): Promise<{ removeEntry(n: string, o: { recursive: boolean }): Promise<void> }>;
+    };
+  }).storage.getDirectory();
+  await root.removeEntry(pool, { recursive: true });
+}
+
+/** Open a second client on `pool` while the first holds it: the error's code. */
+export async function lockedCode(pool: string, workerUrl: string): Promise<string | undefined> {
+  const first = await BrowserStore.open({ name: pool, worker: new URL(workerUrl, location.href) });
+  try {
+    await BrowserStore.open({ name: pool, worker: new URL(workerUrl, location.href) });
+    return undefined;
+  } catch (e) {
+    return (e as { code?: string }).code;
+  } finally {
+    await first.close();
+  }
+}
