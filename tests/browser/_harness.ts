@@ -392,7 +392,9 @@ export class HarnessPage {
   async allFaults(): Promise<string[]> {
     const inPage = this.#crashed || this.page.isClosed()
       ? []
-      : await this.page.evaluate(() => (globalThis as unknown as { __faults: string[] }).__faults);
+      : await this.page.evaluate(() =>
+        (globalThis as unknown as { __faults?: string[] }).__faults ?? []
+      );
     return [...inPage, ...this.faults];
   }
 
