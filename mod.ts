@@ -27,8 +27,15 @@
  */
 
 // Store: the embedded event store
-export { BATCH_ITEMS_MAX, GLOBAL_SEQUENCE_MAX, Store } from "./src/store/store.ts";
-export { FRAME_BODY_BYTES_MAX } from "./src/log/frame.ts";
+export { Store } from "./src/store/store.ts";
+export type { StoreReader } from "./src/store/reader.ts";
+export {
+  BATCH_BYTES_MAX,
+  BATCH_ITEMS_MAX,
+  FRAME_BODY_BYTES_MAX,
+  GLOBAL_SEQUENCE_MAX,
+  SEGMENT_MAX_BYTES_MAX,
+} from "./src/core/limits.ts";
 export { Coordinate, COORDINATE_BYTES_MAX } from "./src/core/coordinate.ts";
 export { EventKind } from "./src/core/kind.ts";
 export { Region } from "./src/core/region.ts";
@@ -49,20 +56,20 @@ export type {
   OpenReport,
   ReadOptions,
   ReadStreamOptions,
-  StoreConfig,
   StoredEvent,
   SubscribeOptions,
-  SyncConfig,
   VerifyProblem,
   VerifyReport,
 } from "./src/core/types.ts";
 export type { Ownership } from "./src/ownership/ownership.ts";
+export type { StoreConfig, SyncConfig } from "./src/engine/settings.ts";
 
 // Errors: every one a StoreError with a stable code
 export {
   ConcurrencyError,
   CorruptSegmentError,
   IdempotencyConflictError,
+  InternalError,
   InvalidArgumentError,
   InvalidCoordinateError,
   InvalidPayloadError,

@@ -23,7 +23,7 @@ if (Deno.args[0] === "--measure") {
   const before = Deno.memoryUsage();
   const store = Store.open({
     dataDir: dir,
-    enableMmapIndex: path === "mmap",
+    enableSidecarImage: path === "image",
     enableCheckpoint: path === "checkpoint",
   });
   gc();
@@ -48,7 +48,7 @@ for (let done = 0; done < EVENTS; done += 1000) {
 }
 store.close();
 
-for (const path of ["mmap", "rebuild"]) {
+for (const path of ["image", "rebuild"]) {
   const out = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", "--v8-flags=--expose-gc", import.meta.filename!, "--measure", dir, path],
     stderr: "inherit",

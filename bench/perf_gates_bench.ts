@@ -276,7 +276,7 @@ function defineBenches(): void {
   });
 
   const openOnly =
-    (get: () => { config: StoreConfig }, path?: "mmap" | "rebuild") => (t: Timer) => {
+    (get: () => { config: StoreConfig }, path?: "image" | "rebuild") => (t: Timer) => {
       const { config } = get();
       t.start();
       const store = Store.open(config);
@@ -301,7 +301,7 @@ function defineBenches(): void {
   bench(BENCH.closeSingle, SLOW, closeOnly(single100K));
   bench(BENCH.openMixed, SLOW, openOnly(mixed100K));
   bench(BENCH.closeMixed, SLOW, closeOnly(mixed100K));
-  bench(BENCH.imageRestore, SLOW, openOnly(image100K, "mmap"));
+  bench(BENCH.imageRestore, SLOW, openOnly(image100K, "image"));
   bench(BENCH.rebuildRestore, { n: 8, warmup: 1 }, openOnly(rebuild100K, "rebuild"));
 }
 

@@ -19,8 +19,6 @@
 
 import { DatabaseSync } from "node:sqlite";
 import { Coordinate, EventKind, type EventSourced, Region, Store } from "../mod.ts";
-import { storeInternals } from "../src/store/store.ts";
-import { readOne } from "../src/read/_events.ts";
 
 const KIND = EventKind.custom(0xf, 1);
 const BATCH_EVENTS = 1000;
@@ -236,15 +234,6 @@ let hotAt = 0;
 bench(B.get, { group: "P7 get", baseline: true }, () => {
   hotAt = (hotAt + 1) % hotIds.length;
   sink += store.get(hotIds[hotAt]).sequence;
-});
-
-// Diagnostic: the same read through the read side's decoder (src/read/_events.ts), to show
-// how much of get() is Store#readEvent's decoding rather than I/O.
-const internals = storeInternals(store);
-const hotGs = store.stream("p7:1k").map((e) => e.globalSequence);
-bench(B.getDecoder, { group: "P7 get" }, () => {
-  hotAt = (hotAt + 1) % hotGs.length;
-  sink += readOne(internals, hotGs[hotAt]).sequence;
 });
 
 bench(

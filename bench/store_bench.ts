@@ -183,7 +183,7 @@ function buildStore(events: number, entities: number, dir: string): void {
     group: "P5 cold start",
     n: 5,
     warmup: 1,
-    fn: () => open({ enableMmapIndex: true, enableCheckpoint: true }, "mmap"),
+    fn: () => open({ enableMmapIndex: true, enableCheckpoint: true }, "image"),
   });
   Deno.bench({
     name: `P5 open ${OPEN_EVENTS} events from the checkpoint (+ tail scan)`,

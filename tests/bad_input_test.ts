@@ -7,7 +7,23 @@
  */
 
 import assert from "node:assert/strict";
-import { ConcurrencyError, Coordinate, Denial, EventKind, InvalidArgumentError, InvalidCoordinateError, InvalidPayloadError, NotFoundError, OwnershipError, PayloadTooLargeError, Region, ReservedKindError, Store, StoreClosedError, StoreError } from "../mod.ts";
+import {
+  ConcurrencyError,
+  Coordinate,
+  Denial,
+  EventKind,
+  InvalidArgumentError,
+  InvalidCoordinateError,
+  InvalidPayloadError,
+  NotFoundError,
+  OwnershipError,
+  PayloadTooLargeError,
+  Region,
+  ReservedKindError,
+  Store,
+  StoreClosedError,
+  StoreError,
+} from "../mod.ts";
 import { MemoryFileSystem } from "../testing.ts";
 
 // deno-lint-ignore no-explicit-any

@@ -172,7 +172,7 @@ Deno.test("cli inspect: counts, segments, sizes and open path", async () => {
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stdout, /^events\s+300$/m);
     assert.match(run.stdout, /^entities\s+7$/m);
-    assert.match(run.stdout, /^open path\s+mmap \(index image\): 300 restored \+ 0 scanned/m);
+    assert.match(run.stdout, /^open path\s+image \(index image\): 300 restored \+ 0 scanned/m);
     assert.match(run.stdout, /^torn tail\s+none$/m);
     assert.match(run.stdout, /^\s+000001\.fbat\s+\d/m);
     assert.match(run.stdout, /^\s+index\.img\s+\d/m);
@@ -182,7 +182,7 @@ Deno.test("cli inspect: counts, segments, sizes and open path", async () => {
     assert.ok(json.segments.length > 1, "several segments");
     const sizes = json.segments.map((f: { bytes: number }) => f.bytes);
     assert.ok(sizes.every((b: number) => b > 0));
-    assert.equal(json.openReport.path, "mmap");
+    assert.equal(json.openReport.path, "image");
   } finally {
     cleanup(s);
   }

@@ -442,8 +442,7 @@ Deno.test("MemoryFileSystem: an error fault carries its code and names op and pa
   faultOnce(fs, "open", { error: "ENOSPC" });
   assert.throws(
     () => fs.open("/db.log", { write: true, create: true }),
-    (err: unknown) =>
-      injected("ENOSPC")(err) && /open '\/db\.log'/.test((err as Error).message),
+    (err: unknown) => injected("ENOSPC")(err) && /open '\/db\.log'/.test((err as Error).message),
   );
   assert.equal(fs.stat("/db.log"), undefined, "a failed open creates nothing");
 });

@@ -1,5 +1,16 @@
 import assert from "node:assert/strict";
-import { Coordinate, EventKind, type Fence, InvalidArgumentError, InvalidCoordinateError, OwnershipError, type OwnershipRejection, Region, Store, StoreClosedError } from "../mod.ts";
+import {
+  Coordinate,
+  EventKind,
+  type Fence,
+  InvalidArgumentError,
+  InvalidCoordinateError,
+  OwnershipError,
+  type OwnershipRejection,
+  Region,
+  Store,
+  StoreClosedError,
+} from "../mod.ts";
 import { MemoryFileSystem } from "../testing.ts";
 import { LEASE_MS_MAX } from "../src/ownership/ownership.ts";
 
@@ -296,7 +307,7 @@ for (const reopen of ["image", "rebuild"] as const) {
       store = Store.open(config);
       assert.equal(
         store.diagnostics().openReport.path,
-        reopen === "image" ? "mmap" : "rebuild",
+        reopen === "image" ? "image" : "rebuild",
       );
       const own = store.ownership(SCOPE);
       assert.deepEqual(own.current(), { owner: "a", epoch: 1, token: "" });

@@ -6,16 +6,27 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { decode, encode } from "@msgpack/msgpack";
-import { Coordinate, CorruptSegmentError, EventKind, type EventSourced, InvalidArgumentError, Region, Store, StoreClosedError, type StoreConfig, type StoredEvent } from "../mod.ts";
+import {
+  Coordinate,
+  CorruptSegmentError,
+  EventKind,
+  type EventSourced,
+  InvalidArgumentError,
+  Region,
+  Store,
+  StoreClosedError,
+  type StoreConfig,
+  type StoredEvent,
+} from "../mod.ts";
 import { MemoryFileSystem } from "../testing.ts";
-import { storeInternals } from "../src/store/store.ts";
+import { storeInternals } from "../src/store/_internals.ts";
 import { FRAME_HEADER_BYTES, parseFrame, sealFrame } from "../src/log/frame.ts";
 import { readEventHeader } from "../src/log/event_codec.ts";
 import { hashInto } from "../src/core/hash.ts";
 import { segmentName } from "../src/log/segment.ts";
-import { decodePayloadAt } from "../src/read/_payload.ts";
+import { encodePayload, PayloadDecoder } from "../src/core/payload.ts";
 import { SUBSCRIPTION_PAGE_BYTES, SUBSCRIPTION_PAGE_EVENTS } from "../src/read/subscription.ts";
-import { VERIFY_PROGRESS_EVERY_EVENTS } from "../src/read/verify.ts";
+import { VERIFY_PROGRESS_EVERY_EVENTS } from "../src/ops/verify.ts";
 import { PROJECTION_CACHE_ENTITIES_MAX } from "../src/read/projection.ts";
 
 const DIR = "/store";
@@ -98,19 +109,23 @@ Deno.test("query: bad arguments throw InvalidArgumentError", () => {
   throwsType(() => store.query(all), StoreClosedError);
 });
 
-Deno.test("query: system events are in Region.all() (gapless) but not in narrowed regions", () => {
+Deno.test("query: system events only with withSystem() (or a category-0 filter); cursor saves are no events", () => {
   const { store } = memStore();
   store.append(new Coordinate("job:1", "jobs"), K1, {});
-  store.saveCursor("worker", 1); // g = 2, entity $cursor:worker, scope $system
+  store.saveCursor("worker", 1); // not an event at all
+  store.ownership("jobs").claim("w", 1000); // g = 2, entity $fence:jobs, a system event
   store.append(new Coordinate("job:2", "jobs"), K1, {});
-  assert.deepEqual(gsOf(store.query(Region.all())), [1, 2, 3]);
-  assert.deepEqual(gsOf(drain(store, Region.all())), [1, 2, 3]);
+  assert.deepEqual(gsOf(store.query(Region.all())), [1, 3]);
+  assert.deepEqual(gsOf(drain(store, Region.all())), [1, 3]);
+  assert.deepEqual(gsOf(store.query(Region.all().withSystem())), [1, 2, 3]);
+  assert.deepEqual(gsOf(drain(store, Region.all().withSystem())), [1, 2, 3]);
   assert.deepEqual(gsOf(store.query(Region.entity(""))), [1, 3]);
-  assert.deepEqual(gsOf(store.query(Region.entity("$cursor:"))), []);
-  assert.deepEqual(gsOf(store.query(Region.scope("$system"))), []);
-  assert.deepEqual(gsOf(store.query(Region.entity("$cursor:").withCategory(0))), [2]);
-  assert.deepEqual(gsOf(store.query(Region.scope("$system").withCategory(0))), [2]);
+  assert.deepEqual(gsOf(store.query(Region.entity("$fence:"))), []);
+  assert.deepEqual(gsOf(store.query(Region.scope("jobs"))), [1, 3]);
+  assert.deepEqual(gsOf(store.query(Region.entity("$fence:").withCategory(0))), [2]);
+  assert.deepEqual(gsOf(store.query(Region.scope("jobs").withSystem())), [1, 2, 3]);
   assert.deepEqual(gsOf(store.query(Region.all().withCategory(1))), [1, 3]);
+  assert.equal(store.loadCursor("worker"), 1);
   store.close();
 });
 
@@ -458,10 +473,10 @@ Deno.test("named cursors: bad names and positions throw InvalidArgumentError", (
   assert.equal(store.diagnostics().events, 1, "a rejected save writes nothing");
   store.saveCursor("ok", 1);
   assert.equal(store.loadCursor("ok"), 1);
-  // The name is stored as the entity "$cursor:<name>": 1024 - 8 bytes remain for it.
-  store.saveCursor("n".repeat(1016), 1);
-  assert.equal(store.loadCursor("n".repeat(1016)), 1);
-  throwsType(() => store.saveCursor("n".repeat(1017), 1), InvalidArgumentError, /1024/);
+  // Names are at most 1024 UTF-8 bytes.
+  store.saveCursor("n".repeat(1024), 1);
+  assert.equal(store.loadCursor("n".repeat(1024)), 1);
+  throwsType(() => store.saveCursor("n".repeat(1025), 1), InvalidArgumentError, /1024/);
   store.close();
   throwsType(() => store.saveCursor("ok", 1), StoreClosedError);
   throwsType(() => store.loadCursor("ok"), StoreClosedError);
@@ -888,7 +903,7 @@ Deno.test("snapshot: a point-in-time copy while appends continue (timer and asyn
   assert.ok(store.diagnostics().events > atCall, "appends continued after the snapshot");
 
   const copy = Store.open({ dataDir: "/snap", fs });
-  assert.equal(copy.diagnostics().openReport.path, "mmap");
+  assert.equal(copy.diagnostics().openReport.path, "image");
   sameEvents(drain(copy, Region.all()), visible);
   assert.equal(copy.loadCursor("consumer"), 100);
   const report = copy.verify();
@@ -980,7 +995,7 @@ Deno.test("verify: a clean store, with progress", () => {
   for (let i = 0; i < 17; i++) {
     store.append(new Coordinate("x", "s"), K2, i, { idempotencyKey: `k${i}` });
   }
-  store.saveCursor("c", 5);
+  store.ownership("s").claim("w", 1000); // a system event is checked like any other
   const calls: [number, number][] = [];
   const report = store.verify({ onProgress: (checked, total) => calls.push([checked, total]) });
   assert.deepEqual(report, { ok: true, eventsChecked: n + 1, problems: [] });
@@ -1091,7 +1106,7 @@ Deno.test("verify: catches a reordered pair (valid CRCs); open fails closed or v
   store.close();
   // The index image restores without reading old frames; verify() on the reopened store finds it.
   const imaged = open();
-  assert.equal(imaged.diagnostics().openReport.path, "mmap");
+  assert.equal(imaged.diagnostics().openReport.path, "image");
   const again = imaged.verify();
   assert.equal(again.ok, false);
   assert.equal(again.problems[0].offset, a.offset);
@@ -1149,7 +1164,7 @@ Deno.test("verify: index parity problems in memory are reported", () => {
 
 // ----------------------------------------------------------- payload codec
 
-Deno.test("read path payload decoder: same result as @msgpack/msgpack (property)", () => {
+Deno.test("payload decoder: reads what @msgpack/msgpack wrote, to the same value (property)", () => {
   const value = fc.letrec((tie) => ({
     v: fc.oneof(
       { depthSize: "small" },
@@ -1169,34 +1184,53 @@ Deno.test("read path payload decoder: same result as @msgpack/msgpack (property)
       }),
     ),
   })).v;
-  // The library refuses to decode a "__proto__" key, so the fast path must refuse it too.
+  // Old stores were written with @msgpack/msgpack: our decoder must read them to exactly what
+  // the library returns — except for a leading U+FEFF, which the library's TextDecoder strips
+  // from long strings and ours keeps (checked below).
+  const leadingBom = (v: unknown): boolean =>
+    typeof v === "string"
+      ? v.startsWith("\uFEFF")
+      : typeof v === "object" && v !== null && !(v instanceof Uint8Array) && !(v instanceof Date)
+      ? Object.entries(v).some(([k, x]) => k.startsWith("\uFEFF") || leadingBom(x))
+      : false;
   const outcome = (f: () => unknown) => {
     try {
       return { value: f() };
-    } catch (e) {
-      return { error: (e as Error).message };
+    } catch {
+      return { error: true };
     }
   };
+  const decoder = new PayloadDecoder();
   fc.assert(
     fc.property(value, fc.nat(4), (v, pad) => {
       const bytes = encode(v, { useBigInt64: true, ignoreUndefined: true });
       const framed = new Uint8Array(bytes.length + 2 * pad);
       framed.set(bytes, pad);
-      assert.deepStrictEqual(
-        outcome(() => decodePayloadAt(framed, pad, pad + bytes.length)),
-        outcome(() => decode(bytes, { useBigInt64: true })),
-      );
+      const ours = outcome(() => decoder.decode(framed, pad, pad + bytes.length));
+      const theirs = outcome(() => decode(bytes, { useBigInt64: true }));
+      if (leadingBom(v)) return;
+      assert.deepStrictEqual(ours, theirs);
     }),
     { numRuns: 2000 },
   );
-  // Arbitrary bytes: the same value, or an error in both.
+  // Arbitrary bytes: whatever ours accepts, the library accepts as the same value (ours is
+  // stricter: invalid UTF-8 and unknown extensions are errors, not U+FFFD or ExtData).
   fc.assert(
     fc.property(fc.uint8Array({ maxLength: 40 }), (bytes) => {
-      assert.deepStrictEqual(
-        outcome(() => decodePayloadAt(bytes, 0, bytes.length)),
-        outcome(() => decode(bytes, { useBigInt64: true })),
-      );
+      const ours = outcome(() => decoder.decode(bytes, 0, bytes.length));
+      if ("error" in ours) return;
+      assert.deepStrictEqual(ours, outcome(() => decode(bytes, { useBigInt64: true })));
     }),
     { numRuns: 5000 },
   );
+});
+
+Deno.test("payload codec: strings and keys keep a leading U+FEFF, short and long", () => {
+  const decoder = new PayloadDecoder();
+  for (const n of [0, 1, 30, 200, 5000]) {
+    const text = "\uFEFF" + "x".repeat(n);
+    const v = { [text]: text, list: [text, "\uFEFF\uFEFF" + "é".repeat(n)] };
+    const bytes = encodePayload(v);
+    assert.deepStrictEqual(decoder.decode(bytes, 0, bytes.length), v, `length ${n}`);
+  }
 });

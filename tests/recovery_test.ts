@@ -4,10 +4,19 @@
  */
 
 import assert from "node:assert/strict";
-import { Coordinate, CorruptSegmentError, Region, Store, StoreClosedError, StoreError } from "../mod.ts";
-import { type FsFault, type FsOp } from "../testing.ts";
-import { storeInternals } from "../src/store/store.ts";
-import { dataEnd } from "../src/log/recovery.ts";
+import {
+  Coordinate,
+  CorruptSegmentError,
+  IoError,
+  Region,
+  Store,
+  StoreClosedError,
+  StoreError,
+  WriterPoisonedError,
+} from "../mod.ts";
+import type { FsFault, FsOp } from "../testing.ts";
+import { storeInternals } from "../src/store/_internals.ts";
+import { dataEnd } from "../src/log/files.ts";
 import {
   assertHealthy,
   cloneFs,
@@ -68,7 +77,7 @@ function batchCrash(how: "eio" | "dropSync", seed: number) {
   }));
   if (how === "eio") {
     const e = throwsType(() => store.appendBatch(items), StoreError);
-    assert.equal(e.code, "STORE_CLOSED");
+    assert.equal(e.code, "IO_ERROR");
     // Not durable, so never visible.
     assert.equal(store.diagnostics().events, 6);
     assert.deepEqual(dump(store), durable);
@@ -113,7 +122,7 @@ for (const how of ["eio", "dropSync"] as const) {
       assertHealthy(r.again);
       // The store is usable and the next event follows the durable ones; a lost batch's
       // idempotency key is free again, a surviving one still dedupes.
-      const next = r.again.append(new Coordinate("acct:0", "scope0"), KIND_A, "next", {
+      const next = r.again.append(new Coordinate("acct:0", "scope0"), KIND_B, "next", {
         idempotencyKey: "batch-3",
       });
       if (r.after.length === 14) assert.equal(next.globalSequence, 10);
@@ -171,7 +180,7 @@ Deno.test("torn tail: for 150 seeds, every durable event is back byte-identical"
         // tail past the image, which the next open scans.
         store.close();
         store = reopen(fs, { segmentMaxBytes: 2048 });
-        assert.equal(store.diagnostics().openReport.path, "mmap");
+        assert.equal(store.diagnostics().openReport.path, "image");
       }
     }
     const acknowledged = storeInternals(store).index.count;
@@ -186,7 +195,7 @@ Deno.test("torn tail: for 150 seeds, every durable event is back byte-identical"
     assert.deepEqual(after, before.slice(0, after.length), `seed ${seed}: a prefix of the log`);
     assert.deepEqual(rawFrames(again), beforeRaw.slice(0, after.length), `seed ${seed}: bytes`);
     assertHealthy(again);
-    if (seed % 3 === 1) assert.equal(again.diagnostics().openReport.path, "mmap", `seed ${seed}`);
+    if (seed % 3 === 1) assert.equal(again.diagnostics().openReport.path, "image", `seed ${seed}`);
     if (again.diagnostics().openReport.truncatedBytes > 0) cut++;
     if (after.length > acknowledged) keptUnsynced++;
     // Appending after the cut continues the log cleanly, and it reopens again.
@@ -335,7 +344,7 @@ Deno.test("flipped byte in a sealed segment covered by the image: reads fail clo
   const loc = locations[g - 1];
   fs.flipByte(segPath(2), loc.offset + loc.length - 40);
   const store = reopen(fs);
-  assert.equal(store.diagnostics().openReport.path, "mmap");
+  assert.equal(store.diagnostics().openReport.path, "image");
   const e = throwsType(() => store.get(ids[g - 1]), CorruptSegmentError);
   assert.equal(e.file, "000002.fbat");
   assert.equal(e.offset, loc.offset);
@@ -376,8 +385,13 @@ Deno.test("flipped byte in the last frame of the tail is cut back and reported",
   const last = locations[locations.length - 1];
   assert.equal(last.segment, segments);
   fs.flipByte(segPath(segments), last.offset + 20);
+  // The cut counts up to the last non-zero byte (trailing zeros look like preallocation): the
+  // frame's hash may end in zero bytes (regression: this failed for 1 seed in 256).
+  const frame = fs.readFile(segPath(segments)).subarray(last.offset, last.offset + last.length);
+  let nonZero = frame.length;
+  while (nonZero > 0 && frame[nonZero - 1] === 0) nonZero--;
   const store = reopen(fs);
-  assert.equal(store.diagnostics().openReport.truncatedBytes, last.length);
+  assert.equal(store.diagnostics().openReport.truncatedBytes, nonZero);
   assert.equal(store.diagnostics().events, locations.length - 1);
   assertHealthy(store);
   store.close();
@@ -394,15 +408,20 @@ for (const [name, kind] of [["write", "write"], ["syncData", "syncData"]] as con
     const durable = dump(store);
     store.append(c, KIND_A, 5);
     fs.setFaultInjector(onSegments(kind, { error: "EIO" }));
-    const e = throwsType(() => store.sync(), StoreError);
-    assert.equal(e.code, "STORE_CLOSED");
+    // The failing call reports the I/O error itself...
+    const e = throwsType(() => store.sync(), IoError);
+    assert.equal(e.code, "IO_ERROR");
     assert.match(e.message, /EIO/);
     fs.setFaultInjector();
-    // Later writes are refused, even with the disk healthy again.
-    throwsType(() => store.append(c, KIND_A, 6), StoreClosedError, /poisoned/);
-    throwsType(() => store.appendBatch([{ coord: c, kind: KIND_A, payload: 7 }]), StoreClosedError);
-    throwsType(() => store.sync(), StoreClosedError);
-    await assert.rejects(store.durable(), StoreClosedError);
+    // ...and later writes are refused, even with the disk healthy again, naming it as the cause.
+    const later = throwsType(() => store.append(c, KIND_A, 6), WriterPoisonedError, /I\/O failure/);
+    assert.equal(later.cause, e);
+    throwsType(
+      () => store.appendBatch([{ coord: c, kind: KIND_A, payload: 7 }]),
+      WriterPoisonedError,
+    );
+    throwsType(() => store.sync(), WriterPoisonedError);
+    await assert.rejects(store.durable(), WriterPoisonedError);
     // Reads still work.
     assert.equal(store.stream("p").length, 6);
     for (const ev of durable) assert.deepEqual(store.get(ev.eventId as string).payload, ev.payload);
@@ -422,8 +441,8 @@ Deno.test("poisoning: a failed async fsync rejects durable() and poisons the wri
   await store.durable();
   store.append(c, KIND_A, 1);
   fs.setFaultInjector(onSegments("syncData", { error: "EIO" }));
-  await assert.rejects(store.durable(), StoreClosedError);
-  throwsType(() => store.append(c, KIND_A, 2), StoreClosedError);
+  await assert.rejects(store.durable(), IoError);
+  throwsType(() => store.append(c, KIND_A, 2), WriterPoisonedError);
   assert.equal(store.stream("p").length, 2);
   store.close(); // closing a poisoned store releases it
   const again = reopen(fs.crash());
@@ -442,7 +461,7 @@ Deno.test("poisoning: an EIO while an append flushes a full buffer fails that ap
   store.append(c, KIND_A, big); // fits the 256 KiB write buffer
   throwsType(() => store.append(c, KIND_A, big), StoreError); // forces a flush
   fs.setFaultInjector();
-  throwsType(() => store.append(c, KIND_A, 1), StoreClosedError);
+  throwsType(() => store.append(c, KIND_A, 1), WriterPoisonedError);
   assert.equal(store.get(store.stream("p")[0].eventId).payload, "durable");
   store.close();
   const again = reopen(fs.crash());
@@ -468,7 +487,7 @@ Deno.test("poisoning: a failed segment rotation poisons; nothing acknowledged is
     }
   }
   assert.ok(failure instanceof StoreError, String(failure));
-  throwsType(() => store.append(c, KIND_A, "more"), StoreClosedError);
+  throwsType(() => store.append(c, KIND_A, "more"), WriterPoisonedError);
   const again = reopen(fs.crash());
   assert.equal(again.diagnostics().events, acknowledged);
   assertHealthy(again);
@@ -479,7 +498,7 @@ Deno.test("I/O faults: one failing operation anywhere in a rotating workload los
   const payloadsOf = (s: Store) => s.query(Region.all()).map((e) => s.get(e.eventId).payload);
   let faulted = 0;
   let opsSeen = 0;
-  const OPS_MAX = 150;
+  const OPS_MAX = 250;
   for (let at = 0; at < OPS_MAX; at++) {
     for (const torn of [false, true]) {
       const { fs, store } = memStore({ segmentMaxBytes: 512, sync: { everyNEvents: 3 } });
@@ -521,7 +540,15 @@ Deno.test("I/O faults: one failing operation anywhere in a rotating workload los
       if (hit) faulted++;
       if (failure !== undefined) {
         assert.ok(failure instanceof StoreError, `op ${at}: ${failure}`);
-        throwsType(() => store.append(cs[0], KIND_A, "x"), StoreClosedError);
+        // A failure stops the writer (WRITER_POISONED), or, when only space could not be had
+        // (nothing of the log changed), the store stays writable.
+        try {
+          store.append(cs[0], KIND_A, "x");
+          assert.ok(!(failure instanceof IoError), `op ${at}: writable after ${failure}`);
+          written.push("x");
+        } catch (e) {
+          assert.ok(e instanceof WriterPoisonedError, `op ${at}: ${e}`);
+        }
       }
       const again = reopen(fs.crash({ tornWrites: true, seed: at * 2 + (torn ? 1 : 0) }));
       const got = payloadsOf(again);

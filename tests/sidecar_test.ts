@@ -4,9 +4,17 @@
  */
 
 import assert from "node:assert/strict";
-import { Coordinate, type IndexEntry, type OpenReport, Region, type Store } from "../mod.ts";
-import { type MemoryFileSystem } from "../testing.ts";
-import { CHECKPOINT_EVERY_EVENTS_MIN, storeInternals } from "../src/store/store.ts";
+import {
+  Coordinate,
+  CorruptSegmentError,
+  type IndexEntry,
+  type OpenReport,
+  Region,
+  type Store,
+} from "../mod.ts";
+import type { MemoryFileSystem } from "../testing.ts";
+import { storeInternals } from "../src/store/_internals.ts";
+import { CHECKPOINT_EVERY_EVENTS_MIN } from "../src/core/limits.ts";
 import {
   assertHealthy,
   cloneFs,
@@ -17,6 +25,7 @@ import {
   KIND_B,
   memStore,
   reopen,
+  throwsType,
 } from "./fixtures/store_helpers.ts";
 
 const IMAGE = `${DIR}/index.img`;
@@ -84,7 +93,7 @@ Deno.test("open paths: after close the image restores everything, without a tail
   const { fs, before } = smallStore();
   const store = reopen(fs);
   const r = report(store);
-  assert.equal(r.path, "mmap");
+  assert.equal(r.path, "image");
   assert.equal(r.restoredEntries, 300);
   assert.equal(r.tailEntries, 0);
   assert.equal(r.truncatedBytes, 0);
@@ -124,7 +133,7 @@ Deno.test("open paths: without the image, a checkpoint restores most and the tai
 Deno.test("open paths: query results are identical through image, checkpoint and rebuild", () => {
   const fs = bigStore();
   const viaImage = reopen(cloneFs(fs));
-  assert.equal(report(viaImage).path, "mmap");
+  assert.equal(report(viaImage).path, "image");
   const expected = queries(viaImage);
   assert.equal(expected[0].length, BIG);
   // Appends after the open land the same way on every path.
@@ -143,7 +152,9 @@ Deno.test("open paths: query results are identical through image, checkpoint and
     assert.deepEqual(queries(store), expected);
     // Idempotency keys and per-entity state came back too.
     assert.equal(
-      store.append(extra, KIND_A, "dup", { idempotencyKey: 69_000n }).globalSequence,
+      // Key 69000n was event 69001: entity big:0 (69000 % 50), kind B (69000 % 3 === 0).
+      store.append(new Coordinate("big:0", "scope0"), KIND_B, "dup", { idempotencyKey: 69_000n })
+        .globalSequence,
       69_001,
     );
     assert.equal(store.append(extra, KIND_B, "after").sequence, BIG / 50 + 1);
@@ -234,7 +245,7 @@ Deno.test("corrupt image: any flipped byte is rejected, reported, and the next p
     store.close();
     // The close wrote a fresh image, which is trusted again.
     const next = reopen(copy);
-    assert.equal(report(next).path, "mmap");
+    assert.equal(report(next).path, "image");
     next.close();
   }
   // A truncated or empty image too.
@@ -262,27 +273,28 @@ Deno.test("corrupt checkpoint: rejected, and the log is rebuilt", () => {
   store.close();
 });
 
-Deno.test("stale image: a log cut shorter than the image is rejected", () => {
+Deno.test("stale image: a log cut shorter than the image fails closed, the image kept as evidence", () => {
   const { fs, store } = memStore();
   const c = new Coordinate("cut", "s");
   for (let i = 0; i < 20; i++) store.append(c, KIND_A, { i });
   const last = storeInternals(store).index.location(20);
   const before = dump(store);
   store.close();
-  // Cut into the last frame: the image still counts it.
+  // Cut into the last frame: the image still counts it, so the log lost a durable event.
   fs.writeFile(SEG1, fs.readFile(SEG1).subarray(0, last.offset + 10));
+  const image = fs.readFile(IMAGE);
+  const e = throwsType(() => reopen(fs), CorruptSegmentError, /index\.img covers/);
+  assert.equal(e.file, "000001.fbat");
+  assert.deepEqual(fs.readFile(IMAGE), image, "the evidence is untouched");
+  // With the evidence removed by hand, the shorter log opens (cut back to whole frames).
+  fs.remove(IMAGE);
   const again = reopen(fs);
-  const r = report(again);
-  assert.equal(r.path, "rebuild");
-  assert.equal(r.rejectedSidecars.length, 1);
-  assert.match(r.rejectedSidecars[0], /index\.img/);
-  assert.ok(r.truncatedBytes > 0 && r.truncatedBytes <= 10, `${r.truncatedBytes} bytes cut`);
   assert.deepEqual(dump(again), before.slice(0, 19));
   assertHealthy(again);
   again.close();
 });
 
-Deno.test("stale image: a log rewritten after the image was taken is rejected", () => {
+Deno.test("stale image: a log rewritten after the image was taken fails closed", () => {
   const { fs, store } = memStore();
   const c = new Coordinate("rw", "s");
   for (let i = 0; i < 10; i++) store.append(c, KIND_A, { i, v: "first" });
@@ -297,11 +309,10 @@ Deno.test("stale image: a log rewritten after the image was taken is rejected", 
   const expected = dump(rewrite);
   rewrite.close();
   fs.writeFile(IMAGE, oldImage);
+  // The image names a last frame the log no longer has: fail closed, never mix histories.
+  throwsType(() => reopen(fs), CorruptSegmentError, /not there any more/);
+  fs.remove(IMAGE);
   const again = reopen(fs);
-  const r = report(again);
-  assert.equal(r.path, "rebuild");
-  assert.equal(r.rejectedSidecars.length, 1);
-  assert.match(r.rejectedSidecars[0], /index\.img/);
   assert.deepEqual(dump(again), expected);
   assertHealthy(again);
   again.close();
@@ -310,7 +321,7 @@ Deno.test("stale image: a log rewritten after the image was taken is rejected", 
 Deno.test("image open, more appends, crash: the reopen scans the tail past the image", () => {
   const { fs, before, cs } = smallStore();
   const store = reopen(fs);
-  assert.equal(report(store).path, "mmap");
+  assert.equal(report(store).path, "image");
   const more = [];
   for (let i = 0; i < 25; i++) {
     more.push(store.append(cs[i % 9], KIND_A, { more: i }, { idempotencyKey: `more-${i}` }));
@@ -320,13 +331,13 @@ Deno.test("image open, more appends, crash: the reopen scans the tail past the i
   const crashed = fs.crash();
   const again = reopen(crashed);
   const r = report(again);
-  assert.equal(r.path, "mmap");
+  assert.equal(r.path, "image");
   assert.equal(r.restoredEntries, before.length);
   assert.equal(r.tailEntries, 25);
   assert.deepEqual(dump(again), expected);
   // Keys and CAS from the tail are known.
   assert.equal(
-    again.append(cs[0], KIND_A, "dup", { idempotencyKey: "more-3" }).eventId,
+    again.append(cs[3], KIND_A, "dup", { idempotencyKey: "more-3" }).eventId,
     more[3].eventId,
   );
   const last0 = again.stream(cs[0].entity).length;
@@ -337,7 +348,7 @@ Deno.test("image open, more appends, crash: the reopen scans the tail past the i
   assertHealthy(again);
   again.close();
   const third = reopen(crashed);
-  assert.equal(report(third).path, "mmap");
+  assert.equal(report(third).path, "image");
   assert.equal(report(third).tailEntries, 0);
   third.close();
 });
@@ -346,7 +357,7 @@ Deno.test("leftover temporary sidecar files from a crash are ignored and removed
   const { fs, before } = smallStore();
   fs.writeFile(`${IMAGE}.tmp`, new Uint8Array([1, 2, 3]));
   const store = reopen(fs);
-  assert.equal(report(store).path, "mmap");
+  assert.equal(report(store).path, "image");
   assert.deepEqual(dump(store), before);
   assert.equal(fs.stat(`${IMAGE}.tmp`), undefined);
   store.close();

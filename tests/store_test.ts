@@ -5,9 +5,26 @@
  */
 
 import assert from "node:assert/strict";
-import { ConcurrencyError, Coordinate, EventKind, InvalidArgumentError, InvalidCoordinateError, InvalidPayloadError, NotFoundError, PayloadTooLargeError, Region, ReservedKindError, Store, StoreClosedError, type StoreConfig, StoreError } from "../mod.ts";
-import { type MemoryFileSystem } from "../testing.ts";
-import { storeInternals } from "../src/store/store.ts";
+import {
+  type AppendReceipt,
+  ConcurrencyError,
+  Coordinate,
+  EventKind,
+  IdempotencyConflictError,
+  InvalidArgumentError,
+  InvalidCoordinateError,
+  InvalidPayloadError,
+  NotFoundError,
+  PayloadTooLargeError,
+  Region,
+  ReservedKindError,
+  Store,
+  StoreClosedError,
+  type StoreConfig,
+  StoreError,
+} from "../mod.ts";
+import type { MemoryFileSystem } from "../testing.ts";
+import { storeInternals } from "../src/store/_internals.ts";
 import { FRAME_BODY_BYTES_MAX } from "../src/log/frame.ts";
 import {
   assertHealthy,
@@ -66,6 +83,7 @@ Deno.test("append: receipts count per entity and globally from 1, ids are UUIDv7
     sequence: 2,
     globalSequence: 3,
     eventHash: r[2].eventHash,
+    duplicate: false,
   });
   // Event hashes chain per entity.
   assert.equal(store.get(r[0].eventId).prevHash, "");
@@ -383,21 +401,67 @@ Deno.test("CAS: a checkpoint reopen (no image) still sees the right last sequenc
 
 // ------------------------------------------------------------- idempotency
 
-Deno.test("idempotency: a repeated key returns the first receipt and writes nothing", () => {
+/** A receipt as JSON without its `duplicate` flag (a retry's receipt equals the first one's). */
+function sameReceipt(retry: AppendReceipt, first: AppendReceipt): void {
+  const { duplicate: d1, ...a } = JSON.parse(JSON.stringify(retry));
+  const { duplicate: d0, ...b } = JSON.parse(JSON.stringify(first));
+  assert.deepEqual(a, b);
+  assert.equal(d1, true, "the retry is flagged duplicate");
+  assert.equal(d0, false, "the first write is not");
+}
+
+Deno.test("idempotency: a retry (same key, entity, kind) returns the first receipt and writes nothing", () => {
   const { store } = memStore();
   const coord = new Coordinate("idem", "s");
   const first = store.append(coord, KIND_A, { v: 1 }, { idempotencyKey: "order-1" });
-  const again = store.append(coord, KIND_B, { v: "different" }, { idempotencyKey: "order-1" });
-  assert.deepEqual(JSON.parse(JSON.stringify(again)), JSON.parse(JSON.stringify(first)));
-  // Even to another entity, with a CAS that would fail.
-  const elsewhere = store.append(new Coordinate("other", "t"), KIND_A, 0, {
+  // Whatever the retry's payload, and even with a CAS that would fail now.
+  const again = store.append(coord, KIND_A, { v: "different" }, {
     idempotencyKey: "order-1",
     expectedSequence: 9,
   });
-  assert.equal(elsewhere.eventId, first.eventId);
-  assert.equal(elsewhere.globalSequence, 1);
+  sameReceipt(again, first);
   assert.equal(store.diagnostics().events, 1);
   assert.deepEqual(store.get(first.eventId).payload, { v: 1 });
+  store.close();
+});
+
+Deno.test('entities starting with "$" are the store\'s own: a user append there is refused', () => {
+  const { store } = memStore();
+  store.ownership("orders").claim("w", 1000); // writes a $fence:orders system event
+  for (const entity of ["$fence:orders", "$denials", "$anything"]) {
+    throwsType(
+      () => store.append(new Coordinate(entity, "orders"), KIND_A, 1),
+      InvalidCoordinateError,
+      /reserved/,
+    );
+    throwsType(
+      () =>
+        store.appendBatch([{ coord: new Coordinate(entity, "orders"), kind: KIND_A, payload: 1 }]),
+      InvalidCoordinateError,
+    );
+  }
+  assert.equal(store.query(Region.all()).length, 0);
+  assert.equal(store.query(Region.all().withSystem()).length, 1);
+  store.append(new Coordinate("a$b", "orders"), KIND_A, 1); // only the prefix is reserved
+  store.close();
+});
+
+Deno.test("idempotency: the same key with another entity or kind is a conflict, nothing written", () => {
+  const { store } = memStore();
+  const coord = new Coordinate("idem", "s");
+  store.append(coord, KIND_A, { v: 1 }, { idempotencyKey: "order-1" });
+  const conflict = throwsType(
+    () => store.append(new Coordinate("other", "t"), KIND_A, 0, { idempotencyKey: "order-1" }),
+    IdempotencyConflictError,
+  );
+  assert.equal(conflict.existingEntity, "idem");
+  assert.equal(conflict.entity, "other");
+  throwsType(
+    () => store.append(coord, KIND_B, 0, { idempotencyKey: "order-1" }),
+    IdempotencyConflictError,
+  );
+  assert.equal(store.diagnostics().events, 1);
+  assert.equal(store.diagnostics().entities, 1, "no ghost entity");
   assert.deepEqual(store.stream("other"), []);
   store.close();
 });
@@ -440,8 +504,8 @@ for (const path of [...OPEN_PATHS, { name: "checkpoint", prepare: () => ({}) }])
     const before = again.diagnostics().events;
     const r1 = again.append(coord, KIND_A, "x", { idempotencyKey: "k-1" });
     const r2 = again.append(coord, KIND_A, "y", { idempotencyKey: 2n ** 128n - 1n });
-    assert.deepEqual(JSON.parse(JSON.stringify(r1)), JSON.parse(JSON.stringify(byString)));
-    assert.deepEqual(JSON.parse(JSON.stringify(r2)), JSON.parse(JSON.stringify(byBigint)));
+    sameReceipt(r1, byString);
+    sameReceipt(r2, byBigint);
     assert.equal(again.diagnostics().events, before);
     // "k-1" as bigint-looking string and 1n are different keys.
     assert.notEqual(again.append(coord, KIND_A, "z", { idempotencyKey: 1n }).eventId, r1.eventId);
@@ -499,18 +563,12 @@ Deno.test("appendBatch: CAS and idempotency count earlier items of the same batc
   const receipts = store.appendBatch([
     { coord: c, kind: KIND_A, payload: 1, options: { expectedSequence: 1 } },
     { coord: c, kind: KIND_A, payload: 2, options: { expectedSequence: 2, idempotencyKey: "a" } },
-    { coord: c, kind: KIND_A, payload: "dup", options: { idempotencyKey: "a" } },
     { coord: c, kind: KIND_A, payload: "old", options: { idempotencyKey: 7n } },
     { coord: c, kind: KIND_A, payload: 3, options: { expectedSequence: 3 } },
   ]);
-  assert.equal(
-    receipts[2].eventId,
-    receipts[1].eventId,
-    "in-batch duplicate gets the earlier receipt",
-  );
-  assert.equal(receipts[2].globalSequence, receipts[1].globalSequence);
-  assert.equal(receipts[3].eventId, prior.eventId, "a key used before the batch gets that receipt");
-  assert.deepEqual(receipts.map((r) => r.sequence), [2, 3, 3, 1, 4]);
+  assert.equal(receipts[2].eventId, prior.eventId, "a key used before the batch gets that receipt");
+  assert.equal(receipts[2].duplicate, true);
+  assert.deepEqual(receipts.map((r) => r.sequence), [2, 3, 1, 4]);
   assert.equal(store.diagnostics().events, 4);
   assert.deepEqual(store.stream("acct").map((e) => store.get(e.eventId).payload), [
     "open",
@@ -518,16 +576,26 @@ Deno.test("appendBatch: CAS and idempotency count earlier items of the same batc
     2,
     3,
   ]);
-  // Regression: causation pointing at an in-batch duplicate names the event it stands for.
+  // Causation pointing at an item that is a retry names the event it stands for.
   const chained = store.appendBatch([
-    { coord: c, kind: KIND_A, payload: "x", options: { idempotencyKey: "x" } },
-    { coord: c, kind: KIND_A, payload: "x again", options: { idempotencyKey: "x" } },
-    { coord: c, kind: KIND_A, payload: "caused", causation: { priorItem: 1 } },
+    { coord: c, kind: KIND_A, payload: "x again", options: { idempotencyKey: "a" } },
+    { coord: c, kind: KIND_A, payload: "caused", causation: { priorItem: 0 } },
   ]);
-  assert.equal(chained[1].eventId, chained[0].eventId);
-  assert.equal(store.get(chained[2].eventId).causationId, chained[0].eventId);
-  assert.equal(store.diagnostics().events, 6);
-  // A batch made only of duplicates writes nothing.
+  assert.equal(chained[0].eventId, receipts[1].eventId);
+  assert.equal(store.get(chained[1].eventId).causationId, receipts[1].eventId);
+  assert.equal(store.diagnostics().events, 5);
+  // The same key on two items of one batch is a conflict: nothing of the batch is written.
+  const twice = throwsType(
+    () =>
+      store.appendBatch([
+        { coord: c, kind: KIND_A, payload: "x", options: { idempotencyKey: "x" } },
+        { coord: c, kind: KIND_A, payload: "x again", options: { idempotencyKey: "x" } },
+      ]),
+    IdempotencyConflictError,
+  );
+  assert.match(twice.message, /item 1 repeats the idempotency key of item 0/);
+  assert.equal(store.diagnostics().events, 5);
+  // A batch made only of retries writes nothing.
   const dupes = store.appendBatch([{
     coord: c,
     kind: KIND_A,
@@ -535,7 +603,7 @@ Deno.test("appendBatch: CAS and idempotency count earlier items of the same batc
     options: { idempotencyKey: "a" },
   }]);
   assert.equal(dupes[0].eventId, receipts[1].eventId);
-  assert.equal(store.diagnostics().events, 6);
+  assert.equal(store.diagnostics().events, 5);
   assert.deepEqual(store.appendBatch([]), []);
   assertHealthy(store);
   store.close();

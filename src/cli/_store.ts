@@ -8,7 +8,7 @@
  */
 
 import { join } from "node:path";
-import { Store } from "../../mod.ts";
+import { Store, type StoreReader } from "../../mod.ts";
 import { CliError } from "./_args.ts";
 
 /** Segment file names, as documented in the public contract (`NNNNNN.fbat`). */
@@ -56,7 +56,7 @@ export function requireStoreDir(dir: string): void {
  * no lock, so it works beside the application that has the store open, and
  * nothing on disk changes (no torn-tail cut, no index image rewrite).
  */
-export function openExisting(dir: string): Store {
+export function openExisting(dir: string): StoreReader {
   requireStoreDir(dir);
   return Store.open({ dataDir: dir, readOnly: true });
 }

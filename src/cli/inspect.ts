@@ -26,7 +26,7 @@ Exit codes: 0 ok, 1 the store cannot be opened, 2 bad command line.
 
 /** How each open path reads in text output. */
 export const OPEN_PATH_LABEL: Readonly<Record<string, string>> = {
-  mmap: "index image",
+  image: "index image",
   checkpoint: "checkpoint + tail scan",
   rebuild: "full scan",
 };

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { Region, type Store, type StoredEvent } from "../../mod.ts";
+import { Region, type StoredEvent, type StoreReader } from "../../mod.ts";
 import { type Command, EXIT_OK, integerFlag, parseCommand } from "./_args.ts";
 import { eventLine } from "./_event.ts";
 import { type CliIo, toJson } from "./_output.ts";
@@ -39,7 +39,7 @@ Exit codes: 0 ok, 1 the store cannot be opened, 2 bad command line.
 const TERMINATING_SIGNALS: Deno.Signal[] = ["SIGINT", "SIGTERM"];
 
 /** Resolve the last `n` events of `region` in global order. */
-function lastEvents(store: Store, region: Region, n: number, all: boolean): StoredEvent[] {
+function lastEvents(store: StoreReader, region: Region, n: number, all: boolean): StoredEvent[] {
   if (n === 0) return [];
   const events = store.diagnostics().events;
   // Global sequences are gapless, so the last n of the whole log need no full query.
@@ -87,7 +87,7 @@ export const tail: Command = {
  * (or `signal`) stops it.
  */
 export async function followEvents(
-  store: Store,
+  store: StoreReader,
   region: Region,
   after: number,
   print: (event: StoredEvent) => void,

@@ -70,15 +70,28 @@ export class Coordinate {
   readonly entity: string;
   /** The scope: the domain the entity lives in (fences guard a scope). */
   readonly scope: string;
+  /** Brand: only a constructed (validated) Coordinate has it, never a Proxy or a look-alike. */
+  readonly #checked = true;
 
   /**
    * Build a coordinate. Both parts must be non-empty, at most
    * {@linkcode COORDINATE_BYTES_MAX} UTF-8 bytes, with no control characters;
-   * otherwise {@linkcode InvalidCoordinateError} is thrown.
+   * otherwise {@linkcode InvalidCoordinateError} is thrown. The coordinate is
+   * frozen.
    */
   constructor(entity: string, scope: string) {
     this.entity = validateCoordinatePart("entity", entity);
     this.scope = validateCoordinatePart("scope", scope);
+    Object.freeze(this);
+  }
+
+  /**
+   * True when `value` is a Coordinate built by the constructor (so its parts
+   * were validated and cannot have changed): a Proxy or an object with
+   * Coordinate's prototype is not.
+   */
+  static is(value: unknown): value is Coordinate {
+    return typeof value === "object" && value !== null && #checked in value;
   }
 
   /** `entity@scope`, for messages. */

@@ -38,7 +38,8 @@ export type StoreErrorCode =
   | "LOG_FULL"
   | "OWNERSHIP"
   | "PAYLOAD_TOO_LARGE"
-  | "STREAM_DELETED";
+  | "STREAM_DELETED"
+  | "INTERNAL";
 
 /**
  * Base class of every error thrown by the store.
@@ -101,8 +102,8 @@ export class InvalidCoordinateError extends StoreError {
  */
 export class InvalidArgumentError extends StoreError {
   /** Build the error; `message` names the argument. */
-  constructor(message: string) {
-    super("INVALID_ARGUMENT", message);
+  constructor(message: string, options?: ErrorOptions) {
+    super("INVALID_ARGUMENT", message, options);
   }
 }
 
@@ -536,5 +537,24 @@ export class ReadOnlyError extends StoreError {
   /** Build the error. */
   constructor() {
     super("READ_ONLY", "the store was opened with readOnly: true; it cannot write");
+  }
+}
+
+/**
+ * An internal invariant of the store did not hold: a bug in the store, not
+ * in the caller's input. The call changed nothing it could not undo; please
+ * report it with the message.
+ *
+ * @example
+ * ```ts
+ * import { InternalError, StoreError } from "@seed/batpak";
+ * const e = new InternalError("index rows must be added in order");
+ * console.log(e instanceof StoreError, e.code); // true INTERNAL
+ * ```
+ */
+export class InternalError extends StoreError {
+  /** Build the error; `message` names the invariant. */
+  constructor(message: string) {
+    super("INTERNAL", `internal invariant violated (a bug in the store): ${message}`);
   }
 }

@@ -30,26 +30,34 @@ const RANDOM_POOL_WORDS = 1024;
 /** Four big-endian u32 words of a UUID. */
 export type IdWords = [number, number, number, number];
 
+/** Fills a byte array with random bytes: `crypto.getRandomValues`, or a seeded source in a simulation. */
+export type RandomSource = (bytes: Uint8Array) => void;
+
+/** The default {@linkcode RandomSource}: the platform's cryptographic generator. */
+export const cryptoRandom: RandomSource = (bytes) => {
+  crypto.getRandomValues(bytes);
+};
+
 /**
- * Generates monotonic UUIDv7 ids from an injected clock. When the clock
- * stalls or goes backwards the last timestamp is reused with the counter
- * incremented; when the counter runs out the timestamp advances by 1 ms, so
- * ids are strictly increasing within one generator.
+ * Generates monotonic UUIDv7 ids. The caller passes the (checked) time;
+ * when it stalls or goes backwards the last timestamp is reused with the
+ * counter incremented; when the counter runs out the timestamp advances by
+ * 1 ms, so ids are strictly increasing within one generator. Randomness is
+ * injected, so a simulation replays ids from its seed.
  */
 export class IdGenerator {
-  #clock: () => number;
+  readonly #random: RandomSource;
   #lastMs = -1;
   #counter = 0;
   #pool = new Uint32Array(RANDOM_POOL_WORDS);
+  #poolBytes = new Uint8Array(this.#pool.buffer);
   #poolAt = RANDOM_POOL_WORDS;
   /** Words of the last generated id. */
   readonly words: IdWords = [0, 0, 0, 0];
-  /** Timestamp (ms) embedded in the last id. */
-  lastTimestampMs = 0;
 
-  /** `clock` returns epoch milliseconds. */
-  constructor(clock: () => number) {
-    this.#clock = clock;
+  /** `random` fills byte arrays (default: `crypto.getRandomValues`). */
+  constructor(random: RandomSource = cryptoRandom) {
+    this.#random = random;
   }
 
   /** Never generate an id at or below this timestamp/counter (used after reopen). */
@@ -62,18 +70,20 @@ export class IdGenerator {
     }
   }
 
-  #random(): number {
+  #randomWord(): number {
     if (this.#poolAt === RANDOM_POOL_WORDS) {
-      crypto.getRandomValues(this.#pool);
+      this.#random(this.#poolBytes);
       this.#poolAt = 0;
     }
     return this.#pool[this.#poolAt++];
   }
 
-  /** Generate the next id into {@linkcode IdGenerator.words}; returns the timestamp. */
-  next(): number {
-    let now = Math.floor(this.#clock());
-    if (!Number.isFinite(now) || now < 0) now = 0;
+  /**
+   * Generate the next id into {@linkcode IdGenerator.words}, for time
+   * `nowMs` (checked by the caller: finite, 0..2^48-1).
+   */
+  next(nowMs: number): void {
+    const now = Math.floor(nowMs);
     if (now > this.#lastMs) {
       this.#lastMs = now;
       this.#counter = 0;
@@ -87,10 +97,8 @@ export class IdGenerator {
     const w = this.words;
     w[0] = Math.floor(ms / 0x10000) >>> 0;
     w[1] = (((ms & 0xffff) << 16) | 0x7000 | this.#counter) >>> 0;
-    w[2] = ((this.#random() & 0x3fffffff) | 0x80000000) >>> 0;
-    w[3] = this.#random();
-    this.lastTimestampMs = now;
-    return now;
+    w[2] = ((this.#randomWord() & 0x3fffffff) | 0x80000000) >>> 0;
+    w[3] = this.#randomWord();
   }
 }
 
@@ -155,20 +163,4 @@ export function bytesToId(b: Uint8Array, at = 0): IdWords {
   return [dv.getUint32(0), dv.getUint32(4), dv.getUint32(8), dv.getUint32(12)];
 }
 
-/** Hex of a byte array. */
-export function toHex(bytes: Uint8Array): string {
-  if (nativeToHex) return nativeToHex.call(bytes);
-  let s = "";
-  for (let i = 0; i < bytes.length; i++) s += HEX[bytes[i]];
-  return s;
-}
-
-// Uint8Array.prototype.toHex (ES2026) is ~6x faster than a table loop where the runtime has it.
-const nativeToHex = (Uint8Array.prototype as { toHex?: (this: Uint8Array) => string }).toHex;
-
-/** Bytes of a hex string (even length, validated by the caller). */
-export function fromHex(hex: string): Uint8Array {
-  const out = new Uint8Array(hex.length >>> 1);
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(i * 2, i * 2 + 2), 16);
-  return out;
-}
+export { fromHex, toHex } from "./utf8.ts";

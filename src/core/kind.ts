@@ -4,6 +4,9 @@
  * @module
  */
 
+import { describeValue } from "./describe.ts";
+import { InvalidArgumentError, ReservedKindError } from "./errors.ts";
+
 /** A u16 event kind: `category << 12 | type`. Build one with {@linkcode EventKind.custom}. */
 export type EventKind = number & { readonly __brand: "EventKind" };
 
@@ -64,4 +67,15 @@ export const EventKind: {
 /** True when `value` is an integer that fits an {@linkcode EventKind}. */
 export function isEventKind(value: unknown): value is EventKind {
   return typeof value === "number" && Number.isInteger(value) && value >= 0 && value <= 0xffff;
+}
+
+/** Throw unless `kind` is an EventKind outside the reserved categories. */
+export function checkUserKind(kind: unknown, where = "append"): EventKind {
+  if (!isEventKind(kind)) {
+    throw new InvalidArgumentError(
+      `${where}: kind must be an EventKind (u16), found ${describeValue(kind)}`,
+    );
+  }
+  if (EventKind.isReserved(kind)) throw new ReservedKindError(EventKind.category(kind));
+  return kind;
 }

@@ -163,7 +163,9 @@ export class Region {
 
   /** True when the kind passes the kind, category and system filters. */
   matchesKind(kind: number): boolean {
-    if (!this.includeSystem && ((kind >>> 12) & KIND_CATEGORY_MAX) === 0 && !this.#asksForSystem()) {
+    if (
+      !this.includeSystem && ((kind >>> 12) & KIND_CATEGORY_MAX) === 0 && !this.#asksForSystem()
+    ) {
       return false;
     }
     if (this.kinds !== undefined && !this.kinds.includes(kind as EventKind)) return false;

@@ -4,7 +4,6 @@
  * @module
  */
 
-import type { FileSystem } from "../fs/types.ts";
 import type { Coordinate } from "./coordinate.ts";
 import type { EventId } from "./ids.ts";
 import type { EventKind } from "./kind.ts";
@@ -29,66 +28,6 @@ export interface Fence {
   epoch: number;
   /** Secret proof of ownership; unguessable by rivals. */
   token: string;
-}
-
-/**
- * How and when the writer fsyncs.
- *
- * @example
- * ```ts
- * import { Store, type SyncConfig } from "@seed/batpak";
- * const sync: SyncConfig = { everyNEvents: 1, mode: "all" }; // fsync after every append
- * const store = Store.open({ dataDir: Deno.makeTempDirSync(), sync });
- * store.close();
- * ```
- */
-export interface SyncConfig {
-  /** Fsync after this many appended events (default 1000). */
-  everyNEvents?: number;
-  /** `"data"` = fdatasync (default), `"all"` = fsync. */
-  mode?: "data" | "all";
-}
-
-/**
- * Options of {@linkcode Store.open}.
- *
- * @example
- * ```ts
- * import { Store, type StoreConfig } from "@seed/batpak";
- * const config: StoreConfig = {
- *   dataDir: Deno.makeTempDirSync(),
- *   segmentMaxBytes: 8 * 1024 * 1024,
- *   sync: { everyNEvents: 100 },
- * };
- * const store = Store.open(config);
- * console.log(store.diagnostics().segments); // 1
- * store.close();
- * ```
- */
-export interface StoreConfig {
-  /** Directory holding the segments and sidecars; created when missing. */
-  dataDir: string;
-  /** Rotate the active segment once it would grow past this many bytes (default 64 MiB). */
-  segmentMaxBytes?: number;
-  /** Sync cadence and mode. */
-  sync?: SyncConfig;
-  /** Maximum open read handles, least recently used closed first (default 64). */
-  fdBudget?: number;
-  /** Write and restore a periodic index checkpoint (default true). */
-  enableCheckpoint?: boolean;
-  /** Write an index image on close and restore it in bulk on open (default true). */
-  enableMmapIndex?: boolean;
-  /** Epoch milliseconds; inject a simulated clock for deterministic runs. */
-  clock?: () => number;
-  /** Storage backend (default: the real file system). */
-  fs?: FileSystem;
-  /**
-   * Open without the directory lock, change nothing (no torn-tail cut, no
-   * sidecar writes), and reject every write with `StoreError` code
-   * `"READ_ONLY"`: for inspecting or following a store another process has
-   * open. {@linkcode Store.refresh} picks up what that process appended since.
-   */
-  readOnly?: boolean;
 }
 
 /**
@@ -350,8 +289,12 @@ export interface VerifyReport {
  * ```
  */
 export interface OpenReport {
-  /** `"mmap"`: index image; `"checkpoint"`: periodic checkpoint; `"rebuild"`: full scan. */
-  path: "mmap" | "checkpoint" | "rebuild";
+  /**
+   * `"image"`: the index image (`index.img`); `"checkpoint"`: the periodic
+   * checkpoint; `"rebuild"`: a full scan. (Before 0.2 the image path was
+   * reported as `"mmap"`.)
+   */
+  path: "image" | "checkpoint" | "rebuild";
   /** Events restored from the sidecar. */
   restoredEntries: number;
   /** Events scanned from the log past the sidecar's position. */
@@ -376,7 +319,7 @@ export interface OpenReport {
  * first.close(); // writes the index image
  * const store = Store.open(dir);
  * const d: Diagnostics = store.diagnostics();
- * console.log(d.events, d.entities, d.openReport.path); // 1 1 mmap
+ * console.log(d.events, d.entities, d.openReport.path); // 1 1 image
  * store.close();
  * ```
  */

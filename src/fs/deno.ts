@@ -10,6 +10,7 @@
 
 import * as fs from "node:fs";
 import { IoError, type IoErrorKind, StorageFullError } from "../core/errors.ts";
+import { setDefaultFileSystem } from "./default.ts";
 import type { DirLock, FileHandle, FileInfo, FileSystem, OpenOptions } from "./types.ts";
 
 /** How each errno-style code reads through the port. */
@@ -359,3 +360,5 @@ export class DenoFileSystem implements FileSystem {
     return new DenoDirLock(file);
   }
 }
+
+setDefaultFileSystem(() => new DenoFileSystem());

@@ -462,7 +462,8 @@ class EntryView implements IndexEntry {
       timestampMs: this.timestampMs,
     };
   }
-  [Symbol.for("Deno.customInspect")](): string {
-    return `IndexEntry ${Deno.inspect(this.toJSON())}`;
+  /** How Deno's console shows it (the runtime passes its `inspect`). */
+  [Symbol.for("Deno.customInspect")](inspect: (value: unknown) => string): string {
+    return `IndexEntry ${inspect(this.toJSON())}`;
   }
 }

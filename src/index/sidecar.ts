@@ -23,7 +23,8 @@
  * 44     4    crc32 of bytes 56..end
  * 48     4    id table slots (image only; 0 in a checkpoint)
  * 52     4    crc32 of bytes 0..52
- * 56     ..   meta (MessagePack: entity names, scope names, idempotency keys, system state)
+ * 56     ..   meta (MessagePack: entity names, scope names, idempotency keys, system state,
+ *             and per sealed segment its size and the offset and CRC of its last frame)
  * ..     ..   entity hashes (32 bytes each), then each column, every part 8-byte aligned
  * ..     ..   image only: the id table, then per entity and per scope the
  *             posting counts followed by the postings (u32 each): an image
@@ -33,12 +34,14 @@
  * @module
  */
 
-import { decode, encode } from "@msgpack/msgpack";
-import { crc32 } from "node:zlib";
-import type { FileSystem } from "../fs/types.ts";
-import { FRAME_BODY_BYTES_MAX, FRAME_HEADER_BYTES } from "../log/frame.ts";
+import { crc32 } from "../core/crc32.ts";
 import { HASH_BYTES } from "../core/hash.ts";
-import { readWhole } from "../log/recovery.ts";
+import { PayloadDecoder, PayloadEncoder } from "../core/payload.ts";
+import { joinPath } from "../fs/path.ts";
+import type { FileSystem } from "../fs/types.ts";
+import { readWhole } from "../log/files.ts";
+import { FRAME_BODY_BYTES_MAX, FRAME_HEADER_BYTES } from "../log/frame.ts";
+import { TMP_SUFFIX } from "../log/segment.ts";
 import { COLUMNS, Index, newPage, type Page, PAGE_ROWS } from "./index.ts";
 
 /** File name of the index image. */
@@ -50,6 +53,8 @@ const FRAME_BYTES_MAX = FRAME_HEADER_BYTES + FRAME_BODY_BYTES_MAX;
 const SIDECAR_VERSION = 1;
 const MAGIC = [0x46, 0x42, 0x49, 0x58]; // "FBIX"
 const ALIGN = 8;
+/** Largest meta block (names, keys, system state) a sidecar holds. */
+const SIDECAR_META_BYTES_MAX = 2 ** 31;
 
 /** Which sidecar. */
 export type SidecarKind = "image" | "checkpoint";
@@ -63,11 +68,20 @@ export interface Coverage {
   lastFrameCrc: number;
 }
 
+/** What a sidecar records of one sealed segment (all zero when unknown). */
+export interface SealedSegment {
+  size: number;
+  lastFrameOffset: number;
+  lastFrameCrc: number;
+}
+
 /** A loaded sidecar. */
 export interface LoadedSidecar {
   index: Index;
   coverage: Coverage;
   system: unknown;
+  /** Sealed segments 1.. in order (empty for sidecars written before the table existed). */
+  sealed: SealedSegment[];
 }
 
 function asBytes(a: Uint32Array): Uint8Array {
@@ -89,14 +103,17 @@ export function saveSidecar(
   index: Index,
   coverage: Coverage,
   system: unknown,
+  sealed: readonly SealedSegment[] = [],
 ): void {
   const file = kind === "image" ? IMAGE_FILE : CHECKPOINT_FILE;
-  const meta = encode({
+  // Names and keys round-trip byte-exact (a leading U+FEFF included).
+  const meta = new PayloadEncoder(SIDECAR_META_BYTES_MAX).encode({
     entities: index.entities.names,
     scopes: index.scopes.names,
     keys: [...index.keys],
     system,
-  }, { useBigInt64: true, ignoreUndefined: true });
+    segments: sealed.map((t) => [t.size, t.lastFrameOffset, t.lastFrameCrc]),
+  });
   const entityCount = index.entities.names.length;
   // Each part is a list of chunks written back to back, then padded to 8 bytes.
   const parts: Uint8Array[][] = [
@@ -121,7 +138,7 @@ export function saveSidecar(
       parts.push(dim.postings.map((p) => asBytes(p.items.subarray(0, p.length))));
     }
   }
-  const tmp = `${dir}/${file}.tmp`;
+  const tmp = joinPath(dir, file + TMP_SUFFIX);
   const h = fs.open(tmp, { write: true, create: true, truncate: true });
   try {
     const zeros = new Uint8Array(ALIGN);
@@ -163,7 +180,7 @@ export function saveSidecar(
   } finally {
     h.close();
   }
-  fs.rename(tmp, `${dir}/${file}`);
+  fs.rename(tmp, joinPath(dir, file));
   fs.syncDir(dir);
 }
 
@@ -196,9 +213,16 @@ export function loadSidecar(
   const scopeCount = dv.getUint32(16, true);
   const metaLength = dv.getUint32(40, true);
   let at = SIDECAR_HEADER_BYTES;
-  let meta: { entities: string[]; scopes: string[]; keys: [string, number][]; system: unknown };
+  let meta: {
+    entities: string[];
+    scopes: string[];
+    keys: [string, number][];
+    system: unknown;
+    segments?: unknown;
+  };
+  if (at + metaLength > buf.length) return "truncated";
   try {
-    meta = decode(buf.subarray(at, at + metaLength), { useBigInt64: true }) as typeof meta;
+    meta = new PayloadDecoder().decode(buf, at, at + metaLength) as typeof meta;
   } catch (e) {
     return `meta does not decode: ${(e as Error).message}`;
   }
@@ -215,6 +239,17 @@ export function loadSidecar(
       e[1] >= 1 && e[1] <= count
     )
   ) return "meta holds a name or an idempotency key of the wrong shape";
+  const sealed: SealedSegment[] = [];
+  if (meta.segments !== undefined) {
+    if (!Array.isArray(meta.segments)) return "meta holds a segment table of the wrong shape";
+    for (const row of meta.segments) {
+      if (
+        !Array.isArray(row) || row.length !== 3 ||
+        !row.every((v) => Number.isInteger(v) && v >= 0 && v <= 0xffffffff)
+      ) return "meta holds a segment table of the wrong shape";
+      sealed.push({ size: row[0], lastFrameOffset: row[1], lastFrameCrc: row[2] });
+    }
+  }
   at = pad(at + metaLength);
   const index = new Index();
   for (const name of meta.entities) index.entities.intern(name);
@@ -314,5 +349,6 @@ export function loadSidecar(
       lastFrameCrc: dv.getUint32(36, true),
     },
     system: meta.system,
+    sealed,
   };
 }

@@ -26,12 +26,10 @@
  * @module
  */
 
-import { decode, Encoder } from "@msgpack/msgpack";
-import { InvalidPayloadError } from "../core/errors.ts";
 import { HASH_BYTES, hashInto } from "../core/hash.ts";
+import { utf8Decode } from "../core/utf8.ts";
 
-/** Deepest payload nesting accepted. */
-export const PAYLOAD_DEPTH_MAX = 64;
+export { PAYLOAD_DEPTH_MAX } from "../core/limits.ts";
 /** Bytes of the fixed event header. */
 export const EVENT_HEADER_BYTES = 44;
 /** Bytes of an id field. */
@@ -46,135 +44,6 @@ export const EventFlag = {
   BigintKey: 16,
 } as const;
 const KNOWN_FLAGS = 31;
-
-const INT64_MIN = -(2n ** 63n);
-const UINT64_MAX = 2n ** 64n - 1n;
-
-const encoder = new Encoder({
-  useBigInt64: true,
-  ignoreUndefined: true,
-  maxDepth: PAYLOAD_DEPTH_MAX + 4,
-});
-const textDecoder = new TextDecoder("utf-8", { fatal: true });
-
-function describe(value: unknown): string {
-  if (typeof value === "function") return "a function";
-  if (typeof value === "symbol") return "a symbol";
-  const ctor = (value as { constructor?: { name?: string } })?.constructor?.name;
-  return ctor ? `a ${ctor}` : "an object with a non-plain prototype";
-}
-
-/**
- * Throw {@linkcode InvalidPayloadError} unless `value` round-trips through
- * MessagePack unchanged: plain objects, arrays, strings, numbers, booleans,
- * null, bigints within 64 bits, Uint8Array and Date. Maps, Sets, class
- * instances, functions, symbols and cycles are rejected rather than silently
- * mangled. `undefined` object members are dropped, as in JSON.
- */
-export function validatePayload(
-  value: unknown,
-  path = "payload",
-  depth = 0,
-  stack: unknown[] = [],
-): void {
-  switch (typeof value) {
-    case "string":
-      // MessagePack stores UTF-8: a lone surrogate would come back as U+FFFD (for long strings).
-      if (!value.isWellFormed()) {
-        throw new InvalidPayloadError(`${path} is a string with a lone UTF-16 surrogate`);
-      }
-      return;
-    case "number":
-    case "boolean":
-    case "undefined":
-      return;
-    case "bigint":
-      if (value < INT64_MIN || value > UINT64_MAX) {
-        throw new InvalidPayloadError(`${path} is a bigint outside the 64-bit range: ${value}`);
-      }
-      return;
-    case "object": {
-      if (value === null || value instanceof Uint8Array) return;
-      if (value instanceof Date) {
-        // MessagePack has no invalid timestamp: it would come back as 1970-01-01.
-        if (Number.isNaN(value.getTime())) {
-          throw new InvalidPayloadError(`${path} is an invalid Date`);
-        }
-        return;
-      }
-      if (depth >= PAYLOAD_DEPTH_MAX) {
-        throw new InvalidPayloadError(`${path} nests deeper than ${PAYLOAD_DEPTH_MAX} levels`);
-      }
-      if (stack.includes(value)) throw new InvalidPayloadError(`${path} is a cyclic reference`);
-      stack.push(value);
-      if (Array.isArray(value)) {
-        for (let i = 0; i < value.length; i++) {
-          validatePayload(value[i], `${path}[${i}]`, depth + 1, stack);
-        }
-      } else {
-        const proto = Object.getPrototypeOf(value);
-        if (proto !== Object.prototype && proto !== null) {
-          throw new InvalidPayloadError(
-            `${path} is ${describe(value)}; payloads hold plain objects, arrays, strings, ` +
-              `numbers, booleans, null, bigints, Uint8Array and Date`,
-          );
-        }
-        for (const key in value) {
-          if (!key.isWellFormed()) {
-            throw new InvalidPayloadError(`${path} has a key with a lone UTF-16 surrogate`);
-          }
-          // An own "__proto__" key (JSON.parse makes them) encodes, but the decoder refuses it:
-          // the event could never be read back.
-          if (key === "__proto__") {
-            throw new InvalidPayloadError(
-              `${path} has an own "__proto__" key, which cannot be read back`,
-            );
-          }
-          validatePayload(
-            (value as Record<string, unknown>)[key],
-            `${path}.${key}`,
-            depth + 1,
-            stack,
-          );
-        }
-      }
-      stack.pop();
-      return;
-    }
-    default:
-      throw new InvalidPayloadError(
-        `${path} is ${describe(value)}, which MessagePack cannot store`,
-      );
-  }
-}
-
-/**
- * Validate and encode a payload. The result is a view into the encoder's
- * shared buffer: copy or use it before the next call.
- */
-export function encodePayload(payload: unknown): Uint8Array {
-  try {
-    validatePayload(payload);
-  } catch (e) {
-    // A throwing getter or Proxy trap is bad input too: report it typed, before any write.
-    if (e instanceof InvalidPayloadError) throw e;
-    throw new InvalidPayloadError(`payload cannot be read: ${(e as Error)?.message ?? e}`, {
-      cause: e,
-    });
-  }
-  try {
-    return encoder.encodeSharedRef(payload);
-  } catch (e) {
-    throw new InvalidPayloadError(`payload cannot be encoded: ${(e as Error).message}`, {
-      cause: e,
-    });
-  }
-}
-
-/** Decode a payload (throws the decoder's error on malformed bytes). */
-export function decodePayload(bytes: Uint8Array): unknown {
-  return decode(bytes, { useBigInt64: true });
-}
 
 /** The variable parts of an event body, already encoded. */
 export interface EventParts {
@@ -361,14 +230,17 @@ export function readEventHeader(buf: Uint8Array, at: number, length: number): Ev
   };
 }
 
-/** Decode UTF-8 (throws on invalid bytes). */
+/** Decode UTF-8 exactly: a leading U+FEFF is kept; invalid bytes throw. */
 export function decodeText(buf: Uint8Array, at: number, length: number): string {
-  return textDecoder.decode(buf.subarray(at, at + length));
+  return utf8Decode(buf, at, length);
 }
 
-/** Map key of an idempotency key; distinguishes the string "1" from the bigint 1n. */
+/**
+ * Map key of an idempotency key; distinguishes the string "1" from the
+ * bigint 1n, and keeps every byte (no BOM stripping, no normalisation).
+ */
 export function keyString(isString: boolean, bytes: Uint8Array): string {
-  if (isString) return "s:" + textDecoder.decode(bytes);
+  if (isString) return "s:" + utf8Decode(bytes, 0, bytes.length);
   let hex = "b:";
   for (let i = 0; i < bytes.length; i++) hex += bytes[i].toString(16).padStart(2, "0");
   return hex;

@@ -3,7 +3,7 @@
  *
  * ```
  * offset size field
- * 0      4    crc32 (node:zlib) of bytes 4 .. 12+length, little-endian
+ * 0      4    crc32 (zlib's polynomial) of bytes 4 .. 12+length, little-endian
  * 4      4    length of the body in bytes, little-endian
  * 8      1    frame kind (1 event, 2 batch begin, 3 batch commit)
  * 9      1    flags (bit 0: part of a batch)
@@ -14,27 +14,16 @@
  * @module
  */
 
-import { crc32 } from "node:zlib";
+import { crc32Range } from "../core/crc32.ts";
+import { FRAME_BODY_BYTES_MAX } from "../core/limits.ts";
 
+export { FRAME_BODY_BYTES_MAX };
 /** Bytes of the fixed frame header. */
 export const FRAME_HEADER_BYTES = 12;
-/**
- * Largest frame body, bytes (16 MiB). Larger payloads are rejected with
- * `PayloadTooLargeError` before anything is written.
- *
- * @example
- * ```ts
- * import { Coordinate, EventKind, FRAME_BODY_BYTES_MAX, PayloadTooLargeError, Store } from "@seed/batpak";
- * const store = Store.open(Deno.makeTempDirSync());
- * try {
- *   store.append(new Coordinate("a", "s"), EventKind.custom(1, 1), new Uint8Array(FRAME_BODY_BYTES_MAX));
- * } catch (e) {
- *   console.log(e instanceof PayloadTooLargeError, store.diagnostics().events); // true 0
- * }
- * store.close();
- * ```
- */
-export const FRAME_BODY_BYTES_MAX = 16 * 1024 * 1024;
+/** Bytes of a batch marker's body: item count and first global sequence, u32 each. */
+export const MARKER_BODY_BYTES = 8;
+/** Bytes of a whole batch marker frame. */
+export const MARKER_FRAME_BYTES = FRAME_HEADER_BYTES + MARKER_BODY_BYTES;
 
 /** Frame kinds. */
 export const FrameKind = {
@@ -46,8 +35,10 @@ export const FrameKind = {
 /** Frame flag: the event is inside a BEGIN/COMMIT batch. */
 export const FLAG_IN_BATCH = 1;
 
-const MAGIC_0 = 0xb7;
-const MAGIC_1 = 0xf1;
+/** First byte of the frame magic (at offset 10 of every frame header). */
+export const FRAME_MAGIC_0 = 0xb7;
+/** Second byte of the frame magic (offset 11). */
+export const FRAME_MAGIC_1 = 0xf1;
 
 /** Write a frame header for `body` (already at `buf[at+12 ..]`) into `buf` at `at`. */
 export function sealFrame(
@@ -63,9 +54,9 @@ export function sealFrame(
   buf[at + 7] = bodyLength >>> 24;
   buf[at + 8] = kind;
   buf[at + 9] = flags;
-  buf[at + 10] = MAGIC_0;
-  buf[at + 11] = MAGIC_1;
-  const crc = crc32(buf.subarray(at + 4, at + FRAME_HEADER_BYTES + bodyLength));
+  buf[at + 10] = FRAME_MAGIC_0;
+  buf[at + 11] = FRAME_MAGIC_1;
+  const crc = crc32Range(buf, at + 4, at + FRAME_HEADER_BYTES + bodyLength);
   buf[at] = crc & 255;
   buf[at + 1] = (crc >>> 8) & 255;
   buf[at + 2] = (crc >>> 16) & 255;
@@ -117,7 +108,7 @@ export function parseFrame(
   end: number = buf.length,
 ): ParsedFrame | FrameFault {
   if (end - at < FRAME_HEADER_BYTES) return "short_header";
-  if (buf[at + 10] !== MAGIC_0 || buf[at + 11] !== MAGIC_1) return "bad_magic";
+  if (buf[at + 10] !== FRAME_MAGIC_0 || buf[at + 11] !== FRAME_MAGIC_1) return "bad_magic";
   const bodyLength = u32(buf, at + 4);
   if (bodyLength > FRAME_BODY_BYTES_MAX) return "bad_length";
   const kind = buf[at + 8];
@@ -125,7 +116,7 @@ export function parseFrame(
   const frameLength = FRAME_HEADER_BYTES + bodyLength;
   if (end - at < frameLength) return "short_body";
   const crc = u32(buf, at);
-  if (crc32(buf.subarray(at + 4, at + frameLength)) !== crc) return "bad_crc";
+  if (crc32Range(buf, at + 4, at + frameLength) !== crc) return "bad_crc";
   return {
     kind,
     flags: buf[at + 9],
@@ -136,13 +127,35 @@ export function parseFrame(
   };
 }
 
-/** Encode the 8-byte body of a batch marker: item count and first global sequence. */
-export function encodeMarker(count: number, firstGlobalSequence: number): Uint8Array {
-  const body = new Uint8Array(8);
-  const dv = new DataView(body.buffer);
-  dv.setUint32(0, count, true);
-  dv.setUint32(4, firstGlobalSequence, true);
-  return body;
+/** Write a whole batch marker frame (`kind` BEGIN or COMMIT) into `buf` at `at`; returns its CRC. */
+export function writeMarker(
+  buf: Uint8Array,
+  at: number,
+  kind: number,
+  count: number,
+  firstGlobalSequence: number,
+): number {
+  const body = at + FRAME_HEADER_BYTES;
+  putU32(buf, body, count);
+  putU32(buf, body + 4, firstGlobalSequence);
+  sealFrame(buf, at, MARKER_BODY_BYTES, kind, 0);
+  return frameCrcAt(buf, at);
+}
+
+function putU32(buf: Uint8Array, at: number, v: number): void {
+  buf[at] = v & 255;
+  buf[at + 1] = (v >>> 8) & 255;
+  buf[at + 2] = (v >>> 16) & 255;
+  buf[at + 3] = v >>> 24;
+}
+
+/** True when `buf[at ..]` starts with a frame header whose magic, kind and length are plausible. */
+export function plausibleHeader(buf: Uint8Array, at: number, end: number): boolean {
+  if (end - at < FRAME_HEADER_BYTES) return false;
+  if (buf[at + 10] !== FRAME_MAGIC_0 || buf[at + 11] !== FRAME_MAGIC_1) return false;
+  const kind = buf[at + 8];
+  return kind >= FrameKind.Event && kind <= FrameKind.BatchCommit &&
+    u32(buf, at + 4) <= FRAME_BODY_BYTES_MAX;
 }
 
 /** Decode a batch marker body. */
@@ -151,6 +164,6 @@ export function decodeMarker(
   at: number,
   length: number,
 ): { count: number; firstGlobalSequence: number } | undefined {
-  if (length !== 8) return undefined;
+  if (length !== MARKER_BODY_BYTES) return undefined;
   return { count: u32(buf, at), firstGlobalSequence: u32(buf, at + 4) };
 }

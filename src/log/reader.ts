@@ -5,12 +5,12 @@
  * @module
  */
 
-import { join } from "node:path";
+import { joinPath } from "../fs/path.ts";
 import type { FileHandle, FileSystem } from "../fs/types.ts";
 import { CorruptSegmentError, IoError, StoreError } from "../core/errors.ts";
 import { FRAME_BODY_BYTES_MAX, FRAME_HEADER_BYTES, parseFrame } from "./frame.ts";
 import { segmentName } from "./segment.ts";
-import type { LogWriter } from "./writer.ts";
+import type { LogEnd } from "./writer.ts";
 
 /** Positional frame reader with a bounded handle cache. */
 export class SegmentReader {
@@ -19,7 +19,7 @@ export class SegmentReader {
   readonly #budget: number;
   // Map iteration order is insertion order: re-inserting on use makes it an LRU.
   readonly #handles = new Map<number, FileHandle>();
-  #writer: LogWriter | undefined;
+  #end: LogEnd | undefined;
   /** Handles opened so far (eviction evidence for tests). */
   opens = 0;
 
@@ -29,9 +29,9 @@ export class SegmentReader {
     this.#budget = fdBudget;
   }
 
-  /** Attach the writer whose buffer holds the newest frames. */
-  attach(writer: LogWriter): void {
-    this.#writer = writer;
+  /** Attach the end of the log (the writer, whose buffer holds the newest frames). */
+  attach(end: LogEnd): void {
+    this.#end = end;
   }
 
   /** Open read handles right now. */
@@ -52,7 +52,7 @@ export class SegmentReader {
       old.close();
     }
     try {
-      h = this.#fs.open(join(this.#dataDir, segmentName(segment)), { read: true });
+      h = this.#fs.open(joinPath(this.#dataDir, segmentName(segment)), { read: true });
     } catch (e) {
       // The index (perhaps from a sidecar) names a segment that is not there.
       if (!(e instanceof IoError && e.kind === "not_found")) throw ioError(segment, 0, e);
@@ -65,7 +65,7 @@ export class SegmentReader {
 
   /** The raw bytes of the frame at `segment`/`offset`, `length` bytes long. */
   readRaw(segment: number, offset: number, length: number): Uint8Array {
-    const buffered = this.#writer?.readBuffered(segment, offset, length);
+    const buffered = this.#end?.readBuffered(segment, offset, length);
     if (buffered) return buffered;
     // The length comes from the index, which a sidecar restored: never allocate what a damaged
     // or forged sidecar declares (up to 4 GiB) beyond the largest frame there can be.

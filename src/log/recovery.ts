@@ -5,23 +5,36 @@
  * - A sealed segment (any but the last) must be perfect: a bad frame or an
  *   unfinished batch throws {@linkcode CorruptSegmentError} naming the file
  *   and offset.
- * - In the last segment, damage after which no valid frame follows is a torn
- *   tail (a write cut short by a crash): the segment is cut back to the last
- *   whole frame or committed batch, and the cut is reported. Damage followed
- *   by a valid frame is corruption, not a torn write, and fails closed.
+ * - In the last segment, damage after which nothing of the log follows is a
+ *   torn tail (a write cut short by a crash): the segment is cut back to the
+ *   last whole frame or committed batch, and the cut is reported. Damage
+ *   followed by a valid frame that continues the log (a global sequence it
+ *   has not reached yet) is corruption, not a torn write, and fails closed;
+ *   frame-shaped bytes inside a torn payload do not count.
+ * - A segment file larger than the offsets can address (4 GiB) fails closed:
+ *   it is never "cut back" to fit.
  *
  * @module
  */
 
-import { join } from "node:path";
-import type { FileSystem } from "../fs/types.ts";
 import { CorruptSegmentError } from "../core/errors.ts";
+import { SEGMENT_FILE_BYTES_MAX } from "../core/limits.ts";
+import { joinPath } from "../fs/path.ts";
+import type { FileSystem } from "../fs/types.ts";
 import { type EventHeader, readEventHeader } from "./event_codec.ts";
-import { decodeMarker, FLAG_IN_BATCH, FRAME_HEADER_BYTES, FrameKind, parseFrame } from "./frame.ts";
-import { checkSegmentHeader, SEGMENT_HEADER_BYTES, segmentName } from "./segment.ts";
+import { dataEnd, readTail, readWhole } from "./files.ts";
+import { decodeMarker, FLAG_IN_BATCH, FrameKind, parseFrame } from "./frame.ts";
+import { continuationAfter } from "./frames.ts";
+import { checkSegmentHeader, neverWritten, SEGMENT_HEADER_BYTES, segmentName } from "./segment.ts";
 
 /** Receives committed events in log order. May throw to fail the open. */
 export interface ScanSink {
+  /**
+   * Segment `segment` was scanned to its end and is sealed (another segment
+   * follows): `size` bytes, its last frame at `lastFrameOffset` with CRC
+   * `lastFrameCrc`.
+   */
+  sealed?(segment: number, size: number, lastFrameOffset: number, lastFrameCrc: number): void;
   /** One committed event; `buf[bodyAt ..]` is its body, valid during the call. */
   event(
     segment: number,
@@ -40,87 +53,18 @@ export interface ScanResult {
   endOffset: number;
   /** Bytes past `endOffset` that were damaged or uncommitted (to be cut). */
   truncatedBytes: number;
-  /** Segment of the last committed frame (0 when the scan found none). */
+  /** Segment of the last committed event frame (0 when the scan found none). */
   lastFrameSegment: number;
-  /** Offset of the last committed frame (for sidecar validation). */
+  /** Offset of the last committed event frame (sidecars name the log's end by it). */
   lastFrameOffset: number;
   /** CRC of that frame. */
   lastFrameCrc: number;
 }
 
-/** Read a whole file (or from `from`) into memory. */
-export function readWhole(fs: FileSystem, path: string, from = 0): Uint8Array {
-  const h = fs.open(path, { read: true });
-  try {
-    const size = h.size();
-    const buf = new Uint8Array(Math.max(0, size - from));
-    let got = 0;
-    while (got < buf.length) {
-      const n = h.read(buf.subarray(got), from + got);
-      if (n <= 0) break;
-      got += n;
-    }
-    return got === buf.length ? buf : buf.subarray(0, got);
-  } finally {
-    h.close();
-  }
-}
-
-/** One past the last non-zero byte of `buf` (0 when all zero). */
-export function dataEnd(buf: Uint8Array): number {
-  let end = buf.length;
-  // Word-wise over the aligned middle: the zeroed preallocation can be a megabyte.
-  while (end > 0 && (end & 7) !== 0 && buf[end - 1] === 0) end--;
-  if ((end & 7) === 0 && (buf.byteOffset & 7) === 0) {
-    const words = new BigUint64Array(buf.buffer, buf.byteOffset, end >>> 3);
-    let w = words.length;
-    while (w > 0 && words[w - 1] === 0n) w--;
-    end = w * 8;
-  }
-  while (end > 0 && buf[end - 1] === 0) end--;
-  return end;
-}
-
-/**
- * A segment's header and its bytes from `from` on, at their file offsets in a
- * buffer of the file's size (the skipped middle stays zero and, allocated
- * lazily by the OS, costs no memory): a scan that resumes mid-segment reads
- * only what it needs.
- */
-export function readTail(fs: FileSystem, path: string, from: number): Uint8Array {
-  const h = fs.open(path, { read: true });
-  try {
-    const size = h.size();
-    const buf = new Uint8Array(size);
-    const fill = (start: number, end: number): number => {
-      let got = start;
-      while (got < end) {
-        const n = h.read(buf.subarray(got, end), got);
-        if (n <= 0) break;
-        got += n;
-      }
-      return got;
-    };
-    fill(0, Math.min(SEGMENT_HEADER_BYTES, size));
-    const end = fill(Math.min(from, size), size);
-    return end === size ? buf : buf.subarray(0, end);
-  } finally {
-    h.close();
-  }
-}
-
-/** True when a valid frame starts anywhere in `buf[from .. end]`. */
-function validFrameAfter(buf: Uint8Array, from: number, end: number): boolean {
-  for (let i = from; i + FRAME_HEADER_BYTES <= end; i++) {
-    if (buf[i + 10] !== 0xb7 || buf[i + 11] !== 0xf1) continue;
-    if (typeof parseFrame(buf, i, end) !== "string") return true;
-  }
-  return false;
-}
-
 interface Pending {
   offset: number;
   length: number;
+  crc: number;
   header: EventHeader;
 }
 
@@ -132,8 +76,9 @@ export function scanLog(
   fs: FileSystem,
   dataDir: string,
   segments: readonly number[],
-  start: { segment: number; offset: number },
+  start: { segment: number; offset: number; lastFrameOffset?: number; lastFrameCrc?: number },
   sink: ScanSink,
+  nextGlobal: number,
 ): ScanResult {
   const result: ScanResult = {
     lastSegment: start.segment,
@@ -144,27 +89,37 @@ export function scanLog(
     lastFrameCrc: 0,
   };
   const lastSegment = segments[segments.length - 1];
+  let expectG = nextGlobal;
   for (const segment of segments) {
     if (segment < start.segment) continue;
     const name = segmentName(segment);
     const sealed = segment !== lastSegment;
     const resume = segment === start.segment && start.offset > SEGMENT_HEADER_BYTES;
-    const path = join(dataDir, name);
+    const path = joinPath(dataDir, name);
+    const size = fs.stat(path)?.size ?? 0;
+    if (size > SEGMENT_FILE_BYTES_MAX) {
+      throw new CorruptSegmentError(
+        name,
+        SEGMENT_FILE_BYTES_MAX,
+        `the file is ${size} bytes, more than a segment can address (${SEGMENT_FILE_BYTES_MAX})`,
+      );
+    }
     const buf = resume ? readTail(fs, path, start.offset) : readWhole(fs, path);
     result.lastSegment = segment;
     const headerProblem = checkSegmentHeader(buf.subarray(0, SEGMENT_HEADER_BYTES), segment);
     if (headerProblem) {
-      // A segment created by a crash-interrupted rotation: its header never landed.
-      const neverWritten = buf.length < SEGMENT_HEADER_BYTES || buf.every((b) => b === 0);
-      if (sealed || !neverWritten) throw new CorruptSegmentError(name, 0, headerProblem);
+      // The last segment of an interrupted rotation (older versions created it in place):
+      // its header never landed.
+      if (sealed || !neverWritten(buf)) throw new CorruptSegmentError(name, 0, headerProblem);
       result.endOffset = 0;
       result.truncatedBytes = buf.length;
       return result;
     }
-    let at = segment === start.segment && start.offset > SEGMENT_HEADER_BYTES
-      ? start.offset
-      : SEGMENT_HEADER_BYTES;
+    let at = resume ? start.offset : SEGMENT_HEADER_BYTES;
     let goodEnd = at;
+    // The segment's last whole frame so far (from the sidecar when the scan resumes inside it).
+    let segLastOffset = resume ? start.lastFrameOffset ?? 0 : 0;
+    let segLastCrc = resume ? start.lastFrameCrc ?? 0 : 0;
     let batch: Pending[] | undefined;
     let batchStart = 0;
     let batchCount = 0;
@@ -182,13 +137,14 @@ export function scanLog(
         if (inBatch !== (batch !== undefined)) {
           throw new CorruptSegmentError(name, at, "event frame outside its batch markers");
         }
-        if (batch) batch.push({ offset: at, length: frame.frameLength, header });
+        if (batch) batch.push({ offset: at, length: frame.frameLength, crc: frame.crc, header });
         else {
           sink.event(segment, at, frame.frameLength, buf, header);
+          expectG = header.globalSequence + 1;
           goodEnd = at + frame.frameLength;
+          segLastOffset = result.lastFrameOffset = at;
+          segLastCrc = result.lastFrameCrc = frame.crc;
           result.lastFrameSegment = segment;
-          result.lastFrameOffset = at;
-          result.lastFrameCrc = frame.crc;
         }
       } else if (frame.kind === FrameKind.BatchBegin) {
         const marker = decodeMarker(buf, frame.bodyAt, frame.bodyLength);
@@ -203,12 +159,18 @@ export function scanLog(
         }
         for (const p of batch) {
           sink.event(segment, p.offset, p.length, buf, p.header);
+          expectG = p.header.globalSequence + 1;
         }
+        // The batch's last EVENT frame names it (a marker holds nothing that tells two stores
+        // apart; an event holds its random id).
+        const lastEvent = batch[batch.length - 1];
         batch = undefined;
         goodEnd = at + frame.frameLength;
-        result.lastFrameSegment = segment;
-        result.lastFrameOffset = at;
-        result.lastFrameCrc = frame.crc;
+        if (lastEvent !== undefined) {
+          segLastOffset = result.lastFrameOffset = lastEvent.offset;
+          segLastCrc = result.lastFrameCrc = lastEvent.crc;
+          result.lastFrameSegment = segment;
+        }
       }
       at += frame.frameLength;
     }
@@ -219,18 +181,32 @@ export function scanLog(
     if (fault !== undefined) {
       const faultAt = batch ? batchStart : at;
       if (sealed) throw new CorruptSegmentError(name, faultAt, fault);
-      if (validFrameAfter(buf, at + 1, end)) {
+      const next = continuationAfter(buf, at + 1, end, expectG);
+      if (next >= 0) {
         throw new CorruptSegmentError(
           name,
           at,
-          `${fault}, and valid frames follow: this is corruption, not a torn write`,
+          `${fault}, and a valid frame continuing the log follows at ${next}: ` +
+            `this is corruption, not a torn write`,
         );
       }
+      // Trailing zeros are what preallocation leaves: only the bytes up to the last non-zero
+      // one count as cut.
       result.endOffset = goodEnd;
       result.truncatedBytes = Math.max(0, end - goodEnd);
       return result;
     }
     result.endOffset = goodEnd;
+    if (sealed) {
+      if (segLastOffset === 0) {
+        throw new CorruptSegmentError(
+          name,
+          SEGMENT_HEADER_BYTES,
+          "a sealed segment holds no frames",
+        );
+      }
+      sink.sealed?.(segment, buf.length, segLastOffset, segLastCrc);
+    }
   }
   return result;
 }

@@ -14,7 +14,7 @@
  * @module
  */
 
-import { crc32 } from "node:zlib";
+import { crc32 } from "../core/crc32.ts";
 
 /** Bytes of the segment header. */
 export const SEGMENT_HEADER_BYTES = 16;
@@ -28,15 +28,24 @@ export const SEGMENT_NUMBER_MAX = 0xffffffff;
 const MAGIC = [0x46, 0x42, 0x41, 0x54]; // "FBAT"
 const SEGMENT_NAME = /^(\d{6,10})\.fbat$/;
 
+/** Suffix of a segment (or sidecar) being written: renamed into place once complete. */
+export const TMP_SUFFIX = ".tmp";
+
 /** File name of segment `n`. */
 export function segmentName(n: number): string {
   return String(n).padStart(6, "0") + SEGMENT_EXTENSION;
 }
 
-/** Segment number of a file name, or `undefined` when it is not a segment. */
+/**
+ * Segment number of a file name, or `undefined` when it is not a segment:
+ * only the canonical name counts (`000003.fbat`, never `0000003.fbat`), so a
+ * renamed copy is a stray file, not a second segment 3.
+ */
 export function parseSegmentName(name: string): number | undefined {
   const m = SEGMENT_NAME.exec(name);
-  return m ? Number(m[1]) : undefined;
+  if (!m) return undefined;
+  const n = Number(m[1]);
+  return segmentName(n) === name ? n : undefined;
 }
 
 /** Build the header of segment `n`. */
@@ -48,6 +57,11 @@ export function encodeSegmentHeader(n: number): Uint8Array {
   dv.setUint32(8, n, true);
   dv.setUint32(12, crc32(h.subarray(0, 12)), true);
   return h;
+}
+
+/** True when `bytes` (a segment's first bytes) are a header that never landed: empty or zeros. */
+export function neverWritten(bytes: Uint8Array): boolean {
+  return bytes.every((b) => b === 0);
 }
 
 /** Check a segment header; returns a problem description or `undefined` when valid. */

@@ -1,27 +1,55 @@
 /**
- * The log writer: owns the active segment, buffers frames, rotates segments,
- * and runs group commit.
+ * The log writer: owns the active segment, encodes frames into a write
+ * buffer, rotates segments, and runs group commit. Nothing above it builds
+ * a frame: callers hand it an event's parts (or a batch of them) and get
+ * back where each landed.
  *
- * Frames are copied into a write buffer and reach the OS when the buffer
- * fills, at the end of the current task (a queued microtask), or before any
- * sync. Readers see buffered frames through {@linkcode LogWriter.readBuffered},
- * so an appended event is visible at once.
+ * Frames reach the OS when the buffer fills, at the end of the current task
+ * (a queued microtask), or before any sync. Readers see buffered frames
+ * through {@linkcode LogWriter.readBuffered}, so an appended event is
+ * visible at once.
+ *
+ * Space is allocated before an event becomes visible: the active segment is
+ * extended with synced zeros (a megabyte at a time) inside the append, so a
+ * full disk fails that append with `StorageFullError` and changes nothing —
+ * the store stays usable and the next append tries again. Later writes land
+ * inside allocated space.
  *
  * Group commit: {@linkcode LogWriter.durable} callers that overlap share one
  * fdatasync; appends keep flowing while it runs, and callers who arrive
  * during a sync join the next one.
  *
- * A failed write or sync poisons the writer: later writes throw
- * {@linkcode StoreClosedError}, reads keep working, nothing acknowledged
- * durable is touched, and reopening recovers.
+ * A failed write or sync of log data poisons the writer: the failing call
+ * throws the storage error (`StorageFullError`, `IoError`), later writes
+ * throw `WriterPoisonedError` (its `cause` is that error), reads keep
+ * working, nothing acknowledged durable is touched, and reopening recovers.
  *
  * @module
  */
 
+import {
+  InternalError,
+  IoError,
+  PayloadTooLargeError,
+  StorageFullError,
+  StoreClosedError,
+  StoreError,
+  WriterPoisonedError,
+} from "../core/errors.ts";
+import { SEGMENT_FILE_BYTES_MAX } from "../core/limits.ts";
+import { joinPath } from "../fs/path.ts";
 import type { FileHandle, FileSystem } from "../fs/types.ts";
-import { StoreClosedError, StoreError } from "../core/errors.ts";
-import { encodeSegmentHeader, SEGMENT_HEADER_BYTES, segmentName } from "./segment.ts";
-import { join } from "node:path";
+import { eventBodyLength, type EventParts, writeEventBody } from "./event_codec.ts";
+import {
+  FLAG_IN_BATCH,
+  FRAME_HEADER_BYTES,
+  frameCrcAt,
+  FrameKind,
+  MARKER_FRAME_BYTES,
+  sealFrame,
+  writeMarker,
+} from "./frame.ts";
+import { encodeSegmentHeader, SEGMENT_HEADER_BYTES, segmentName, TMP_SUFFIX } from "./segment.ts";
 
 /** Default size of the write buffer, bytes. */
 export const WRITE_BUFFER_BYTES = 256 * 1024;
@@ -54,21 +82,101 @@ function deferred(): Deferred {
   return { promise, resolve, reject };
 }
 
+/** A storage failure as the store's typed error (the port promises these; anything else is wrapped). */
+export function storageError(e: unknown, op: string, path: string): StoreError {
+  if (e instanceof StoreError) return e;
+  return new IoError("io", op, path, (e as Error)?.message ?? String(e), { cause: e });
+}
+
 /** Writer settings. */
 export interface WriterOptions {
   fs: FileSystem;
   dataDir: string;
   segmentMaxBytes: number;
   syncMode: "data" | "all";
-  /** A read-only store's writer only tracks the end of the log; every write throws. */
-  readOnly?: boolean;
 }
 
-/** Called when a new segment is created (for the reader's segment list). */
-export type RotateListener = (segment: number) => void;
+/** Called when segment `segment - 1`, `sealedSize` bytes long, is sealed and `segment` created. */
+export type RotateListener = (segment: number, sealedSize: number) => void;
+
+/** Where an appended event landed. */
+export interface EventWrite {
+  segment: number;
+  offset: number;
+  length: number;
+  /** CRC of the frame (sidecars name the last frame they cover by it). */
+  crc: number;
+  /** The event hash, a view into the write buffer: copy it before the next append. */
+  hash: Uint8Array;
+}
+
+/** Where a batch landed: one entry per event, plus its COMMIT marker. */
+export interface BatchWrite {
+  segment: number;
+  offsets: number[];
+  lengths: number[];
+  /** Event hashes, views into the write buffer: copy them before the next append. */
+  hashes: Uint8Array[];
+  /** CRC of each event frame. */
+  crcs: number[];
+  commitOffset: number;
+  commitCrc: number;
+}
+
+/** The end of the log as readers see it (a writer, or a read-only follower). */
+export interface LogEnd {
+  /** Active (last) segment number. */
+  readonly segment: number;
+  /** Logical end of the active segment. */
+  readonly size: number;
+  /** Bytes of the active segment already in the file (the rest is buffered). */
+  readonly flushed: number;
+  /** Buffered bytes `[offset, offset+length)` of the active segment, or `undefined`. */
+  readBuffered(segment: number, offset: number, length: number): Uint8Array | undefined;
+}
+
+/**
+ * Create segment `n` durably: written as `NNNNNN.fbat.tmp` (header, sync),
+ * renamed into place, directory synced — so no crash or full disk leaves a
+ * named segment without its header. Returns the open handle. An error
+ * thrown after the rename carries `created: true` (the caller must not
+ * write to the previous segment any more).
+ */
+export function createSegment(fs: FileSystem, dataDir: string, n: number): FileHandle {
+  const path = joinPath(dataDir, segmentName(n));
+  const tmp = path + TMP_SUFFIX;
+  fs.remove(tmp); // a leftover of an earlier failed attempt
+  let h: FileHandle;
+  try {
+    h = fs.open(tmp, { read: true, write: true, createNew: true });
+  } catch (e) {
+    throw storageError(e, "create segment", tmp);
+  }
+  try {
+    h.write(encodeSegmentHeader(n), 0);
+    h.syncData();
+    h.close();
+    fs.rename(tmp, path);
+  } catch (e) {
+    try {
+      h.close();
+    } catch { /* already closed */ }
+    try {
+      fs.remove(tmp);
+    } catch { /* best effort */ }
+    throw storageError(e, "create segment", tmp);
+  }
+  try {
+    fs.syncDir(dataDir);
+    // Reopened by its final name, so every later error names the segment itself.
+    return fs.open(path, { read: true, write: true });
+  } catch (e) {
+    throw Object.assign(storageError(e, "create segment", path), { created: true });
+  }
+}
 
 /** Appends frames to the active segment. */
-export class LogWriter {
+export class LogWriter implements LogEnd {
   readonly #opts: WriterOptions;
   #handle: FileHandle;
   /** Active segment number. */
@@ -82,12 +190,12 @@ export class LogWriter {
   #buf: Uint8Array = new Uint8Array(WRITE_BUFFER_BYTES);
   #bufLen = 0;
   #flushQueued = false;
-  #poison: unknown = undefined;
+  #poison: StoreError | undefined = undefined;
   #closed = false;
-  /** Highest mark (global sequence) written into the log. */
-  mark = 0;
-  /** Highest mark known durable. */
-  durableMark = 0;
+  /** Highest global sequence written into the log. */
+  mark: number;
+  /** Highest global sequence known durable. */
+  durableMark: number;
   #inflight: Promise<void> | undefined;
   #inflightCover = 0;
   #next: Deferred | undefined;
@@ -95,12 +203,19 @@ export class LogWriter {
   #onRotate: RotateListener;
   /** Number of fsyncs issued (group commit evidence). */
   syncCount = 0;
+  /** Why the last rotation failed, while the writer keeps using the current segment. */
+  rotationError: StoreError | undefined;
 
+  /**
+   * Take over `handle`, segment `segment` whose log ends at `size`, holding
+   * every event up to global sequence `mark` (all durable).
+   */
   constructor(
     opts: WriterOptions,
     segment: number,
     handle: FileHandle,
     size: number,
+    mark: number,
     onRotate: RotateListener,
   ) {
     this.#opts = opts;
@@ -109,36 +224,19 @@ export class LogWriter {
     this.size = size;
     this.flushed = size;
     this.#allocated = handle.size();
+    this.mark = mark;
+    this.durableMark = mark;
     this.#onRotate = onRotate;
   }
 
-  /** Create segment `n` with its header, durably (file and directory entry). */
-  static createSegment(fs: FileSystem, dataDir: string, n: number): FileHandle {
-    const path = join(dataDir, segmentName(n));
-    const h = fs.open(path, { read: true, write: true, createNew: true });
-    h.write(encodeSegmentHeader(n), 0);
-    h.syncData();
-    fs.syncDir(dataDir);
-    return h;
+  #path(): string {
+    return joinPath(this.#opts.dataDir, segmentName(this.segment));
   }
 
   /** Throw unless the writer accepts writes. */
   assertWritable(): void {
     if (this.#closed) throw new StoreClosedError();
-    if (this.#opts.readOnly) {
-      throw new StoreError(
-        "READ_ONLY",
-        "the store was opened with readOnly: true; it cannot write",
-      );
-    }
-    if (this.#poison !== undefined) {
-      throw new StoreClosedError(
-        `the writer is poisoned by an earlier I/O failure (${
-          (this.#poison as Error)?.message ?? this.#poison
-        }); reads still work, reopen the store to recover`,
-        { cause: this.#poison },
-      );
-    }
+    if (this.#poison !== undefined) throw new WriterPoisonedError(this.#poison);
   }
 
   /** True when an I/O failure has poisoned the writer. */
@@ -146,63 +244,120 @@ export class LogWriter {
     return this.#poison !== undefined;
   }
 
-  #fail(e: unknown): never {
-    if (this.#poison === undefined) this.#poison = e;
-    throw new StoreClosedError(
-      `I/O failure in the log writer, writer poisoned: ${(e as Error)?.message ?? e}`,
-      { cause: e },
-    );
+  /** Record the failure that stops the writer and throw it (typed). */
+  #fail(e: unknown, op: string): never {
+    const error = storageError(e, op, this.#path());
+    this.#poison ??= error;
+    throw error;
   }
 
   /**
-   * Make sure `bytes` more fit in the active segment, rotating first when
-   * they would push it past `segmentMaxBytes` (a segment always takes at
-   * least one frame or batch, however large).
+   * Make `bytes` more fit at the end of the log: rotate first when they
+   * would push the active segment past `segmentMaxBytes` (a segment always
+   * takes at least one frame or batch), then allocate the space. Throws,
+   * changing nothing visible, when the space cannot be had.
    */
-  ensureRoom(bytes: number): void {
+  #makeRoom(bytes: number): void {
+    this.assertWritable();
     if (this.size > SEGMENT_HEADER_BYTES && this.size + bytes > this.#opts.segmentMaxBytes) {
-      this.#rotate();
+      this.#rotate(bytes);
     }
+    const end = this.size + bytes;
+    if (end > SEGMENT_FILE_BYTES_MAX) {
+      throw this.rotationError ??
+        new PayloadTooLargeError(bytes, SEGMENT_FILE_BYTES_MAX - this.size);
+    }
+    if (end > this.#allocated) this.#allocate(end);
   }
 
-  #rotate(): void {
+  /**
+   * Extend the active segment with synced zeros to hold at least `end`
+   * bytes: a preallocation step, or — on a nearly full disk — just what
+   * this append needs.
+   */
+  #allocate(end: number): void {
+    // Grow to the next step, but not past the rotation size (small segments stay small).
+    const step = Math.max(
+      end,
+      Math.min(this.#allocated + PREALLOCATE_BYTES, this.#opts.segmentMaxBytes),
+    );
+    let error = this.#tryAllocate(step);
+    if (error instanceof StorageFullError && step > end) error = this.#tryAllocate(end);
+    if (error === undefined) return;
+    // Nothing of the log changed (only zeros past its end): a full disk fails this append
+    // and leaves the writer usable; any other failure is a device to stop trusting.
+    if (!(error instanceof StorageFullError)) this.#poison ??= error;
+    throw error;
+  }
+
+  #tryAllocate(target: number): StoreError | undefined {
+    try {
+      for (let at = this.#allocated; at < target;) {
+        const n = Math.min(PREALLOCATE_BYTES, target - at);
+        this.#handle.write(ZEROS.subarray(0, n), at);
+        at += n;
+      }
+      // Make the new size durable now, so later syncs carry data only.
+      this.#handle.syncData();
+    } catch (e) {
+      return storageError(e, "allocate", this.#path());
+    }
+    this.#allocated = target;
+    return undefined;
+  }
+
+  #rotate(bytes: number): void {
     try {
       this.flush();
       // A sealed segment ends at its last frame: cut the zeroed preallocation.
       if (this.#allocated > this.size) this.#handle.truncate(this.size);
+      this.#allocated = this.size;
       this.#syncHandle(this.#handle);
-      this.durableMark = this.mark;
-      const next = this.segment + 1;
-      const h = LogWriter.createSegment(this.#opts.fs, this.#opts.dataDir, next);
-      if (this.#inflight) this.#retired.push(this.#handle);
-      else this.#handle.close();
-      this.#handle = h;
-      this.segment = next;
-      this.size = SEGMENT_HEADER_BYTES;
-      this.flushed = SEGMENT_HEADER_BYTES;
-      this.#allocated = h.size();
     } catch (e) {
-      this.#fail(e);
+      this.#fail(e, "seal segment");
     }
-    this.#onRotate(this.segment);
+    this.durableMark = this.mark;
+    const next = this.segment + 1;
+    let h: FileHandle;
+    try {
+      h = createSegment(this.#opts.fs, this.#opts.dataDir, next);
+    } catch (e) {
+      const error = e as StoreError & { created?: boolean };
+      // Once the new segment's name exists the old one is sealed for good: stop here.
+      if (error.created) this.#fail(error, "create segment");
+      // Not created: keep writing to the current segment (past segmentMaxBytes, within the
+      // offset limit) and try again at the next append. Nothing is lost either way.
+      this.rotationError = error;
+      if (this.size + bytes <= SEGMENT_FILE_BYTES_MAX) return;
+      throw error;
+    }
+    this.rotationError = undefined;
+    if (this.#inflight) this.#retired.push(this.#handle);
+    else {
+      try {
+        this.#handle.close();
+      } catch { /* the data is synced; a failed close loses nothing */ }
+    }
+    const sealedSize = this.size;
+    this.#handle = h;
+    this.segment = next;
+    this.size = SEGMENT_HEADER_BYTES;
+    this.flushed = SEGMENT_HEADER_BYTES;
+    this.#allocated = SEGMENT_HEADER_BYTES;
+    this.#onRotate(next, sealedSize);
   }
 
-  /**
-   * Reserve `bytes` in the write buffer at the end of the active segment.
-   * Returns the buffer and the index to write at; the file offset is
-   * {@linkcode LogWriter.size} before the call. Call {@linkcode LogWriter.commit}
-   * after writing.
-   */
-  reserve(bytes: number): { buf: Uint8Array; at: number } {
+  /** Room for `bytes` in the write buffer; returns the index to write at. */
+  #reserve(bytes: number): number {
     if (this.#bufLen + bytes > this.#buf.length) {
       this.flush();
       if (bytes > this.#buf.length) this.#buf = new Uint8Array(bytes);
     }
-    return { buf: this.#buf, at: this.#bufLen };
+    return this.#bufLen;
   }
 
-  /** Account `bytes` reserved by the last {@linkcode LogWriter.reserve} as written. */
-  commit(bytes: number, mark: number): void {
+  /** Account `bytes` written at the end of the buffer. */
+  #commit(bytes: number, mark: number): void {
     this.#bufLen += bytes;
     this.size += bytes;
     if (mark > this.mark) this.mark = mark;
@@ -220,39 +375,95 @@ export class LogWriter {
     }
   }
 
+  /**
+   * Append one event frame. Throws (writing nothing) when the space cannot
+   * be had or the writer is poisoned.
+   */
+  appendEvent(parts: EventParts): EventWrite {
+    const bodyLength = eventBodyLength(parts);
+    const length = FRAME_HEADER_BYTES + bodyLength;
+    this.#makeRoom(length);
+    const offset = this.size;
+    const at = this.#reserve(length);
+    const buf = this.#buf;
+    const hashAt = writeEventBody(buf, at + FRAME_HEADER_BYTES, parts);
+    sealFrame(buf, at, bodyLength, FrameKind.Event, 0);
+    const crc = frameCrcAt(buf, at);
+    this.#commit(length, parts.globalSequence);
+    return { segment: this.segment, offset, length, crc, hash: buf.subarray(hashAt, hashAt + 32) };
+  }
+
+  /**
+   * Append a batch: BEGIN, the event frames, COMMIT, one fsync — durable
+   * before this returns. `prevItem[k]` is the index of an earlier item whose
+   * hash is item k's `prevHash` (its entity's previous event in the batch),
+   * or -1 to keep `parts[k].prevHash`. Throws, with nothing of the batch
+   * visible, when anything fails (a failed write or sync poisons the writer).
+   */
+  appendBatch(parts: EventParts[], prevItem: ArrayLike<number>): BatchWrite {
+    const n = parts.length;
+    const lengths: number[] = new Array(n);
+    let total = 2 * MARKER_FRAME_BYTES;
+    for (let k = 0; k < n; k++) {
+      lengths[k] = FRAME_HEADER_BYTES + eventBodyLength(parts[k]);
+      total += lengths[k];
+    }
+    this.#makeRoom(total);
+    const firstG = parts[0].globalSequence;
+    const lastG = parts[n - 1].globalSequence;
+    if (lastG - firstG + 1 !== n) {
+      throw new InternalError("batch global sequences are not contiguous");
+    }
+    const segment = this.segment;
+    let offset = this.size;
+    let w = this.#reserve(total);
+    const buf = this.#buf;
+    writeMarker(buf, w, FrameKind.BatchBegin, n, firstG);
+    w += MARKER_FRAME_BYTES;
+    offset += MARKER_FRAME_BYTES;
+    const offsets: number[] = new Array(n);
+    const hashes: Uint8Array[] = new Array(n);
+    const crcs: number[] = new Array(n);
+    for (let k = 0; k < n; k++) {
+      const p = parts[k];
+      const prior = prevItem[k];
+      if (prior >= 0) {
+        if (prior >= k) throw new InternalError("a batch item links to a later item");
+        p.prevHash = hashes[prior];
+      }
+      const hashAt = writeEventBody(buf, w + FRAME_HEADER_BYTES, p);
+      sealFrame(buf, w, lengths[k] - FRAME_HEADER_BYTES, FrameKind.Event, FLAG_IN_BATCH);
+      crcs[k] = frameCrcAt(buf, w);
+      hashes[k] = buf.subarray(hashAt, hashAt + 32);
+      offsets[k] = offset;
+      offset += lengths[k];
+      w += lengths[k];
+    }
+    const commitOffset = offset;
+    const commitCrc = writeMarker(buf, w, FrameKind.BatchCommit, n, firstG);
+    this.#commit(total, lastG);
+    this.syncNow(); // durable before visible
+    return { segment, offsets, lengths, hashes, crcs, commitOffset, commitCrc };
+  }
+
   /** Hand buffered bytes to the OS. */
   flush(): void {
     if (this.#bufLen === 0) return;
-    if (this.#poison !== undefined) this.assertWritable();
+    this.assertWritable();
+    if (this.flushed + this.#bufLen > this.#allocated) {
+      throw new InternalError("the write buffer runs past the allocated segment");
+    }
     try {
-      const end = this.flushed + this.#bufLen;
-      if (end > this.#allocated) {
-        // Grow to the next step, but not past the rotation size (small segments stay small).
-        const target = Math.max(
-          end,
-          Math.min(this.#allocated + PREALLOCATE_BYTES, this.#opts.segmentMaxBytes),
-        );
-        while (this.#allocated < target) {
-          const n = Math.min(PREALLOCATE_BYTES, target - this.#allocated);
-          this.#handle.write(ZEROS.subarray(0, n), this.#allocated);
-          this.#allocated += n;
-        }
-        // Make the new size durable now, so later syncs carry data only.
-        this.#handle.syncData();
-      }
       this.#handle.write(this.#buf.subarray(0, this.#bufLen), this.flushed);
     } catch (e) {
-      this.#fail(e);
+      this.#fail(e, "write");
     }
     this.flushed += this.#bufLen;
     this.#bufLen = 0;
     if (this.#buf.length > WRITE_BUFFER_BYTES) this.#buf = new Uint8Array(WRITE_BUFFER_BYTES);
   }
 
-  /**
-   * Bytes of the active segment still in the write buffer, or `undefined`
-   * when `[offset, offset+length)` is not buffered.
-   */
+  /** Bytes of the active segment still in the write buffer, or `undefined` when not buffered. */
   readBuffered(segment: number, offset: number, length: number): Uint8Array | undefined {
     if (segment !== this.segment || offset < this.flushed) return undefined;
     const at = offset - this.flushed;
@@ -273,7 +484,7 @@ export class LogWriter {
     try {
       this.#syncHandle(this.#handle);
     } catch (e) {
-      this.#fail(e);
+      this.#fail(e, "sync");
     }
     this.durableMark = this.mark;
   }
@@ -321,6 +532,7 @@ export class LogWriter {
     }
     const cover = this.mark;
     const h = this.#handle;
+    const path = this.#path();
     this.syncCount++;
     const sync = this.#opts.syncMode === "all" ? h.syncAsync() : h.syncDataAsync();
     const round = sync.then(
@@ -334,12 +546,10 @@ export class LogWriter {
           this.#finishRound();
           return;
         }
-        if (this.#poison === undefined) this.#poison = e;
+        const error = storageError(e, "sync", path);
+        this.#poison ??= error;
         this.#finishRound();
-        throw new StoreClosedError(
-          `fsync failed, writer poisoned: ${(e as Error)?.message ?? e}`,
-          { cause: e },
-        );
+        throw error;
       },
     );
     round.catch(() => {});
@@ -360,34 +570,13 @@ export class LogWriter {
   }
 
   /**
-   * Follow a log another process writes (read-only stores): the end of the
-   * log is now `segment` / `size`.
+   * Flush, sync, cut the preallocation and close. Safe to call twice.
+   * Throws the first storage failure (typed) after releasing every handle.
    */
-  advanceTo(segment: number, handle: FileHandle | undefined, size: number): void {
-    if (handle && segment !== this.segment) {
-      this.#handle.close();
-      this.#handle = handle;
-      this.segment = segment;
-    }
-    this.size = size;
-    this.flushed = size;
-  }
-
-  /** Truncate the active segment to `size` (recovery of a torn tail). */
-  truncateActive(size: number): void {
-    this.flush();
-    this.#handle.truncate(size);
-    this.#handle.syncData();
-    this.size = size;
-    this.flushed = size;
-    this.#allocated = size;
-  }
-
-  /** Flush, sync and close. Safe to call twice. */
   close(): void {
     if (this.#closed) return;
-    let error: unknown;
-    if (this.#poison === undefined && !this.#opts.readOnly) {
+    let error: StoreError | undefined;
+    if (this.#poison === undefined) {
       try {
         this.syncNow();
         // A closed store keeps no preallocation: its files end at their last frame.
@@ -397,7 +586,7 @@ export class LogWriter {
           this.#allocated = this.size;
         }
       } catch (e) {
-        error = e;
+        error = storageError(e, "close", this.#path());
       }
     }
     this.#closed = true;

@@ -7,11 +7,30 @@
 
 import { Coordinate, COORDINATE_BYTES_MAX, validateCoordinatePart } from "../core/coordinate.ts";
 import { InvalidArgumentError, OwnershipError, StoreClosedError } from "../core/errors.ts";
-import type { StoreInternals } from "../store/store.ts";
-import { FENCE_ENTITY_PREFIX, type FencePayload, SystemKind } from "../core/system.ts";
+import {
+  FENCE_ENTITY_PREFIX,
+  type FencePayload,
+  SystemKind,
+  type SystemState,
+} from "../core/system.ts";
 import type { Fence } from "../core/types.ts";
-import { checkFence, leaseOver, tokenHash } from "./fence.ts";
-import { toHex } from "../core/ids.ts";
+import { checkFence, leaseOver, readFence, tokenHash } from "../core/fence.ts";
+import type { EventKind } from "../core/kind.ts";
+import { toHex } from "../core/utf8.ts";
+
+/** What ownership needs of a store: its system state, clock, randomness and system appends. */
+export interface SystemLog {
+  /** Fences (and other state) folded from the system events. */
+  readonly system: SystemState;
+  /** True once the store is closed. */
+  readonly closed: boolean;
+  /** The store's clock, checked. */
+  now(): number;
+  /** Fills `bytes` with random bytes (fencing tokens). */
+  random(bytes: Uint8Array): void;
+  /** Append a system event (a fence change). */
+  appendSystem(coord: Coordinate, kind: EventKind, payload: unknown): void;
+}
 
 export { FENCE_ENTITY_PREFIX };
 /** Longest lease, ms (one day). */
@@ -98,52 +117,37 @@ function checkLease(leaseMs: unknown): number {
   return leaseMs;
 }
 
-/** Same shape rule as a fenced append's `options.fence`: epochs start at 1. */
+/** Same shape rule as a fenced append's `options.fence` (epochs start at 1), each field read once. */
 function checkFenceShape(f: unknown, what: string): Fence {
-  const fence = f as Fence;
-  if (
-    typeof fence !== "object" || fence === null || typeof fence.owner !== "string" ||
-    typeof fence.token !== "string" || !Number.isInteger(fence.epoch) || fence.epoch < 1
-  ) {
-    throw new InvalidArgumentError(
-      `${what} must be { owner: string, epoch: integer ≥ 1, token: string }`,
-    );
-  }
-  return fence;
-}
-
-function newToken(): string {
-  const b = new Uint8Array(TOKEN_BYTES);
-  crypto.getRandomValues(b);
-  return toHex(b);
+  return readFence(f, what);
 }
 
 /** The store-backed implementation. */
 export class OwnershipImpl implements Ownership {
   readonly scope: string;
-  readonly #s: StoreInternals;
+  readonly #s: SystemLog;
   readonly #coord: Coordinate;
 
-  constructor(internals: StoreInternals, scope: string) {
+  constructor(log: SystemLog, scope: string) {
     validateCoordinatePart("scope", scope);
-    this.#s = internals;
+    this.#s = log;
     this.#coord = new Coordinate(fenceEntity(scope), scope);
     this.scope = scope;
   }
 
   #assertOpen(): void {
-    if (this.#s.isClosed()) throw new StoreClosedError();
+    if (this.#s.closed) throw new StoreClosedError();
   }
 
-  /** The store clock; a lease computed from a non-finite time would never expire. */
+  /** The store clock, checked in one place for every caller (a NaN lease would never expire). */
   #now(): number {
-    const now = this.#s.settings.clock();
-    if (!Number.isFinite(now)) {
-      throw new InvalidArgumentError(
-        `config.clock must return finite epoch ms, found ${String(now)}`,
-      );
-    }
-    return now;
+    return this.#s.now();
+  }
+
+  #newToken(): string {
+    const b = new Uint8Array(TOKEN_BYTES);
+    this.#s.random(b);
+    return toHex(b);
   }
 
   #record(
@@ -180,14 +184,14 @@ export class OwnershipImpl implements Ownership {
       );
     }
     const epoch = (rec?.epoch ?? 0) + 1;
-    const token = newToken();
+    const token = this.#newToken();
     this.#record("claim", owner, epoch, token, now + leaseMs);
     return { owner, epoch, token };
   }
 
   renew(fence: Fence, leaseMs: number): Fence {
     this.#assertOpen();
-    checkFenceShape(fence, "renew: fence");
+    fence = checkFenceShape(fence, "renew: fence");
     checkLease(leaseMs);
     const now = this.#now();
     checkFence(this.#s.system, this.scope, fence, now);
@@ -198,7 +202,7 @@ export class OwnershipImpl implements Ownership {
   takeover(owner: string, observed: Fence, leaseMs: number): Fence {
     this.#assertOpen();
     checkOwner(owner);
-    checkFenceShape(observed, "takeover: observed");
+    observed = checkFenceShape(observed, "takeover: observed");
     checkLease(leaseMs);
     const now = this.#now();
     const rec = this.#s.system.fences.get(this.scope);
@@ -248,14 +252,14 @@ export class OwnershipImpl implements Ownership {
       );
     }
     const epoch = rec.epoch + 1;
-    const token = newToken();
+    const token = this.#newToken();
     this.#record("takeover", owner, epoch, token, now + leaseMs);
     return { owner, epoch, token };
   }
 
   release(fence: Fence): void {
     this.#assertOpen();
-    checkFenceShape(fence, "release: fence");
+    fence = checkFenceShape(fence, "release: fence");
     const now = this.#now();
     checkFence(this.#s.system, this.scope, fence, now);
     this.#record("release", fence.owner, fence.epoch, fence.token, now);

@@ -13,11 +13,7 @@ import type { Denial } from "../gate/denial.ts";
 import { GateSet } from "../gate/gate.ts";
 import { Proposal } from "../gate/proposal.ts";
 import { Coordinate } from "../core/coordinate.ts";
-import {
-  InvalidArgumentError,
-  InvalidCoordinateError,
-  ReservedKindError,
-} from "../core/errors.ts";
+import { InvalidArgumentError, InvalidCoordinateError, ReservedKindError } from "../core/errors.ts";
 import { EventKind, isEventKind } from "../core/kind.ts";
 import { Store } from "../store/store.ts";
 import type { AppendOptions, AppendReceipt } from "../core/types.ts";

@@ -1,5 +1,5 @@
 /**
- * Guaranteed cursors and named cursor checkpoints.
+ * Guaranteed cursors.
  *
  * A cursor is a position (the last delivered global sequence) plus a small
  * page of events already read after it (bounded in count and bytes). The
@@ -9,48 +9,35 @@
  * is how events appended while iterating are seen. The position moves only
  * when an event is delivered, so a failed read is retried, never skipped.
  *
- * A checkpoint is a `CursorCheckpoint` system event (entity
- * `$cursor:<name>`, scope `$system`): it lives in the log, so it survives
- * reopen and crash like any event, and is durable once a later sync covers
- * it.
+ * Saved positions (`saveCursor`/`loadCursor`) are kept beside the log, not
+ * in it (src/engine/cursors.ts); {@linkcode checkCursorName} and
+ * {@linkcode checkPosition} check their arguments.
  *
  * @module
  */
 
-import { queryIndex } from "../index/query.ts";
-import { Coordinate, validateCoordinatePart } from "../core/coordinate.ts";
-import { InvalidArgumentError, StoreClosedError, type StoreError } from "../core/errors.ts";
+import { describeValue } from "../core/describe.ts";
+import { InvalidArgumentError, StoreClosedError } from "../core/errors.ts";
 import type { Region } from "../core/region.ts";
-import type { StoreInternals } from "../store/store.ts";
-import {
-  CURSOR_ENTITY_PREFIX,
-  type CursorPayload,
-  SYSTEM_SCOPE,
-  SystemKind,
-} from "../core/system.ts";
 import type { Cursor, StoredEvent } from "../core/types.ts";
-import { readEvents, readPage } from "./_events.ts";
+import { COORDINATE_BYTES_MAX } from "../core/coordinate.ts";
+import { queryIndex } from "../index/query.ts";
+import { type EventSource, readEvents, readPage } from "./events.ts";
 
 /** Events a cursor reads ahead in one go for `poll()`. */
 export const CURSOR_PAGE_EVENTS = 256;
 /** A read-ahead page stops growing once its frames reach this many bytes. */
 export const CURSOR_PAGE_BYTES = 256 * 1024;
 
-function describe(v: unknown): string {
-  if (typeof v === "string") return JSON.stringify(v.length > 40 ? v.slice(0, 40) + "…" : v);
-  if (typeof v === "number" || typeof v === "bigint" || typeof v === "boolean") return String(v);
-  return v === null ? "null" : typeof v;
-}
-
 /**
  * Check a start position for a cursor or subscription: an integer from 0
  * to the end of the log. A position past the end would silently skip the
  * events that later fill the gap.
  */
-export function checkPosition(s: StoreInternals, where: string, position: unknown): number {
+export function checkPosition(s: EventSource, where: string, position: unknown): number {
   if (typeof position !== "number" || !Number.isInteger(position) || position < 0) {
     throw new InvalidArgumentError(
-      `${where} must be an integer ≥ 0, found ${describe(position)}`,
+      `${where} must be an integer ≥ 0, found ${describeValue(position)}`,
     );
   }
   if (position > s.index.count) {
@@ -63,15 +50,15 @@ export function checkPosition(s: StoreInternals, where: string, position: unknow
 
 /** A cursor over a region: global order, never skips, never repeats. */
 export class GuaranteedCursor implements Cursor {
-  readonly #s: StoreInternals;
+  readonly #s: EventSource;
   readonly #region: Region;
   #position: number;
   /** Events read ahead of the position, not yet delivered (a bounded page). */
   #ahead: StoredEvent[] = [];
   #next = 0;
 
-  constructor(internals: StoreInternals, region: Region, after: number) {
-    this.#s = internals;
+  constructor(source: EventSource, region: Region, after: number) {
+    this.#s = source;
     this.#region = region;
     this.#position = after;
   }
@@ -82,7 +69,7 @@ export class GuaranteedCursor implements Cursor {
   }
 
   #assertOpen(): void {
-    if (this.#s.isClosed()) throw new StoreClosedError();
+    if (this.#s.closed) throw new StoreClosedError();
   }
 
   /** The next event of the region, or `undefined` when caught up. */
@@ -103,7 +90,7 @@ export class GuaranteedCursor implements Cursor {
   pollBatch(max: number): StoredEvent[] {
     if (typeof max !== "number" || !Number.isSafeInteger(max) || max < 1) {
       throw new InvalidArgumentError(
-        `pollBatch: max must be an integer ≥ 1, found ${describe(max)}`,
+        `pollBatch: max must be an integer ≥ 1, found ${describeValue(max)}`,
       );
     }
     this.#assertOpen();
@@ -121,40 +108,26 @@ export class GuaranteedCursor implements Cursor {
   }
 }
 
-function checkName(name: unknown, where: string): string {
+/**
+ * Check a cursor name: a non-empty, well-formed string without control
+ * characters, at most {@linkcode COORDINATE_BYTES_MAX} UTF-8 bytes.
+ */
+export function checkCursorName(name: unknown, where: string): string {
   if (typeof name !== "string" || name.length === 0) {
     throw new InvalidArgumentError(
-      `${where}: cursor name must be a non-empty string, found ${describe(name)}`,
+      `${where}: cursor name must be a non-empty string, found ${describeValue(name)}`,
     );
   }
-  try {
-    validateCoordinatePart("entity", CURSOR_ENTITY_PREFIX + name);
-  } catch (e) {
+  // deno-lint-ignore no-control-regex
+  if (!name.isWellFormed() || /[\u0000-\u001f\u007f-\u009f]/.test(name)) {
     throw new InvalidArgumentError(
-      `${where}: cursor name ${describe(name)} is not usable: ${(e as StoreError).message} ` +
-        `(it is stored as the entity "${CURSOR_ENTITY_PREFIX}<name>")`,
+      `${where}: cursor name ${describeValue(name)} has a control character or a lone surrogate`,
+    );
+  }
+  if (new TextEncoder().encode(name).length > COORDINATE_BYTES_MAX) {
+    throw new InvalidArgumentError(
+      `${where}: cursor name is longer than ${COORDINATE_BYTES_MAX} UTF-8 bytes`,
     );
   }
   return name;
-}
-
-/**
- * Save `position` as the checkpoint of cursor `name` (a system event).
- * Writes nothing when the checkpoint already holds that position.
- */
-export function saveCursor(s: StoreInternals, name: unknown, position: unknown): void {
-  const n = checkName(name, "saveCursor");
-  const p = checkPosition(s, "saveCursor: position", position);
-  if (s.system.cursors.get(n) === p) return;
-  const payload: CursorPayload = { name: n, position: p };
-  s.appendSystem(
-    new Coordinate(CURSOR_ENTITY_PREFIX + n, SYSTEM_SCOPE),
-    SystemKind.CursorCheckpoint,
-    payload,
-  );
-}
-
-/** The saved position of cursor `name`, or `undefined` when none was saved. */
-export function loadCursor(s: StoreInternals, name: unknown): number | undefined {
-  return s.system.cursors.get(checkName(name, "loadCursor"));
 }

@@ -14,9 +14,9 @@
 
 import { InvalidArgumentError, StoreClosedError } from "../core/errors.ts";
 import { isEventKind } from "../core/kind.ts";
-import type { StoreInternals } from "../store/store.ts";
+
 import type { EventSourced, Freshness, StoredEvent } from "../core/types.ts";
-import { forEachEvent } from "./_events.ts";
+import { type EventSource, forEachEvent } from "./events.ts";
 
 /** Cached states kept per projection object (least recently used evicted). */
 export const PROJECTION_CACHE_ENTITIES_MAX = 4096;
@@ -66,12 +66,12 @@ export class ProjectionCache {
 
   /** Fold `entity` with `projection`, reusing and extending the cached state. */
   project<T>(
-    s: StoreInternals,
+    s: EventSource,
     entity: string,
     projection: EventSourced<T>,
     freshness: Freshness,
   ): T | undefined {
-    if (s.isClosed()) throw new StoreClosedError();
+    if (s.closed) throw new StoreClosedError();
     if (typeof entity !== "string") {
       throw new InvalidArgumentError(`project: entity must be a string, found ${typeof entity}`);
     }
@@ -91,7 +91,7 @@ export class ProjectionCache {
     if (eid < 0) return undefined;
     let perEntity = this.#cache.get(p);
     if (!perEntity) this.#cache.set(p, perEntity = new Map());
-    const now = s.settings.clock();
+    const now = s.now();
     const cached = perEntity.get(entity);
     if (cached) {
       // Re-insert: Map order is the LRU order.

@@ -18,32 +18,24 @@
  * @module
  */
 
-import { queryIndex } from "../index/query.ts";
+import { describeValue } from "../core/describe.ts";
 import { InvalidArgumentError } from "../core/errors.ts";
 import type { Region } from "../core/region.ts";
-import type { StoreInternals } from "../store/store.ts";
-import type { StoredEvent } from "../core/types.ts";
-import { readPage } from "./_events.ts";
+import type { StoredEvent, SubscribeOptions } from "../core/types.ts";
+import { queryIndex } from "../index/query.ts";
 import { checkPosition } from "./cursor.ts";
+import { type EventSource, readPage } from "./events.ts";
 
 /** Most events read from the log per page. */
 export const SUBSCRIPTION_PAGE_EVENTS = 256;
 /** A page stops growing once its frames reach this many bytes (it always holds one event). */
 export const SUBSCRIPTION_PAGE_BYTES = 1 << 20;
 
-/** Options of `Store.subscribe`. */
-export interface SubscribeOptions {
-  /** Deliver events after this global sequence (default 0: from the start). */
-  after?: number;
-  /** Ends the iteration (cleanly, without an error) when aborted. */
-  signal?: AbortSignal;
-}
-
 const DONE: IteratorReturnResult<undefined> = { done: true, value: undefined };
 
 /** One subscriber's iterator. */
 class Subscription implements AsyncIterator<StoredEvent, undefined> {
-  readonly #s: StoreInternals;
+  readonly #s: EventSource;
   readonly #region: Region;
   readonly #signal: AbortSignal | undefined;
   #position: number;
@@ -55,7 +47,7 @@ class Subscription implements AsyncIterator<StoredEvent, undefined> {
   /** Serializes overlapping next() calls. */
   #tail: Promise<unknown> = Promise.resolve();
 
-  constructor(s: StoreInternals, region: Region, after: number, signal: AbortSignal | undefined) {
+  constructor(s: EventSource, region: Region, after: number, signal: AbortSignal | undefined) {
     this.#s = s;
     this.#region = region;
     this.#position = after;
@@ -63,7 +55,7 @@ class Subscription implements AsyncIterator<StoredEvent, undefined> {
   }
 
   #stopped(): boolean {
-    if (!this.#finished && (this.#signal?.aborted === true || this.#s.isClosed())) {
+    if (!this.#finished && (this.#signal?.aborted === true || this.#s.closed)) {
       this.#finish();
     }
     return this.#finished;
@@ -136,15 +128,17 @@ class Subscription implements AsyncIterator<StoredEvent, undefined> {
  * `options.after`.
  */
 export function subscribe(
-  s: StoreInternals,
+  s: EventSource,
   region: Region,
   options: SubscribeOptions | undefined,
 ): AsyncIterable<StoredEvent> {
   if (options !== undefined && (typeof options !== "object" || options === null)) {
-    throw new InvalidArgumentError(`subscribe: options must be an object, found ${options}`);
+    throw new InvalidArgumentError(
+      `subscribe: options must be an object, found ${describeValue(options)}`,
+    );
   }
-  const after = checkPosition(s, "subscribe: after", options?.after ?? 0);
-  const signal = options?.signal;
+  const { after: from, signal } = options ?? {};
+  const after = checkPosition(s, "subscribe: after", from ?? 0);
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
     throw new InvalidArgumentError("subscribe: signal must be an AbortSignal");
   }

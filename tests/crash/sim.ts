@@ -26,13 +26,21 @@
  * tolerated there and ends the seed).
  *
  * After every I/O failure of the log (R6) the writer must be poisoned: the
- * next append throws `StoreClosedError`, `durable()` rejects, and reads of
+ * next append throws `WriterPoisonedError`, `durable()` rejects, and reads of
  * earlier events still work.
  *
  * @module
  */
 
-import { Coordinate, CorruptSegmentError, Store, StoreClosedError, type StoreConfig } from "../../mod.ts";
+import {
+  type AppendReceipt,
+  Coordinate,
+  CorruptSegmentError,
+  StorageFullError,
+  Store,
+  type StoreConfig,
+  WriterPoisonedError,
+} from "../../mod.ts";
 import { type FsFault, type FsOp, MemoryFileSystem } from "../../testing.ts";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -411,23 +419,43 @@ export async function runSeed(seed: number): Promise<SimResult> {
         }
         trace.push(`  surfaced: ${(failure as Error).name}: ${(failure as Error).message}`);
       }
-      // R6: an I/O failure of the log poisons the writer; reads keep working.
+      // R6: an I/O failure of the log poisons the writer; reads keep working. A full disk met
+      // while allocating space (StorageFullError from the call itself) changed nothing and
+      // leaves the store writable.
       const hitLog = fired !== undefined && plan !== "drop-sync" && plan !== "kill" &&
-        isWriteOfLog(fired);
+        isWriteOfLog(fired) && !(failure instanceof StorageFullError);
       if (hitLog) {
         fs.setFaultInjector(undefined);
+        let probe: AppendReceipt | undefined;
         try {
-          store.append(new Coordinate("probe", "probe"), KIND_PROBE, { poisoned: true });
-          throw new Violation(`append succeeded after ${plan} on ${fired!.kind} ${fired!.path}`);
+          probe = store.append(new Coordinate("probe", "probe"), KIND_PROBE, { poisoned: true });
         } catch (e) {
-          if (!(e instanceof StoreClosedError)) {
+          if (!(e instanceof WriterPoisonedError)) {
             throw new Violation(
-              `append after ${plan} threw ${(e as Error).name}, not StoreClosedError`,
+              `append after ${plan} threw ${(e as Error).name}, not WriterPoisonedError`,
             );
           }
         }
+        if (probe !== undefined) {
+          // Only a full disk met while allocating space may leave the writer running: the
+          // allocation is retried with just what the append needs, and nothing changed.
+          if (plan !== "enospc-write") {
+            throw new Violation(`append succeeded after ${plan} on ${fired!.kind} ${fired!.path}`);
+          }
+          pending.push({
+            entity: "probe",
+            kind: KIND_PROBE,
+            payload: canonical({ poisoned: true }),
+            eventId: probe.eventId,
+            eventHash: probe.eventHash,
+            sequence: probe.sequence,
+          });
+          fs.setFaultInjector(injector);
+        }
+      }
+      if (hitLog && !pending.some((p) => p.entity === "probe")) {
         const durable = await store.durable().then(() => "resolved", (e) => e);
-        if (!(durable instanceof StoreClosedError)) {
+        if (!(durable instanceof WriterPoisonedError)) {
           throw new Violation(`durable() after ${plan}: ${String(durable)}`);
         }
         if (committed.length > 0) {

@@ -23,25 +23,41 @@
  * @module
  */
 
-import { join } from "node:path";
-import { HASH_BYTES, hashInto } from "../core/hash.ts";
-import { decodeText, keyString, readEventHeader } from "../log/event_codec.ts";
-import {
-  decodeMarker,
-  FLAG_IN_BATCH,
-  FRAME_HEADER_BYTES,
-  FrameKind,
-  parseFrame,
-} from "../log/frame.ts";
-import { dataEnd, readWhole } from "../log/recovery.ts";
-import { checkSegmentHeader, SEGMENT_HEADER_BYTES, segmentName } from "../log/segment.ts";
-import { PAGE_BITS, PAGE_ROWS } from "../index/index.ts";
 import { InvalidArgumentError } from "../core/errors.ts";
+import { HASH_BYTES, hashInto } from "../core/hash.ts";
 import { bytesToId } from "../core/ids.ts";
+import { PayloadDecodeError, type PayloadDecoder } from "../core/payload.ts";
 import { SystemState } from "../core/system.ts";
-import type { StoreInternals } from "../store/store.ts";
 import type { VerifyProblem, VerifyReport } from "../core/types.ts";
-import { decodePayloadAt } from "./_payload.ts";
+import { joinPath } from "../fs/path.ts";
+import type { FileSystem } from "../fs/types.ts";
+import { type Index, PAGE_BITS, PAGE_ROWS } from "../index/index.ts";
+import { decodeText, keyString, readEventHeader } from "../log/event_codec.ts";
+import { dataEnd, readWhole } from "../log/files.ts";
+import { decodeMarker, FLAG_IN_BATCH, FrameKind, parseFrame } from "../log/frame.ts";
+import { nextValidFrame } from "../log/frames.ts";
+import {
+  checkSegmentHeader,
+  neverWritten,
+  SEGMENT_HEADER_BYTES,
+  segmentName,
+} from "../log/segment.ts";
+import type { LogEnd } from "../log/writer.ts";
+
+/** What verify reads: the files, and the in-memory state to check against them. */
+export interface VerifySource {
+  readonly fs: FileSystem;
+  readonly dataDir: string;
+  readonly segments: readonly number[];
+  readonly end: LogEnd;
+  readonly index: Index;
+  readonly system: SystemState;
+  readonly decoder: PayloadDecoder;
+  /** True when another process may be writing this log (a read-only store). */
+  readonly following: boolean;
+  /** Hand buffered frames to the OS (so the files hold everything the index does). */
+  flush(): void;
+}
 
 /** Progress is reported every this many events (and once at the end). */
 export const VERIFY_PROGRESS_EVERY_EVENTS = 10_000;
@@ -51,8 +67,6 @@ export const VERIFY_PROBLEMS_MAX = 1000;
 const PAGE_MASK = PAGE_ROWS - 1;
 const SYSTEM_CATEGORY = 0x0;
 const CATEGORY_SHIFT = 12;
-const FRAME_MAGIC_0 = 0xb7;
-const FRAME_MAGIC_1 = 0xf1;
 
 /** Options of `Store.verify`. */
 export interface VerifyOptions {
@@ -71,15 +85,6 @@ interface ChainLink {
 function equalBytes(a: Uint8Array, b: Uint8Array, bAt: number): boolean {
   for (let i = 0; i < a.length; i++) if (a[i] !== b[bAt + i]) return false;
   return true;
-}
-
-/** Offset of the next valid frame in `buf[from .. end)`, or -1. */
-function nextValidFrame(buf: Uint8Array, from: number, end: number): number {
-  for (let i = from; i + FRAME_HEADER_BYTES <= end; i++) {
-    if (buf[i + 10] !== FRAME_MAGIC_0 || buf[i + 11] !== FRAME_MAGIC_1) continue;
-    if (typeof parseFrame(buf, i, end) !== "string") return i;
-  }
-  return -1;
 }
 
 /** Canonical JSON (sorted keys), for comparing plain states. */
@@ -106,7 +111,7 @@ function checkOptions(options: unknown): VerifyOptions {
 }
 
 /** Verify the whole log against itself and the store's in-memory state. */
-export function verifyStore(s: StoreInternals, options?: VerifyOptions): VerifyReport {
+export function verifyStore(s: VerifySource, options?: VerifyOptions): VerifyReport {
   const { onProgress } = checkOptions(options);
   const problems: VerifyProblem[] = [];
   let dropped = 0;
@@ -114,7 +119,7 @@ export function verifyStore(s: StoreInternals, options?: VerifyOptions): VerifyR
     if (problems.length < VERIFY_PROBLEMS_MAX) problems.push({ file, offset, message });
     else dropped++;
   };
-  const writer = s.writer();
+  const writer = s.end;
   try {
     s.flush();
   } catch (e) {
@@ -127,7 +132,7 @@ export function verifyStore(s: StoreInternals, options?: VerifyOptions): VerifyR
   const index = s.index;
   const total = index.count;
   const pages = index.pages;
-  const segments = [...s.segments()];
+  const segments = [...s.segments];
   const chain = new Map<string, ChainLink>();
   const system = new SystemState();
   const digest = new Uint8Array(HASH_BYTES);
@@ -138,29 +143,37 @@ export function verifyStore(s: StoreInternals, options?: VerifyOptions): VerifyR
     const file = segmentName(segment);
     let buf: Uint8Array;
     try {
-      buf = readWhole(s.fs, join(s.dataDir, file));
+      buf = readWhole(s.fs, joinPath(s.dataDir, file));
     } catch (e) {
       report(file, 0, `unreadable: ${(e as Error).message}`);
       continue;
     }
+    const active = segment === writer.segment;
     const headerProblem = checkSegmentHeader(buf.subarray(0, SEGMENT_HEADER_BYTES), segment);
     if (headerProblem) {
+      // The last segment of an older version's interrupted rotation, empty or all zeros: no
+      // event was ever in it, and recovery starts it afresh.
+      if (active && neverWritten(buf)) continue;
       report(file, 0, `segment header: ${headerProblem}`);
       continue;
     }
     let end = buf.length;
-    if (segment === writer.segment) {
+    if (active) {
       // The active segment: the log ends at the writer's end; past it only zeroed preallocation.
       end = Math.min(writer.size, buf.length);
       if (buf.length < writer.size) {
         report(file, buf.length, `segment is ${buf.length} bytes, the log ends at ${writer.size}`);
       }
-      // dataEnd scans the (megabyte) preallocation word-wise; findIndex only when it is dirty.
-      const stray = dataEnd(buf) > end ? buf.subarray(end).findIndex((b) => b !== 0) : -1;
-      if (stray >= 0) {
-        report(file, end + stray, "non-zero bytes past the end of the log");
+      // Beside a live writer the bytes past this reader's end are its newer frames (or one
+      // being written): not a problem. Our own writer leaves only zeros there.
+      if (!s.following) {
+        // dataEnd scans the (megabyte) preallocation word-wise; findIndex only when it is dirty.
+        const stray = dataEnd(buf) > end ? buf.subarray(end).findIndex((b) => b !== 0) : -1;
+        if (stray >= 0) {
+          report(file, end + stray, "non-zero bytes past the end of the log");
+        }
       }
-    }
+    } else if (segment > writer.segment) continue; // a follower's next segment: not read yet
     let at = SEGMENT_HEADER_BYTES;
     let inBatch = false;
     while (at < end) {
@@ -299,9 +312,10 @@ export function verifyStore(s: StoreInternals, options?: VerifyOptions): VerifyR
       // A payload that does not decode is an event no read can return.
       let payload: unknown;
       try {
-        payload = decodePayloadAt(buf, h.payloadAt, h.payloadEnd);
+        payload = s.decoder.decode(buf, h.payloadAt, h.payloadEnd);
       } catch (e) {
-        report(file, at, `payload does not decode: ${(e as Error).message}`);
+        if (!(e instanceof PayloadDecodeError)) throw e;
+        report(file, at, `payload does not decode: ${e.message}`);
       }
       if ((h.kind >>> CATEGORY_SHIFT) === SYSTEM_CATEGORY) system.apply(h.kind, scope, payload);
       if (onProgress && checked % VERIFY_PROGRESS_EVERY_EVENTS === 0) onProgress(checked, total);

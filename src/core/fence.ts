@@ -1,13 +1,17 @@
 /**
- * The fence check shared by fenced appends and ownership calls.
+ * The fence check shared by fenced appends and ownership calls, and the
+ * shape check of a fence a caller presents (read once: a getter cannot pass
+ * the check with one value and be used with another).
  *
  * @module
  */
 
-import { OwnershipError } from "../core/errors.ts";
-import type { FenceRecord, SystemState } from "../core/system.ts";
-import { hashInto } from "../core/hash.ts";
-import { toHex } from "../core/ids.ts";
+import { OwnershipError } from "./errors.ts";
+import type { FenceRecord, SystemState } from "./system.ts";
+import { hashInto } from "./hash.ts";
+import { toHex } from "./utf8.ts";
+import { describeValue } from "./describe.ts";
+import { InvalidArgumentError } from "./errors.ts";
 
 /** A fence presented by a caller. */
 export interface FenceCheck {
@@ -17,6 +21,30 @@ export interface FenceCheck {
 }
 
 const textEncoder = new TextEncoder();
+
+/**
+ * Copy and check a fence a caller presents: `{ owner: string, epoch:
+ * integer ≥ 1, token: string }`, each field read once.
+ */
+export function readFence(f: unknown, where: string): FenceCheck {
+  if (typeof f !== "object" || f === null) {
+    throw new InvalidArgumentError(
+      `${where}: fence must be { owner: string, epoch: integer ≥ 1, token: string }, found ${
+        describeValue(f)
+      }`,
+    );
+  }
+  const { owner, epoch, token } = f as { owner?: unknown; epoch?: unknown; token?: unknown };
+  if (
+    typeof owner !== "string" || typeof token !== "string" || typeof epoch !== "number" ||
+    !Number.isSafeInteger(epoch) || epoch < 1
+  ) {
+    throw new InvalidArgumentError(
+      `${where}: fence must be { owner: string, epoch: integer ≥ 1, token: string }`,
+    );
+  }
+  return { owner, epoch, token };
+}
 
 /** Hex BLAKE3 of a token: what the log stores instead of the token. */
 export function tokenHash(token: string): string {

@@ -1,0 +1,576 @@
+/**
+ * Opening a store: the directory lock, the segment list, the restore path
+ * (index image → checkpoint → full scan), the recovery scan of the log past
+ * what the sidecar covers, and the writer (or, read-only, the follower's
+ * view of the end of the log).
+ *
+ * A sidecar only speeds the open up; it is never trusted over the log. But
+ * it is evidence: one that passes its own checks and records segments or
+ * bytes the log no longer has means the log lost them, and the open fails
+ * closed (`CorruptSegmentError`) instead of silently opening a shorter log
+ * — and changes nothing, so the evidence survives.
+ *
+ * @module
+ */
+
+import { CorruptSegmentError, InvalidArgumentError, StoreLockedError } from "../core/errors.ts";
+import type { OpenReport } from "../core/types.ts";
+import { EventKind } from "../core/kind.ts";
+import { SystemState } from "../core/system.ts";
+import { joinPath } from "../fs/path.ts";
+import type { FileHandle } from "../fs/types.ts";
+import { Index } from "../index/index.ts";
+import {
+  CHECKPOINT_FILE,
+  type Coverage,
+  IMAGE_FILE,
+  type LoadedSidecar,
+  loadSidecar,
+  type SealedSegment,
+} from "../index/sidecar.ts";
+import { keyString } from "../log/event_codec.ts";
+import { readAt } from "../log/files.ts";
+import { frameCrcAt, MARKER_FRAME_BYTES } from "../log/frame.ts";
+import { readEventFrame } from "../log/frames.ts";
+import { scanLog, type ScanResult, type ScanSink } from "../log/recovery.ts";
+import {
+  checkSegmentHeader,
+  neverWritten,
+  parseSegmentName,
+  SEGMENT_HEADER_BYTES,
+  segmentName,
+  TMP_SUFFIX,
+} from "../log/segment.ts";
+import { createSegment, LogWriter, storageError } from "../log/writer.ts";
+import { readIdWords } from "./_ids.ts";
+import { CURSORS_FILE, CursorStore } from "./cursors.ts";
+import { Engine } from "./engine.ts";
+import type { Settings } from "./settings.ts";
+import { FollowedLog } from "./tail.ts";
+import { PayloadDecodeError } from "../core/payload.ts";
+
+/** Present in a snapshot directory until the copy is complete; a store will not open beside it. */
+export const SNAPSHOT_INCOMPLETE_FILE = "SNAPSHOT-INCOMPLETE";
+
+/** Names that look like segments (digits + `.fbat`), canonical or not. */
+const SEGMENT_LIKE = /^\d{6,}\.fbat$/;
+
+/** Temporary files the store itself writes (removed by a writable open; nothing else is touched). */
+function isOwnTmp(name: string): boolean {
+  if (!name.endsWith(TMP_SUFFIX)) return false;
+  const base = name.slice(0, -TMP_SUFFIX.length);
+  return base === IMAGE_FILE || base === CHECKPOINT_FILE || base === CURSORS_FILE ||
+    parseSegmentName(base) !== undefined;
+}
+
+/**
+ * The segment numbers in the directory, ascending and contiguous from 1. A
+ * directory listing is not atomic while another process creates files (a
+ * follower can miss a segment that was created as it listed), so a gap is
+ * checked by name before it counts as missing.
+ */
+export function listSegments(engine: Engine): number[] {
+  const { fs, dataDir } = engine;
+  const found = new Set<number>();
+  for (const name of fs.readDir(dataDir)) {
+    const n = parseSegmentName(name);
+    if (n !== undefined) found.add(n);
+    else if (SEGMENT_LIKE.test(name)) {
+      // A segment under a name the store never writes (renamed by hand?): whatever it holds
+      // is missing from the log, so refuse rather than open without it.
+      throw new CorruptSegmentError(
+        name,
+        0,
+        `a file named like a segment, but not as the store names them (${
+          segmentName(Number(name.slice(0, -5)))
+        }): rename it back or move it out of the directory`,
+      );
+    }
+  }
+  const max = found.size === 0 ? 0 : Math.max(...found);
+  const segments: number[] = [];
+  for (let n = 1; n <= max; n++) {
+    if (!found.has(n) && fs.stat(joinPath(dataDir, segmentName(n))) === undefined) {
+      throw new CorruptSegmentError(
+        segmentName(n),
+        0,
+        n === 1
+          ? `segment missing: the log starts at ${segmentName(Math.min(...found))}`
+          : `segment missing between ${segmentName(n - 1)} and ${
+            segmentName([...found].filter((m) => m > n).sort((a, b) => a - b)[0])
+          }`,
+      );
+    }
+    segments.push(n);
+  }
+  return segments;
+}
+
+/**
+ * Check every segment's header before any frame is read: a segment whose
+ * header names another number (a copy under the wrong name) or is no
+ * segment at all fails closed naming it. Only the last segment may lack its
+ * header (an older version's interrupted rotation).
+ */
+export function checkSegmentHeaders(engine: Engine, segments: readonly number[]): void {
+  const last = segments[segments.length - 1];
+  for (const n of segments) {
+    const name = segmentName(n);
+    const path = joinPath(engine.dataDir, name);
+    const header = new Uint8Array(SEGMENT_HEADER_BYTES);
+    let got: number;
+    try {
+      got = readAt(engine.fs, path, header, 0);
+    } catch (e) {
+      throw storageError(e, "open segment", path);
+    }
+    const problem = checkSegmentHeader(header.subarray(0, got), n);
+    if (problem === undefined) continue;
+    if (n === last && neverWritten(header.subarray(0, got))) continue;
+    throw new CorruptSegmentError(name, 0, `segment header: ${problem}`);
+  }
+}
+
+/** Open the store `settings` describe (after the facade validated them). */
+export function openEngine(s: Settings): Engine {
+  const started = performance.now();
+  const fs = s.fs;
+  const existing = fs.stat(s.dataDir);
+  if (existing !== undefined && !existing.isDirectory) {
+    throw new InvalidArgumentError(`config.dataDir "${s.dataDir}" exists and is not a directory`);
+  }
+  if (s.readOnly && existing === undefined) {
+    throw new InvalidArgumentError(`readOnly: no store in "${s.dataDir}" (no such directory)`);
+  }
+  if (existing !== undefined && fs.stat(joinPath(s.dataDir, SNAPSHOT_INCOMPLETE_FILE))) {
+    throw new CorruptSegmentError(
+      SNAPSHOT_INCOMPLETE_FILE,
+      0,
+      "this directory holds an interrupted snapshot, not the whole store: delete it and take " +
+        "the snapshot again",
+    );
+  }
+  let lock;
+  if (!s.readOnly) {
+    fs.mkdir(s.dataDir);
+    // The directory itself is locked: deleting a file in it (say a "stale" LOCK) cannot let a
+    // second writer in.
+    lock = fs.lockDir(s.dataDir);
+    if (lock === undefined) throw new StoreLockedError(s.dataDir);
+  }
+  const engine = new Engine(s, lock);
+  try {
+    restore(engine, started);
+  } catch (e) {
+    engine.writer?.close();
+    engine.reader.close();
+    lock?.release();
+    throw e;
+  }
+  return engine;
+}
+
+function restore(engine: Engine, started: number): void {
+  const s = engine.settings;
+  const fs = engine.fs;
+  if (!s.readOnly) {
+    for (const name of fs.readDir(s.dataDir)) {
+      if (isOwnTmp(name)) fs.remove(joinPath(s.dataDir, name));
+    }
+  }
+  engine.segments = listSegments(engine);
+  checkSegmentHeaders(engine, engine.segments);
+  if (engine.segments.length === 0) {
+    if (s.readOnly) {
+      throw new InvalidArgumentError(`readOnly: no store in "${s.dataDir}" (no segment files)`);
+    }
+    const h = createSegment(fs, s.dataDir, 1);
+    engine.segments = [1];
+    engine.cursors = CursorStore.open(fs, s.dataDir, false);
+    startWriter(engine, 1, h, SEGMENT_HEADER_BYTES);
+    engine.openReport = report("rebuild", 0, engine, started, 0, []);
+    return;
+  }
+  engine.cursors = CursorStore.open(fs, s.dataDir, s.readOnly);
+  const rejected: string[] = [];
+  const attempts: ["image" | "checkpoint", boolean, string][] = [
+    ["image", s.enableMmapIndex, IMAGE_FILE],
+    ["checkpoint", s.enableCheckpoint, CHECKPOINT_FILE],
+  ];
+  for (const [kind, enabled, file] of attempts) {
+    if (!enabled) continue;
+    const path = joinPath(s.dataDir, file);
+    if (fs.stat(path) === undefined) continue;
+    const loaded = loadSidecar(fs, path, kind);
+    if (typeof loaded === "string") {
+      rejected.push(`${file}: ${loaded}`);
+      continue;
+    }
+    // A valid sidecar of ANOTHER store (copied in by hand) is no evidence of anything here.
+    const foreign = foreignSidecar(engine, loaded);
+    if (foreign !== undefined) {
+      rejected.push(`${file}: ${foreign}`);
+      continue;
+    }
+    // Evidence: what a valid sidecar records must still be in the log (throws when not).
+    checkEvidence(engine, file, loaded);
+    engine.adopt(loaded.index, SystemState.fromPlain(loaded.system));
+    for (let n = 1; n <= loaded.sealed.length; n++) {
+      const t = loaded.sealed[n - 1];
+      if (t.size > 0) engine.sealedSegments.set(n, t);
+    }
+    try {
+      finish(engine, kind === "image" ? "image" : "checkpoint", loaded.coverage, rejected, started);
+      return;
+    } catch (e) {
+      if (!(e instanceof CorruptSegmentError)) throw e;
+      // The log past the sidecar disagrees with it: distrust the sidecar, not the log.
+      rejected.push(`${file}: tail scan failed: ${e.message}`);
+      engine.adopt(new Index(), new SystemState());
+      engine.sealedSegments.clear();
+    }
+  }
+  finish(engine, "rebuild", undefined, rejected, started);
+}
+
+/**
+ * Why `sidecar` belongs to another store, or `undefined` when it is this
+ * store's: the event with global sequence 1 (whose id holds 62 random bits)
+ * must be the one at the start of this log.
+ */
+function foreignSidecar(engine: Engine, sidecar: LoadedSidecar): string | undefined {
+  const index = sidecar.index;
+  if (index.count === 0) return undefined;
+  const loc = index.location(1);
+  const firstAt = [SEGMENT_HEADER_BYTES, SEGMENT_HEADER_BYTES + MARKER_FRAME_BYTES];
+  if (loc.segment !== 1 || !firstAt.includes(loc.offset)) {
+    return "its first event is not at the start of the log";
+  }
+  const path = joinPath(engine.dataDir, segmentName(1));
+  const frame = new Uint8Array(loc.length);
+  try {
+    if (readAt(engine.fs, path, frame, loc.offset) !== loc.length) {
+      return "its first event is not in the log";
+    }
+  } catch (e) {
+    throw storageError(e, "check sidecar", path);
+  }
+  const header = readEventFrame(frame, 0, loc.length);
+  if (typeof header === "string" || header.globalSequence !== 1) {
+    return "its first event is not in the log";
+  }
+  const words = index.idWords(1);
+  const id = readIdWords(frame, header.bodyAt);
+  for (let i = 0; i < 4; i++) {
+    if (id[i] !== words[i]) return "it belongs to another store (its first event differs)";
+  }
+  return undefined;
+}
+
+/**
+ * Throw `CorruptSegmentError` when the log lacks what `sidecar` (valid by
+ * its own checks) records: a segment, the bytes it covers, a sealed
+ * segment's size, or the frame it names last.
+ */
+function checkEvidence(engine: Engine, file: string, sidecar: LoadedSidecar): void {
+  const c = sidecar.coverage;
+  const segments = engine.segments;
+  const last = segments[segments.length - 1];
+  if (c.segment > last) {
+    throw new CorruptSegmentError(
+      segmentName(last + 1),
+      0,
+      `segment missing: ${file} covers the log up to ${segmentName(c.segment)}, ` +
+        `the directory ends at ${segmentName(last)}`,
+    );
+  }
+  const size = (n: number) => engine.fs.stat(joinPath(engine.dataDir, segmentName(n)))?.size ?? 0;
+  const covered = size(c.segment);
+  if (covered < c.endOffset) {
+    throw new CorruptSegmentError(
+      segmentName(c.segment),
+      covered,
+      `${file} covers ${c.endOffset} bytes of it, the file has ${covered}: the log lost its end`,
+    );
+  }
+  for (let n = 1; n <= sidecar.sealed.length && n < c.segment; n++) {
+    const t = sidecar.sealed[n - 1];
+    if (t.size === 0) continue; // recorded before this table existed
+    const actual = size(n);
+    if (actual !== t.size) {
+      throw new CorruptSegmentError(
+        segmentName(n),
+        Math.min(actual, t.size),
+        `a sealed segment of ${actual} bytes, ${file} recorded ${t.size} (cut, grown or replaced)`,
+      );
+    }
+    if (frameCrcOf(engine, n, t.lastFrameOffset) !== t.lastFrameCrc) {
+      throw new CorruptSegmentError(
+        segmentName(n),
+        t.lastFrameOffset,
+        `the last frame is not the one ${file} recorded (a replaced or damaged segment)`,
+      );
+    }
+  }
+  if (
+    sidecar.index.count > 0 &&
+    frameCrcOf(engine, c.lastFrameSegment, c.lastFrameOffset) !== c.lastFrameCrc
+  ) {
+    throw new CorruptSegmentError(
+      segmentName(c.lastFrameSegment),
+      c.lastFrameOffset,
+      `the last frame ${file} covers is not there any more (a replaced or damaged segment)`,
+    );
+  }
+}
+
+/**
+ * The CRC field of the frame at `offset` of segment `n` (-1 when the file
+ * is too short). A failing read throws its storage error: that is not
+ * evidence of anything.
+ */
+function frameCrcOf(engine: Engine, n: number, offset: number): number {
+  const path = joinPath(engine.dataDir, segmentName(n));
+  const b = new Uint8Array(4);
+  try {
+    return readAt(engine.fs, path, b, offset) === 4 ? frameCrcAt(b, 0) : -1;
+  } catch (e) {
+    throw storageError(e, "check sidecar", path);
+  }
+}
+
+/** The sink that replays scanned events into the engine, checking each against the log. */
+export function replaySink(engine: Engine): ScanSink {
+  const entities = engine.entityNames.byBytes();
+  const scopes = engine.scopeNames.byBytes();
+  let firstOfSegment = -1;
+  return {
+    sealed(segment, size, lastFrameOffset, lastFrameCrc) {
+      engine.sealed(segment, size, lastFrameOffset, lastFrameCrc);
+    },
+    event(segment, offset, frameLength, buf, h) {
+      const index = engine.index;
+      const g = index.count + 1;
+      const name = segmentName(segment);
+      if (h.globalSequence !== g) {
+        throw new CorruptSegmentError(
+          name,
+          offset,
+          `global sequence ${h.globalSequence}, expected ${g}` +
+            (segment !== firstOfSegment && segment > 1
+              ? ` (the first event of ${name}: this segment, or the end of ${
+                segmentName(segment - 1)
+              }, is not the log's)`
+              : ""),
+        );
+      }
+      const boundary = segment !== firstOfSegment && segment > 1;
+      firstOfSegment = segment;
+      const entityId = entities.resolve(
+        buf,
+        h.entityAt,
+        h.entityLength,
+        () => engine.entityNames.intern(decodeName(buf, h.entityAt, h.entityLength, name, offset)),
+      );
+      const scopeId = scopes.resolve(
+        buf,
+        h.scopeAt,
+        h.scopeLength,
+        () => engine.scopeNames.intern(decodeName(buf, h.scopeAt, h.scopeLength, name, offset)),
+      );
+      const expectedSeq = index.lastSequence(entityId) + 1;
+      if (h.sequence !== expectedSeq) {
+        throw new CorruptSegmentError(
+          name,
+          offset,
+          `entity sequence ${h.sequence}, expected ${expectedSeq}`,
+        );
+      }
+      if (expectedSeq > 1) {
+        if (h.prevHashAt < 0 || !index.entityHashEquals(entityId, buf, h.prevHashAt)) {
+          throw new CorruptSegmentError(
+            name,
+            offset,
+            "hash chain broken: prevHash does not match" +
+              (boundary
+                ? ` (at the start of ${name}: this segment or an earlier one was replaced)`
+                : ""),
+          );
+        }
+      } else if (h.prevHashAt >= 0) {
+        throw new CorruptSegmentError(name, offset, "first event of an entity has a prevHash");
+      }
+      let key: string | null = null;
+      if (h.keyAt >= 0) {
+        try {
+          key = keyString(h.keyIsString, buf.subarray(h.keyAt, h.keyAt + h.keyLength));
+        } catch {
+          // Only a forged frame (valid CRC) gets here: the writer encodes keys from strings.
+          throw new CorruptSegmentError(name, offset, "idempotency key is not valid UTF-8");
+        }
+      }
+      let system: unknown = undefined;
+      if (EventKind.category(h.kind as EventKind) === 0) {
+        try {
+          system = engine.decoder.decode(buf, h.payloadAt, h.payloadEnd);
+        } catch (e) {
+          if (!(e instanceof PayloadDecodeError)) throw e;
+          throw new CorruptSegmentError(name, offset, `system event payload: ${e.message}`);
+        }
+        system ??= null;
+      }
+      engine.apply(
+        segment,
+        offset,
+        frameLength,
+        entityId,
+        scopeId,
+        h.sequence,
+        h.kind,
+        h.timestampMs,
+        readIdWords(buf, h.bodyAt),
+        buf,
+        h.hashAt,
+        key,
+        system,
+      );
+      engine.lastFrame = { segment, offset, crc: frameCrcAt(buf, offset) };
+    },
+  };
+}
+
+function decodeName(
+  buf: Uint8Array,
+  at: number,
+  length: number,
+  file: string,
+  offset: number,
+): string {
+  try {
+    return new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(
+      buf.subarray(at, at + length),
+    );
+  } catch {
+    throw new CorruptSegmentError(file, offset, "a name is not valid UTF-8");
+  }
+}
+
+/** Scan the log past `coverage` (all of it without one) and set up the writer or follower. */
+function finish(
+  engine: Engine,
+  path: OpenReport["path"],
+  coverage: Coverage | undefined,
+  rejected: string[],
+  started: number,
+): void {
+  const s = engine.settings;
+  const index = engine.index;
+  const restored = index.count;
+  const start = coverage
+    ? {
+      segment: coverage.segment,
+      offset: coverage.endOffset,
+      lastFrameOffset: coverage.lastFrameSegment === coverage.segment
+        ? coverage.lastFrameOffset
+        : 0,
+      lastFrameCrc: coverage.lastFrameSegment === coverage.segment ? coverage.lastFrameCrc : 0,
+    }
+    : { segment: engine.segments[0], offset: 0 };
+  if (coverage && restored > 0) {
+    engine.lastFrame = {
+      segment: coverage.lastFrameSegment,
+      offset: coverage.lastFrameOffset,
+      crc: coverage.lastFrameCrc,
+    };
+  }
+  const result = scanLog(
+    engine.fs,
+    s.dataDir,
+    engine.segments,
+    start,
+    replaySink(engine),
+    restored + 1,
+  );
+  if (index.count > 0) engine.ids.observe(index.idWords(index.count));
+  engine.cursors.clamp(index.count);
+  const last = result.lastSegment;
+  if (s.readOnly) {
+    // Follow the log as it is: a torn or still-being-written tail is simply not read yet.
+    const end = result.endOffset === 0 ? SEGMENT_HEADER_BYTES : result.endOffset;
+    engine.end = new FollowedLog(last, end);
+    engine.reader.attach(engine.end);
+  } else {
+    const handle = prepareTail(engine, last, result);
+    startWriter(engine, last, handle, result.endOffset);
+  }
+  engine.checkpointedCount = path === "rebuild" ? 0 : restored;
+  engine.openReport = report(path, restored, engine, started, result.truncatedBytes, rejected);
+}
+
+/** Cut a torn tail (or rewrite a header that never landed) and make the recovered log durable. */
+function prepareTail(engine: Engine, last: number, result: ScanResult): FileHandle {
+  const { fs, dataDir } = engine;
+  const lastPath = joinPath(dataDir, segmentName(last));
+  try {
+    if (result.endOffset === 0) {
+      // The last segment's header never landed (an older version's interrupted rotation).
+      fs.remove(lastPath);
+      fs.syncDir(dataDir);
+      const h = createSegment(fs, dataDir, last);
+      result.endOffset = SEGMENT_HEADER_BYTES;
+      return h;
+    }
+    const h = fs.open(lastPath, { read: true, write: true });
+    if (result.truncatedBytes > 0) h.truncate(result.endOffset);
+    // Everything recovered counts as durable, but a process that died after a failed fsync
+    // leaves its last frames, and the directory entry of a segment whose creation failed
+    // before its syncDir, only in the page cache: make them durable now, or acknowledged
+    // appends to that segment vanish in the next power loss (regression: tests/sim_test.ts,
+    // seed 1135).
+    h.syncData();
+    fs.syncDir(dataDir);
+    return h;
+  } catch (e) {
+    throw storageError(e, "recover", lastPath);
+  }
+}
+
+function startWriter(engine: Engine, segment: number, handle: FileHandle, size: number): void {
+  const s = engine.settings;
+  const writer = new LogWriter(
+    { fs: engine.fs, dataDir: s.dataDir, segmentMaxBytes: s.segmentMaxBytes, syncMode: s.syncMode },
+    segment,
+    handle,
+    size,
+    engine.index.count,
+    (next, sealedSize) => {
+      engine.segments.push(next);
+      const f = engine.lastFrame;
+      if (f.segment === next - 1) engine.sealed(next - 1, sealedSize, f.offset, f.crc);
+      engine.maybeCheckpoint();
+    },
+  );
+  engine.writer = writer;
+  engine.end = writer;
+  engine.reader.attach(writer);
+}
+
+function report(
+  path: OpenReport["path"],
+  restoredEntries: number,
+  engine: Engine,
+  started: number,
+  truncatedBytes: number,
+  rejectedSidecars: string[],
+): OpenReport {
+  return {
+    path,
+    restoredEntries,
+    tailEntries: engine.index.count - restoredEntries,
+    elapsedMs: performance.now() - started,
+    truncatedBytes,
+    rejectedSidecars,
+  };
+}
+
+export type { SealedSegment };
