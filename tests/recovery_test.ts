@@ -9,6 +9,7 @@ import {
   CorruptSegmentError,
   IoError,
   Region,
+  StorageFullError,
   Store,
   StoreClosedError,
   StoreError,
@@ -579,5 +580,59 @@ Deno.test("close with a failing fsync throws a StoreError but still releases the
   assert.equal(fs.stat(`${DIR}/index.img`), undefined);
   const again = reopen(fs.crash());
   assert.deepEqual(again.stream("cl").map((ev) => again.get(ev.eventId).payload), ["durable"]);
+  again.close();
+});
+
+Deno.test("a rotation that cannot create the next segment keeps writing to the current one and retries", () => {
+  const { fs, store } = memStore({ segmentMaxBytes: 512, sync: { everyNEvents: 1 } });
+  const c = new Coordinate("rot", "s");
+  let failures = 0;
+  // The next segment's temporary file cannot be created (a full disk, an exhausted pool).
+  fs.setFaultInjector((op) => {
+    if (op.kind === "open" && op.path.endsWith("000002.fbat.tmp") && failures < 3) {
+      failures++;
+      return { error: "ENOSPC" };
+    }
+    return undefined;
+  });
+  const receipts = [];
+  for (let i = 0; i < 30; i++) receipts.push(store.append(c, KIND_A, { i, pad: "r".repeat(30) }));
+  assert.equal(failures, 3, "the rotation was tried at three appends and failed each time");
+  assert.ok(store.diagnostics().segments >= 2, "then it succeeded");
+  assert.equal(store.stream("rot").length, 30);
+  const again = reopen(fs.crash());
+  assert.deepEqual(
+    again.stream("rot").map((e) => e.eventId),
+    receipts.map((r) => r.eventId),
+    "nothing acknowledged was lost; segment 1 simply grew past segmentMaxBytes",
+  );
+  assertHealthy(again);
+  again.close();
+});
+
+Deno.test("a full disk while allocating space fails that append alone; the store writes again once space frees", () => {
+  const { fs, store } = memStore({ segmentMaxBytes: 4 * 1024 * 1024 });
+  const c = new Coordinate("full", "s");
+  store.append(c, KIND_A, "first"); // allocates the first megabyte
+  let full = true;
+  fs.setFaultInjector((op) =>
+    full && op.kind === "write" && op.path.endsWith(".fbat") && (op.length ?? 0) > 64 * 1024
+      ? { error: "ENOSPC" }
+      : undefined
+  );
+  const big = new Uint8Array(1200 * 1024); // needs the next megabyte
+  const e = throwsType(() => store.append(c, KIND_A, big), StorageFullError);
+  assert.equal(e.code, "STORAGE_FULL");
+  assert.equal(store.stream("full").length, 1, "nothing of the failed append is visible");
+  store.append(c, KIND_A, "small"); // fits the space already allocated
+  full = false;
+  store.append(c, KIND_A, big);
+  store.sync();
+  const again = reopen(fs.crash());
+  assert.deepEqual(again.stream("full").map((ev) => again.get(ev.eventId).payload), [
+    "first",
+    "small",
+    big,
+  ]);
   again.close();
 });

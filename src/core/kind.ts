@@ -16,6 +16,13 @@ export const KIND_CATEGORY_MAX = 0xf;
 export const KIND_TYPE_MAX = 0xfff;
 /** Category of the store's own system events (fences, cursor checkpoints, denials). */
 export const SYSTEM_CATEGORY = 0x0;
+/** Bits of a kind below its category. */
+export const CATEGORY_SHIFT = 12;
+
+/** True when `kind` (a u16) is one of the store's own system events. */
+export function isSystemKind(kind: number): boolean {
+  return ((kind >>> CATEGORY_SHIFT) & KIND_CATEGORY_MAX) === SYSTEM_CATEGORY;
+}
 /** Category reserved for effects recorded by the store. */
 export const EFFECT_CATEGORY = 0xd;
 

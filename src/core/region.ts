@@ -1,5 +1,5 @@
 import type { EventKind } from "./kind.ts";
-import { isEventKind, KIND_CATEGORY_MAX } from "./kind.ts";
+import { CATEGORY_SHIFT, isEventKind, isSystemKind, KIND_CATEGORY_MAX } from "./kind.ts";
 import { InvalidArgumentError } from "./errors.ts";
 
 /**
@@ -164,12 +164,15 @@ export class Region {
   /** True when the kind passes the kind, category and system filters. */
   matchesKind(kind: number): boolean {
     if (
-      !this.includeSystem && ((kind >>> 12) & KIND_CATEGORY_MAX) === 0 && !this.#asksForSystem()
+      !this.includeSystem && isSystemKind(kind) && !this.#asksForSystem()
     ) {
       return false;
     }
     if (this.kinds !== undefined && !this.kinds.includes(kind as EventKind)) return false;
-    if (this.category !== undefined && ((kind >>> 12) & KIND_CATEGORY_MAX) !== this.category) {
+    if (
+      this.category !== undefined &&
+      ((kind >>> CATEGORY_SHIFT) & KIND_CATEGORY_MAX) !== this.category
+    ) {
       return false;
     }
     return true;
@@ -178,6 +181,6 @@ export class Region {
   /** A kind or category filter that names category 0 asks for system events by itself. */
   #asksForSystem(): boolean {
     if (this.category === 0) return true;
-    return this.kinds?.some((k) => ((k >>> 12) & KIND_CATEGORY_MAX) === 0) ?? false;
+    return this.kinds?.some(isSystemKind) ?? false;
   }
 }

@@ -15,7 +15,7 @@
 
 import { CorruptSegmentError, InvalidArgumentError, StoreLockedError } from "../core/errors.ts";
 import type { OpenReport } from "../core/types.ts";
-import { EventKind } from "../core/kind.ts";
+import { isSystemKind } from "../core/kind.ts";
 import { SystemState } from "../core/system.ts";
 import { joinPath } from "../fs/path.ts";
 import type { FileHandle } from "../fs/types.ts";
@@ -410,7 +410,7 @@ export function replaySink(engine: Engine): ScanSink {
         }
       }
       let system: unknown = undefined;
-      if (EventKind.category(h.kind as EventKind) === 0) {
+      if (isSystemKind(h.kind)) {
         try {
           system = engine.decoder.decode(buf, h.payloadAt, h.payloadEnd);
         } catch (e) {

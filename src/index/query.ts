@@ -20,12 +20,10 @@
  * @module
  */
 
+import { CATEGORY_SHIFT, SYSTEM_CATEGORY } from "../core/kind.ts";
 import type { Dimension, Index, Postings } from "./index.ts";
 import type { Region } from "../core/region.ts";
 
-/** Category of the store's own events. */
-const SYSTEM_CATEGORY = 0x0;
-const CATEGORY_SHIFT = 12;
 /** Up to this many new names are inserted into the sorted table one by one; more re-sorts it. */
 const SORTED_INSERT_MAX = 64;
 /** Cost, in posting steps, charged for positioning in one entity's postings. */

@@ -24,6 +24,7 @@
  */
 
 import { InvalidArgumentError } from "../core/errors.ts";
+import { isSystemKind } from "../core/kind.ts";
 import { HASH_BYTES, hashInto } from "../core/hash.ts";
 import { bytesToId } from "../core/ids.ts";
 import { PayloadDecodeError, type PayloadDecoder } from "../core/payload.ts";
@@ -65,8 +66,6 @@ export const VERIFY_PROGRESS_EVERY_EVENTS = 10_000;
 export const VERIFY_PROBLEMS_MAX = 1000;
 
 const PAGE_MASK = PAGE_ROWS - 1;
-const SYSTEM_CATEGORY = 0x0;
-const CATEGORY_SHIFT = 12;
 
 /** Options of `Store.verify`. */
 export interface VerifyOptions {
@@ -317,7 +316,7 @@ export function verifyStore(s: VerifySource, options?: VerifyOptions): VerifyRep
         if (!(e instanceof PayloadDecodeError)) throw e;
         report(file, at, `payload does not decode: ${e.message}`);
       }
-      if ((h.kind >>> CATEGORY_SHIFT) === SYSTEM_CATEGORY) system.apply(h.kind, scope, payload);
+      if (isSystemKind(h.kind)) system.apply(h.kind, scope, payload);
       if (onProgress && checked % VERIFY_PROGRESS_EVERY_EVENTS === 0) onProgress(checked, total);
       at += frame.frameLength;
     }

@@ -10,11 +10,13 @@
  */
 
 import { CorruptSegmentError, StoreClosedError } from "../core/errors.ts";
+import { HASH_BYTES } from "../core/hash.ts";
 import type { EventId } from "../core/ids.ts";
 import type { EventKind } from "../core/kind.ts";
 import { PayloadDecodeError, type PayloadDecoder } from "../core/payload.ts";
 import type { StoredEvent } from "../core/types.ts";
 import { type Index, PAGE_BITS, PAGE_ROWS } from "../index/index.ts";
+import { ID_BYTES } from "../log/event_codec.ts";
 import { readEventFrame } from "../log/frames.ts";
 import type { SegmentReader } from "../log/reader.ts";
 import { segmentName } from "../log/segment.ts";
@@ -46,8 +48,6 @@ export const READ_CHUNK_BYTES = 1 << 20;
 export const READ_GAP_BYTES_MAX = 16 * 1024;
 
 const PAGE_MASK = PAGE_ROWS - 1;
-const HASH_BYTES = 32;
-const ID_BYTES = 16;
 const ID_TEXT_CHARS = 36;
 const HASH_TEXT_CHARS = 64;
 const TEXT_CHARS = ID_TEXT_CHARS + 2 * HASH_TEXT_CHARS;

@@ -15,7 +15,7 @@ import {
 } from "../core/errors.ts";
 import { checkFence } from "../core/fence.ts";
 import { HASH_BYTES } from "../core/hash.ts";
-import { EventKind } from "../core/kind.ts";
+import { isSystemKind } from "../core/kind.ts";
 import { FRAME_BODY_BYTES_MAX, GLOBAL_SEQUENCE_MAX } from "../core/limits.ts";
 import { utf8Encode } from "../core/utf8.ts";
 import type { Engine } from "../engine/engine.ts";
@@ -136,7 +136,7 @@ export function appendOne(
     hash,
     0,
     p.keyStr,
-    EventKind.category(p.kind as EventKind) === 0
+    isSystemKind(p.kind)
       ? engine.decoder.decode(p.payload, 0, p.payload.length) ?? null
       : undefined,
   );

@@ -23,7 +23,7 @@ import {
 } from "../core/errors.ts";
 import { checkFence } from "../core/fence.ts";
 import { idToBytes, type IdWords, requireId } from "../core/ids.ts";
-import { EventKind } from "../core/kind.ts";
+import { isSystemKind } from "../core/kind.ts";
 import { BATCH_BYTES_MAX, BATCH_ITEMS_MAX, FRAME_BODY_BYTES_MAX } from "../core/limits.ts";
 import type { AppendReceipt } from "../core/types.ts";
 import { utf8Encode } from "../core/utf8.ts";
@@ -199,7 +199,7 @@ export function appendBatch(engine: Engine, items: unknown): AppendReceipt[] {
       hashes[k],
       0,
       p.keyStr,
-      EventKind.category(p.kind as EventKind) === 0
+      isSystemKind(p.kind)
         ? engine.decoder.decode(p.payload, 0, p.payload.length) ?? null
         : undefined,
     );
