@@ -11,10 +11,9 @@
 import { describeValue } from "../core/describe.ts";
 import { InvalidArgumentError, NotFoundError, ReadOnlyError } from "../core/errors.ts";
 import { type EventId, requireId } from "../core/ids.ts";
-import { Coordinate } from "../core/coordinate.ts";
+import type { Coordinate } from "../core/coordinate.ts";
 import type { EventKind } from "../core/kind.ts";
 import { Region } from "../core/region.ts";
-import { DENIAL_ENTITY, SYSTEM_SCOPE, SystemKind } from "../core/system.ts";
 import type {
   AppendOptions,
   AppendReceipt,
@@ -35,7 +34,7 @@ import { openEngine } from "../engine/open.ts";
 import { resolveConfig, type StoreConfig } from "../engine/settings.ts";
 import { refreshFollower } from "../engine/tail.ts";
 import { defaultFileSystem } from "../fs/default.ts";
-import { Denial } from "../gate/denial.ts";
+import type { Denial } from "../gate/denial.ts";
 import { queryIndex } from "../index/query.ts";
 import { snapshotStore } from "../ops/snapshot.ts";
 import { verifyStore } from "../ops/verify.ts";
@@ -46,6 +45,8 @@ import { ProjectionCache } from "../read/projection.ts";
 import { subscribe } from "../read/subscription.ts";
 import { appendOne } from "../write/append.ts";
 import { appendBatch } from "../write/batch.ts";
+import { appendDenial } from "../write/denial.ts";
+import { readStream } from "../read/stream.ts";
 import type { StoreReader } from "./reader.ts";
 
 /** Each store's engine, for this package's tests and benchmarks only (see `_internals.ts`). */
@@ -72,6 +73,11 @@ function entityArg(where: string, entity: unknown): string {
 function regionArg(where: string, region: unknown): Region {
   need(`${where}: region`, "a Region", region instanceof Region, region);
   return region as Region;
+}
+
+function objectArg(where: string, v: unknown, optional: boolean): void {
+  const ok = (optional && v === undefined) || (typeof v === "object" && v !== null);
+  need(where, "an object", ok, v);
 }
 
 function count(where: string, v: unknown): number {
@@ -178,28 +184,7 @@ export class Store implements StoreReader {
    * pairs. Read it back with `Region.all().withSystem()` or `get`.
    */
   appendDenial(denial: Denial, attempt?: Readonly<Record<string, string>>): AppendReceipt {
-    this.#e.assertOpen();
-    need("appendDenial: denial", "a Denial", denial instanceof Denial, denial);
-    const payload: Record<string, unknown> = {
-      gate: denial.gate,
-      code: denial.code,
-      message: denial.message,
-      context: Object.entries(denial.context),
-    };
-    if (attempt !== undefined) {
-      const pairs = typeof attempt === "object" && attempt !== null && !Array.isArray(attempt)
-        ? Object.entries(attempt)
-        : undefined;
-      need(
-        "appendDenial: attempt",
-        "an object of strings",
-        pairs !== undefined && pairs.every(([, v]) => typeof v === "string"),
-        attempt,
-      );
-      payload.attempt = pairs;
-    }
-    const coord = new Coordinate(DENIAL_ENTITY, SYSTEM_SCOPE);
-    return appendOne(this.#e, coord, SystemKind.Denial, payload, undefined, true);
+    return appendDenial(this.#e, denial, attempt);
   }
 
   /** Resolves once everything appended (and every cursor saved) so far is on disk; overlapping callers share one fsync. */
@@ -255,38 +240,7 @@ export class Store implements StoreReader {
    */
   readStream(entity: string, options?: ReadStreamOptions): StoredEvent[] {
     this.#e.assertOpen();
-    entityArg("readStream", entity);
-    need(
-      "readStream: options",
-      "an object",
-      options === undefined || (typeof options === "object" && options !== null),
-      options,
-    );
-    const { from, maxCount, direction = "forwards" } = options ?? {};
-    need(
-      "readStream: direction",
-      '"forwards" or "backwards"',
-      direction === "forwards" || direction === "backwards",
-      direction,
-    );
-    need(
-      "readStream: from",
-      "an integer ≥ 1",
-      from === undefined || (Number.isSafeInteger(from) && from >= 1),
-      from,
-    );
-    const limit = maxCount === undefined ? Infinity : count("readStream: maxCount", maxCount);
-    const id = this.#e.index.entities.lookup(entity);
-    if (id < 0) return [];
-    const postings = this.#e.index.entities.postings[id];
-    const last = postings.length;
-    if (direction === "forwards") {
-      const start = Math.min((from ?? 1) - 1, last);
-      return readEvents(this.#source, postings.items, start, Math.min(last, start + limit));
-    }
-    const top = Math.min(from ?? last, last);
-    const start = Math.max(0, top - limit);
-    return readEvents(this.#source, postings.items, start, top).reverse();
+    return readStream(this.#source, entity, options);
   }
 
   /** The entity's last sequence (its event count), 0 when it has none. O(1). */
@@ -299,12 +253,7 @@ export class Store implements StoreReader {
   /** Up to `limit` events of the region after global sequence `after`, with payloads, in global order. */
   read(region: Region, options: ReadOptions): StoredEvent[] {
     this.#e.assertOpen();
-    need(
-      "read: options",
-      "{ after, limit }",
-      typeof options === "object" && options !== null,
-      options,
-    );
+    objectArg("read: options", options, false);
     const { after, limit } = options;
     return readEvents(this.#source, this.#query("read", region, after, limit));
   }
@@ -345,12 +294,7 @@ export class Store implements StoreReader {
   cursorGuaranteed(region: Region, options?: { after?: number }): Cursor {
     this.#e.assertOpen();
     regionArg("cursorGuaranteed", region);
-    need(
-      "cursorGuaranteed: options",
-      "an object",
-      options === undefined || (typeof options === "object" && options !== null),
-      options,
-    );
+    objectArg("cursorGuaranteed: options", options, true);
     const after = checkPosition(this.#source, "cursorGuaranteed: after", options?.after ?? 0);
     return new GuaranteedCursor(this.#source, region, after);
   }
