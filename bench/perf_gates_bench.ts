@@ -9,89 +9,47 @@
  * `deno bench -A --filter perf-gates bench/perf_gates_bench.ts`.
  *
  * When `BATPAK_BENCH_SAMPLES` names a file, every timed iteration (ms) is
- * written there as JSON at exit, so the checker can report medians (Deno's
- * JSON has none). Deno calls each bench a few times more than it measures;
- * the checker keeps the last `n` samples, the ones Deno measured.
+ * written there as JSON at exit (bench/_deno_bench.ts), so the checker can
+ * report medians (Deno's JSON has none).
  *
  * @module
  */
 
 import { join } from "node:path";
+import { sampledBench, type Timer } from "./_deno_bench.ts";
+import { BATCH_COUNT, BATCH_PAYLOAD_CHARS, BATCH_SIZE, BENCH_KIND as KIND } from "./_workloads.ts";
 import {
-  BATCH_COUNT,
-  BATCH_SIZE,
   BENCH,
   EVENTS_100K,
   EVENTS_1K,
   EVENTS_APPEND,
   QUERIES_PER_ITERATION,
-} from "./check_perf_gates.ts";
+} from "./perf_gates/benches.ts";
 import {
   type BatchAppendItem,
   Coordinate,
-  EventKind,
   type EventSourced,
   Region,
   Store,
   type StoreConfig,
 } from "../mod.ts";
 
-const KIND = EventKind.custom(0xf, 1);
 /** The seed's `perf_store_config`: sync every 10K events for the 100K corpora. */
 const CORPUS_SYNC_EVERY = 10_000;
 const MIXED_ENTITIES = 1_000;
 const MIXED_PER_ENTITY = 100;
 const MIXED_SCOPES = 16;
-const BATCH_PAYLOAD_CHARS = 50;
 
 const root = Deno.makeTempDirSync({ prefix: "batpak_perf_gates_" });
 let scratchCounter = 0;
 
-// ------------------------------------------------------------------ samples
-
-const samples: Record<string, number[]> = {};
-const samplesPath = Deno.env.get("BATPAK_BENCH_SAMPLES");
-
-globalThis.addEventListener("unload", () => {
-  if (samplesPath) Deno.writeTextFileSync(samplesPath, JSON.stringify(samples));
-  for (const s of openStores) s.close();
-  Deno.removeSync(root, { recursive: true });
-});
-
-/** Times exactly the region between `start()` and `end()`, for Deno and for the samples file. */
-interface Timer {
-  start(): void;
-  end(): void;
-}
-
+/** A perf-gate bench: `Deno.bench` with its timed iterations recorded for the checker. */
 function bench(
   name: string,
   options: { n?: number; warmup?: number },
   fn: (t: Timer) => void | Promise<void>,
 ): void {
-  const list: number[] = samples[name] = [];
-  Deno.bench({
-    name,
-    ...options,
-    async fn(b) {
-      let t0 = 0;
-      let warm = false;
-      const timer: Timer = {
-        start() {
-          b.start();
-          t0 = performance.now();
-        },
-        end() {
-          const elapsed = performance.now() - t0;
-          b.end();
-          warm = true;
-          list.push(elapsed);
-        },
-      };
-      await fn(timer);
-      if (!warm) throw new Error(`bench "${name}" never called end()`);
-    },
-  });
+  sampledBench({ name, ...options }, fn);
 }
 
 // ------------------------------------------------------------------ corpora
@@ -306,3 +264,8 @@ function defineBenches(): void {
 }
 
 defineBenches();
+// Registered after the benches, so the samples file is written before cleanup runs.
+globalThis.addEventListener("unload", () => {
+  for (const s of openStores) s.close();
+  Deno.removeSync(root, { recursive: true });
+});

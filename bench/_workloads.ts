@@ -1,0 +1,43 @@
+/**
+ * What more than one bench file appends: the event kind, the P2 batch shape
+ * (TARGETS.md: 100 batches × 100 items, 50-char payload), the raw
+ * write+fdatasync record the durable workloads are compared with, and the
+ * many-entity corpus of the open and memory benches. Defined once so that
+ * the perf gates, the peers and the store benches measure the same workload.
+ *
+ * @module
+ */
+
+import { Coordinate, EventKind, type Store } from "../mod.ts";
+
+/** The event kind every bench appends (custom category 0xf, type 1). */
+export const BENCH_KIND: EventKind = EventKind.custom(0xf, 1);
+
+/** Items per batch of the P2 workload. */
+export const BATCH_SIZE = 100;
+/** Batches per iteration of the P2 workload. */
+export const BATCH_COUNT = 100;
+/** Characters of the string payload of each P2 batch item. */
+export const BATCH_PAYLOAD_CHARS = 50;
+
+/** Bytes per record of the raw write+fdatasync loop (the TARGETS.md limit). */
+export const RAW_RECORD_BYTES = 128;
+
+/** Events per `appendBatch` while filling a many-entity corpus. */
+const FILL_BATCH_EVENTS = 1_000;
+
+/**
+ * Append `events` events `{ i }` round-robin over `entities` entities
+ * `entity:<e>` in `scope`, a thousand per batch (not timed: corpus setup).
+ */
+export function fillEntities(store: Store, events: number, entities: number, scope: string): void {
+  const coords = Array.from({ length: entities }, (_, e) => new Coordinate(`entity:${e}`, scope));
+  for (let done = 0; done < events; done += FILL_BATCH_EVENTS) {
+    const n = Math.min(FILL_BATCH_EVENTS, events - done);
+    store.appendBatch(Array.from({ length: n }, (_, k) => ({
+      coord: coords[(done + k) % entities],
+      kind: BENCH_KIND,
+      payload: { i: done + k },
+    })));
+  }
+}
