@@ -9,7 +9,8 @@
  * `heapUsed + external` is divided by the event count.
  */
 
-import { Coordinate, EventKind, Store } from "../mod.ts";
+import { fillEntities } from "./_workloads.ts";
+import { Store } from "../mod.ts";
 
 const EVENTS = Number(Deno.env.get("BATPAK_BENCH_EVENTS") ?? 1_000_000);
 const ENTITIES = 1000;
@@ -34,18 +35,9 @@ if (Deno.args[0] === "--measure") {
   Deno.exit(0);
 }
 
-const kind = EventKind.custom(0xf, 1);
 const dir = Deno.makeTempDirSync({ prefix: "batpak-mem-" });
 const store = Store.open({ dataDir: dir });
-const coords = Array.from({ length: ENTITIES }, (_, e) => new Coordinate(`entity:${e}`, "mem"));
-for (let done = 0; done < EVENTS; done += 1000) {
-  const n = Math.min(1000, EVENTS - done);
-  store.appendBatch(Array.from({ length: n }, (_, k) => ({
-    coord: coords[(done + k) % ENTITIES],
-    kind,
-    payload: { i: done + k },
-  })));
-}
+fillEntities(store, EVENTS, ENTITIES, "mem");
 store.close();
 
 for (const path of ["image", "rebuild"]) {

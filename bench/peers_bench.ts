@@ -22,22 +22,32 @@
  */
 
 import { DatabaseSync, type StatementSync } from "node:sqlite";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { Coordinate, EventKind, Region, Store } from "../mod.ts";
-
-const KIND = EventKind.custom(0xf, 1);
+import {
+  benchMedian,
+  type DenoBenchRun,
+  MS_PER_S,
+  runDenoBench,
+  sampledBench,
+  type Timer,
+  US_PER_MS,
+} from "./_deno_bench.ts";
+import { fmt, reportHeading, writeResults } from "./_results.ts";
+import {
+  BATCH_COUNT,
+  BATCH_PAYLOAD_CHARS,
+  BATCH_SIZE,
+  BENCH_KIND as KIND,
+  RAW_RECORD_BYTES,
+} from "./_workloads.ts";
+import { PEER_TARGETS, type Target, targetRatio, TARGETS } from "./perf_gates/targets.ts";
+import { Coordinate, Region, Store } from "../mod.ts";
 
 /** Events per iteration of the CAS append group. */
 const CAS_EVENTS = 1_000;
-/** Items per batch, and batches per iteration, of the durable batch group. */
-const BATCH_SIZE = 100;
-const BATCH_COUNT = 100;
-const BATCH_PAYLOAD_CHARS = 50;
 /** Durable single appends per iteration. */
 const DURABLE_EVENTS = 200;
-/** Bytes per record of the raw write+fdatasync loop (TARGETS.md reference). */
-const RAW_RECORD_BYTES = 128;
 /** Size of the preallocated file of the raw loop, bytes (8 MiB). */
 const RAW_PREALLOC_BYTES = 8 * 1024 * 1024;
 /** The read corpus: one 100K-event stream and ten 1K-event streams. */
@@ -68,44 +78,22 @@ type GroupId = keyof typeof GROUPS;
 /** Bench name: `peers/<group>/<who>`. */
 const name = (group: GroupId, who: string): string => `peers/${group}/${who}`;
 
-// ------------------------------------------------------------------ samples
+// ------------------------------------------------------------------ benches
 
-const samples: Record<string, number[]> = {};
-
-interface Timer {
-  start(): void;
-  end(): void;
-}
-
+/** A peers bench: `Deno.bench` in its group, with its timed iterations recorded. */
 function bench(
   group: GroupId,
   who: string,
   options: { n?: number; warmup?: number; baseline?: boolean },
   fn: (t: Timer) => void | Promise<void>,
 ): void {
-  const benchName = name(group, who);
-  const list: number[] = samples[benchName] = [];
-  Deno.bench({
-    name: benchName,
+  sampledBench({
+    name: name(group, who),
     group: GROUPS[group].title,
     // Plain `deno bench` (no --unstable-kv) skips the KV peer instead of failing.
     ignore: who.startsWith("deno kv") && typeof Deno.openKv !== "function",
     ...options,
-    async fn(b) {
-      let t0 = 0;
-      const timer: Timer = {
-        start() {
-          b.start();
-          t0 = performance.now();
-        },
-        end() {
-          list.push(performance.now() - t0);
-          b.end();
-        },
-      };
-      await fn(timer);
-    },
-  });
+  }, fn);
 }
 
 // ------------------------------------------------------------------- peers
@@ -225,23 +213,9 @@ function expectCount(got: number, want: number, what: string): void {
   if (got !== want) throw new Error(`${what}: expected ${want} events, read ${got}`);
 }
 
-// ------------------------------------------------------------------ benches
-
 function defineBenches(): void {
   const root = Deno.makeTempDirSync({ prefix: "batpak_peers_" });
   const cleanups: (() => void)[] = [];
-  globalThis.addEventListener("unload", () => {
-    for (const c of cleanups.reverse()) {
-      try {
-        c();
-      } catch {
-        // Best effort: a bench that failed may have closed it already.
-      }
-    }
-    const samplesPath = Deno.env.get("BATPAK_BENCH_SAMPLES");
-    if (samplesPath) Deno.writeTextFileSync(samplesPath, JSON.stringify(samples));
-    Deno.removeSync(root, { recursive: true });
-  });
   let dirs = 0;
   const dir = (label: string): string => join(root, `${label}_${++dirs}`);
   const keep = <T extends { close(): void }>(x: T): T => {
@@ -576,19 +550,21 @@ function defineBenches(): void {
     log.close();
     expectCount(got, SMALL_STREAM_EVENTS, "open");
   });
+
+  // Registered after the benches, so the samples file is written before cleanup runs.
+  globalThis.addEventListener("unload", () => {
+    for (const c of cleanups.reverse()) {
+      try {
+        c();
+      } catch {
+        // Best effort: a bench that failed may have closed it already.
+      }
+    }
+    Deno.removeSync(root, { recursive: true });
+  });
 }
 
 // ------------------------------------------------------------------- report
-
-interface BenchJson {
-  runtime?: string;
-  cpu?: string;
-  benches: {
-    name: string;
-    baseline?: boolean;
-    results: ({ ok: { n: number; avg: number } } | { failed: { message?: string } })[];
-  }[];
-}
 
 interface Row {
   group: GroupId;
@@ -601,43 +577,17 @@ interface Row {
   failure?: string;
 }
 
-function median(values: readonly number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
-}
-
-function fmt(n: number, digits = 2): string {
-  if (!Number.isFinite(n)) return "—";
-  return n.toLocaleString("en-US", { maximumFractionDigits: digits });
-}
-
 async function report(): Promise<number> {
-  const here = dirname(fileURLToPath(import.meta.url));
   const self = fileURLToPath(import.meta.url);
-  const samplesPath = Deno.makeTempFileSync({ prefix: "peers_samples_", suffix: ".json" });
-  // Extra arguments (e.g. `--filter read1k`) go to deno bench.
-  const args = ["bench", "-A", "--unstable-kv", "--json", ...Deno.args, self];
-  console.error(`Running: deno ${args.join(" ")}`);
-  const out = await new Deno.Command(Deno.execPath(), {
-    args,
-    env: { BATPAK_BENCH_SAMPLES: samplesPath },
-    stdout: "piped",
-    stderr: "inherit",
-  }).output();
-  const text = new TextDecoder().decode(out.stdout);
-  const sampleText = Deno.readTextFileSync(samplesPath);
-  Deno.removeSync(samplesPath);
-  let json: BenchJson;
+  let run: DenoBenchRun;
   try {
-    json = JSON.parse(text);
-  } catch {
-    console.error(
-      `deno bench exited with ${out.code} and printed no JSON:\n${text.slice(0, 2000)}`,
-    );
+    // Extra arguments (e.g. `--filter read1k`) go to deno bench.
+    run = await runDenoBench(["bench", "-A", "--unstable-kv", "--json", ...Deno.args, self]);
+  } catch (e) {
+    console.error(e instanceof Error ? e.message : String(e));
     return 1;
   }
-  const raw: Record<string, number[]> = sampleText ? JSON.parse(sampleText) : {};
+  const { report: json, samples: raw, code } = run;
 
   const rows: Row[] = [];
   let failures = 0;
@@ -658,9 +608,7 @@ async function report(): Promise<number> {
       });
       continue;
     }
-    // Deno calls a bench a few more times than it measures; it measures the last n.
-    const s = raw[b.name]?.slice(-r.ok.n);
-    const medianMs = s && s.length ? median(s) : r.ok.avg / 1e6;
+    const medianMs = benchMedian(r.ok, raw[b.name]).ms;
     const events = GROUPS[group as GroupId].events;
     rows.push({
       group: group as GroupId,
@@ -668,7 +616,7 @@ async function report(): Promise<number> {
       baseline: b.baseline === true,
       medianMs,
       ratio: NaN,
-      eventsPerSec: events ? events / (medianMs / 1000) : NaN,
+      eventsPerSec: events ? events / (medianMs / MS_PER_S) : NaN,
     });
   }
   for (const g of Object.keys(GROUPS) as GroupId[]) {
@@ -678,9 +626,7 @@ async function report(): Promise<number> {
   }
 
   const lines = [
-    "# Peers",
-    "",
-    `${json.runtime ?? "Deno"} on ${json.cpu ?? "unknown CPU"}, ${new Date().toISOString()}.`,
+    ...reportHeading("Peers", json),
     "Medians per iteration, one run. **ours ×** = the peer's median / our baseline's median",
     "(> 1: ours is faster). Command: `deno task bench:peers`.",
     "",
@@ -700,19 +646,14 @@ async function report(): Promise<number> {
   lines.push("", ...targetLines(rows));
   const md = lines.join("\n") + "\n";
   console.log(md);
-  const results = join(here, "results");
-  Deno.mkdirSync(results, { recursive: true });
-  Deno.writeTextFileSync(join(results, "peers.md"), md);
-  Deno.writeTextFileSync(
-    join(results, "peers.json"),
-    JSON.stringify(
-      { runtime: json.runtime, cpu: json.cpu, rows, samples: raw },
-      (_k, v) => typeof v === "number" && !Number.isFinite(v) ? null : v,
-      2,
-    ) + "\n",
-  );
-  console.log(`Wrote ${join(results, "peers.md")} and peers.json`);
-  return failures === 0 && out.code === 0 ? 0 : 1;
+  const written = writeResults("peers", md, {
+    runtime: json.runtime,
+    cpu: json.cpu,
+    rows,
+    samples: raw,
+  });
+  console.log(`Wrote ${written} and peers.json`);
+  return failures === 0 && code === 0 ? 0 : 1;
 }
 
 /** The TARGETS.md goals that compare against a peer or the raw limit, from this run. */
@@ -723,42 +664,48 @@ function targetLines(rows: Row[]): string[] {
     "| goal | measured in this run | goal | ratio to goal |",
     "| --- | --- | --- | ---: |",
   ];
-  const add = (id: string, what: string, value: number, goal: number, unit: string): void => {
-    const ratio = value / goal;
+  /** A higher-is-better goal; its unit is "" for a rate and "×" for a ratio to a peer. */
+  const add = (what: string, value: number, target: Target): void => {
+    const ratio = targetRatio(target, value);
+    const unit = target.unit === "×" ? "×" : "";
     out.push(
-      `| ${id} | ${what}: ${fmt(value, 2)}${unit} | ≥ ${fmt(goal)}${unit} | ${fmt(ratio, 2)}${
-        Number.isFinite(ratio) && ratio < 1 ? " (missed)" : ""
-      } |`,
+      `| ${target.id} | ${what}: ${fmt(value, 2)}${unit} | ≥ ${fmt(target.goal)}${unit} | ${
+        fmt(ratio, 2)
+      }${Number.isFinite(ratio) && ratio < 1 ? " (missed)" : ""} |`,
     );
   };
   const perSec = (r?: Row): number => r?.eventsPerSec ?? NaN;
   const times = (a?: Row, b?: Row): number => (a && b ? b.medianMs / a.medianMs : NaN);
   const p1 = find("cas", "ours: append, no CAS");
-  add("P1", "ours single append, events/s", perSec(p1), 250_000, "");
-  add("P1", "ours / SQLite NORMAL autocommit", times(p1, find("cas", "sqlite NORMAL")), 4, "×");
-  const p2 = find("batch", "ours:");
-  add("P2", "ours 100×100 durable batches, events/s", perSec(p2), 250_000, "");
-  add("P2", "ours / SQLite FULL batches", times(p2, find("batch", "sqlite FULL")), 1.7, "×");
+  add("ours single append, events/s", perSec(p1), TARGETS.p1Append);
   add(
-    "P3",
+    "ours / SQLite NORMAL autocommit",
+    times(p1, find("cas", "sqlite NORMAL")),
+    PEER_TARGETS.p1VsSqliteNormal,
+  );
+  const p2 = find("batch", "ours:");
+  add("ours 100×100 durable batches, events/s", perSec(p2), TARGETS.p2Batch);
+  add(
+    "ours / SQLite FULL batches",
+    times(p2, find("batch", "sqlite FULL")),
+    PEER_TARGETS.p2VsSqliteFull,
+  );
+  add(
     "ours durable appends / raw preallocated write+fdatasync",
     times(find("durable", "ours:"), find("durable", "raw: 128 B write")),
-    0.85,
-    "×",
+    PEER_TARGETS.p3VsRawPreallocated,
   );
   const stream1k = find("read1k", "ours: stream()");
+  const stream1kUs = (stream1k?.medianMs ?? NaN) * US_PER_MS;
+  const p7 = TARGETS.p7Stream;
   out.push(
-    `| P7 | ours stream() of a 1K-event entity: ${
-      fmt((stream1k?.medianMs ?? NaN) * 1000, 1)
-    } µs | ` +
-      `≤ 20 µs | ${fmt(20 / ((stream1k?.medianMs ?? NaN) * 1000), 2)} |`,
+    `| ${p7.id} | ours stream() of a 1K-event entity: ${fmt(stream1kUs, 1)} ${p7.unit} | ` +
+      `≤ ${fmt(p7.goal)} ${p7.unit} | ${fmt(targetRatio(p7, stream1kUs), 2)} |`,
   );
   add(
-    "P7",
     "ours full scan with payloads / SQLite SELECT *",
     times(find("scan", "ours: every event"), find("scan", "sqlite")),
-    3,
-    "×",
+    PEER_TARGETS.p7ScanVsSqlite,
   );
   return out;
 }

@@ -18,9 +18,9 @@
  */
 
 import { DatabaseSync } from "node:sqlite";
-import { Coordinate, EventKind, type EventSourced, Region, Store } from "../mod.ts";
+import { BENCH_KIND as KIND } from "./_workloads.ts";
+import { Coordinate, type EventSourced, Region, Store } from "../mod.ts";
 
-const KIND = EventKind.custom(0xf, 1);
 const BATCH_EVENTS = 1000;
 const REPLAY_EVENTS = Number(Deno.env.get("READ_BENCH_REPLAY_EVENTS") ?? 1_000_000);
 const SCAN_EVENTS = 100_000;

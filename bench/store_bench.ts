@@ -10,11 +10,16 @@
 
 import { DatabaseSync } from "node:sqlite";
 import { join } from "node:path";
-import { Coordinate, EventKind, Store } from "../mod.ts";
+import {
+  BATCH_PAYLOAD_CHARS,
+  BATCH_SIZE,
+  BENCH_KIND as kind,
+  fillEntities,
+  RAW_RECORD_BYTES,
+} from "./_workloads.ts";
+import { Coordinate, Store } from "../mod.ts";
 
-const kind = EventKind.custom(0xf, 1);
-const payload50 = "x".repeat(50);
-const BATCH_ITEMS = 100;
+const payload50 = "x".repeat(BATCH_PAYLOAD_CHARS);
 const CONCURRENT_WRITERS = 64;
 const OPEN_EVENTS = Number(Deno.env.get("BATPAK_BENCH_EVENTS") ?? 1_000_000);
 const OPEN_ENTITIES = 1000;
@@ -22,6 +27,21 @@ const CLOSE_EVENTS = 100_000;
 
 function tempDir(): string {
   return Deno.makeTempDirSync({ prefix: "batpak-bench-" });
+}
+
+/** The raw limit of a durable append: one record written and fdatasynced per iteration. */
+function rawLimitBench(name: string, group: string): void {
+  const raw = Deno.openSync(join(tempDir(), "raw.log"), { create: true, write: true });
+  const record = new Uint8Array(RAW_RECORD_BYTES).fill(7);
+  Deno.bench({
+    name,
+    group,
+    baseline: true,
+    fn: () => {
+      raw.writeSync(record);
+      raw.syncDataSync();
+    },
+  });
 }
 
 function sqlite(synchronous: "NORMAL" | "FULL"): { db: DatabaseSync; seq: number } {
@@ -63,7 +83,7 @@ function sqlite(synchronous: "NORMAL" | "FULL"): { db: DatabaseSync; seq: number
 {
   const store = Store.open({ dataDir: tempDir() });
   const coord = new Coordinate("perf:batch", "batch_scope");
-  const items = Array.from({ length: BATCH_ITEMS }, (_, i) => ({
+  const items = Array.from({ length: BATCH_SIZE }, (_, i) => ({
     coord,
     kind,
     payload: { i, payload: payload50 },
@@ -83,7 +103,7 @@ function sqlite(synchronous: "NORMAL" | "FULL"): { db: DatabaseSync; seq: number
     baseline: true,
     fn: () => {
       peer.db.exec("BEGIN");
-      for (let i = 0; i < BATCH_ITEMS; i++) {
+      for (let i = 0; i < BATCH_SIZE; i++) {
         peer.seq++;
         insert.run("perf:batch", peer.seq, JSON.stringify({ i, payload: payload50 }));
       }
@@ -106,17 +126,7 @@ function sqlite(synchronous: "NORMAL" | "FULL"): { db: DatabaseSync; seq: number
       await store.durable();
     },
   });
-  const raw = Deno.openSync(join(tempDir(), "raw.log"), { create: true, write: true });
-  const record = new Uint8Array(128).fill(7);
-  Deno.bench({
-    name: "P3 raw limit: write 128 B + fdatasync",
-    group: "P3 durable single append",
-    baseline: true,
-    fn: () => {
-      raw.writeSync(record);
-      raw.syncDataSync();
-    },
-  });
+  rawLimitBench("P3 raw limit: write 128 B + fdatasync", "P3 durable single append");
 }
 
 // ---------------------------------------------------------------- P4: group commit
@@ -138,33 +148,14 @@ function sqlite(synchronous: "NORMAL" | "FULL"): { db: DatabaseSync; seq: number
       }));
     },
   });
-  const raw = Deno.openSync(join(tempDir(), "raw.log"), { create: true, write: true });
-  const record = new Uint8Array(128).fill(7);
-  Deno.bench({
-    name: "P4 raw limit: write 128 B + fdatasync (1 event per iteration)",
-    group: "P4 group commit",
-    baseline: true,
-    fn: () => {
-      raw.writeSync(record);
-      raw.syncDataSync();
-    },
-  });
+  rawLimitBench("P4 raw limit: write 128 B + fdatasync (1 event per iteration)", "P4 group commit");
 }
 
 // ---------------------------------------------------------------- P5: cold start
 
 function buildStore(events: number, entities: number, dir: string): void {
   const store = Store.open({ dataDir: dir });
-  const coords = Array.from({ length: entities }, (_, e) => new Coordinate(`entity:${e}`, "open"));
-  const perBatch = 1000;
-  for (let done = 0; done < events; done += perBatch) {
-    const n = Math.min(perBatch, events - done);
-    store.appendBatch(Array.from({ length: n }, (_, k) => ({
-      coord: coords[(done + k) % entities],
-      kind,
-      payload: { i: done + k },
-    })));
-  }
+  fillEntities(store, events, entities, "open");
   store.close();
 }
 
