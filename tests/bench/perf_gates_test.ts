@@ -24,7 +24,7 @@ import {
   type Target,
   TargetGate,
   targetRatio,
-} from "../bench/check_perf_gates.ts";
+} from "../../bench/check_perf_gates.ts";
 import {
   ConcurrencyError,
   Coordinate,
@@ -34,8 +34,8 @@ import {
   Proposal,
   Region,
   Store,
-} from "../mod.ts";
-import { EventKind } from "../src/core/kind.ts";
+} from "../../mod.ts";
+import { EventKind } from "../../src/core/kind.ts";
 
 const KIND = EventKind.custom(0xf, 1);
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Denial, type Gate, gate, GateSet, Proposal, Receipt } from "../src/gate/mod.ts";
+import { Denial, type Gate, gate, GateSet, Proposal, Receipt } from "../../src/gate/mod.ts";
 import {
   type ColdStartContext,
   ColdStartGate,
@@ -7,7 +7,7 @@ import {
   ProjectionGate,
   QueryLatencyGate,
   WriteThroughputGate,
-} from "../bench/perf_gates/gates.ts";
+} from "../../bench/perf_gates/gates.ts";
 
 const pass = <Ctx>(name: string): Gate<Ctx> => gate<Ctx>(name, () => undefined);
 const deny = <Ctx>(name: string, message = "no"): Gate<Ctx> =>

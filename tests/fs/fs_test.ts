@@ -1,15 +1,15 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { DenoFileSystem } from "../src/fs/deno.ts";
+import { DenoFileSystem } from "../../src/fs/deno.ts";
 import {
   type FsFault,
   type FsOp,
   InjectedFaultError,
   MemoryFileSystem,
   SimulatedCrashError,
-} from "../src/fs/memory.ts";
-import type { FileHandle, FileSystem } from "../src/fs/types.ts";
-import { IoError, type IoErrorKind, StorageFullError } from "../src/core/errors.ts";
+} from "../../src/fs/memory.ts";
+import type { FileHandle, FileSystem } from "../../src/fs/types.ts";
+import { IoError, type IoErrorKind, StorageFullError } from "../../src/core/errors.ts";
 
 /** A matcher for the port's IoError of one kind. */
 const ioError = (kind: IoErrorKind) => (err: unknown): boolean =>

@@ -7,7 +7,7 @@ import {
   Store,
   type StoredEvent,
   StoreError,
-} from "../mod.ts";
+} from "../../mod.ts";
 
 const KIND = EventKind.custom(1, 1);
 const coord = new Coordinate("acct:1", "bank");
@@ -123,12 +123,12 @@ Deno.test("readOnly: another process reads a store this process holds locked", a
   for (let i = 0; i < 4; i++) writer.append(coord, KIND, { i });
   writer.sync();
   const script = `import { Store } from ${
-    JSON.stringify(new URL("../mod.ts", import.meta.url).href)
+    JSON.stringify(new URL("../../mod.ts", import.meta.url).href)
   };
     const s = Store.open({ dataDir: ${JSON.stringify(dir)}, readOnly: true });
     console.log(s.diagnostics().events); s.close();`;
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["eval", "--config", new URL("../deno.json", import.meta.url).pathname, script],
+    args: ["eval", "--config", new URL("../../deno.json", import.meta.url).pathname, script],
     stdout: "piped",
     stderr: "piped",
   }).output();

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { hashInto, hashWasm } from "../src/core/hash.ts";
-import { blake3Small } from "../src/core/blake3.ts";
-import { toHex } from "../src/core/ids.ts";
+import { hashInto, hashWasm } from "../../src/core/hash.ts";
+import { blake3Small } from "../../src/core/blake3.ts";
+import { toHex } from "../../src/core/ids.ts";
 
 Deno.test("blake3: known vectors (empty input, 'abc')", () => {
   const out = new Uint8Array(32);

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { Coordinate, EventKind, Store, StoreError } from "../mod.ts";
-import { MemoryFileSystem } from "../testing.ts";
+import { Coordinate, EventKind, Store, StoreError } from "../../mod.ts";
+import { MemoryFileSystem } from "../../testing.ts";
 
 const KIND = EventKind.custom(1, 1);
 

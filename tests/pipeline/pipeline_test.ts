@@ -13,8 +13,8 @@ import {
   ReservedKindError,
   Store,
   type StoredEvent,
-} from "../mod.ts";
-import { DENIAL_ENTITY, SYSTEM_SCOPE, SystemKind } from "../src/core/system.ts";
+} from "../../mod.ts";
+import { DENIAL_ENTITY, SYSTEM_SCOPE, SystemKind } from "../../src/core/system.ts";
 
 const KIND = EventKind.custom(0x1, 1);
 const account = new Coordinate("account:1", "bank");

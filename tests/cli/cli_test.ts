@@ -14,11 +14,11 @@ import {
   snapshotReportMarkdown,
   Store,
   type StoredEvent,
-} from "../mod.ts";
-import { followEvents } from "../src/cli/tail.ts";
-import { main } from "../src/cli/main.ts";
+} from "../../mod.ts";
+import { followEvents } from "../../src/cli/tail.ts";
+import { main } from "../../src/cli/main.ts";
 
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const MAIN = join(ROOT, "src", "cli", "main.ts");
 const KIND = EventKind.custom(0x1, 1);
 const COMMANDS = ["inspect", "verify", "tail", "dump", "harness", "gates"];

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import * as rootApi from "../mod.ts";
-import * as testingApi from "../testing.ts";
+import * as rootApi from "../../mod.ts";
+import * as testingApi from "../../testing.ts";
 
 /** What the package exports: the root and the `./testing` subpath (the harness runs on MemoryFileSystem). */
 const publicApi = { ...rootApi, ...testingApi };
@@ -26,19 +26,19 @@ import {
   SNAPSHOT_VERSION,
   snapshotReportMarkdown,
   snapshotSignature,
-} from "../mod.ts";
-import * as harnessView from "../src/harness/_public.ts";
-import { METRIC_FIELDS, nearestRank } from "../src/harness/metrics.ts";
+} from "../../mod.ts";
+import * as harnessView from "../../src/harness/_public.ts";
+import { METRIC_FIELDS, nearestRank } from "../../src/harness/metrics.ts";
 import {
   DEFAULT_SEED,
   type DetailedOutcome,
   type Mutation,
   MUTATIONS,
   runScenarioDetailed,
-} from "../src/harness/run.ts";
+} from "../../src/harness/run.ts";
 
-const FIXTURE = new URL("./fixtures/contention_m37.md", import.meta.url);
-const HARNESS_DIR = new URL("../src/harness/", import.meta.url);
+const FIXTURE = new URL("../fixtures/contention_m37.md", import.meta.url);
+const HARNESS_DIR = new URL("../../src/harness/", import.meta.url);
 
 let memoReport: Report | undefined;
 /** The default matrix, run once for the tests that only read it. */

@@ -4,11 +4,11 @@
 
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import { Coordinate, Store, StoreLockedError } from "../mod.ts";
-import { KIND_A, memStore, reopen, throwsType } from "./fixtures/store_helpers.ts";
+import { Coordinate, Store, StoreLockedError } from "../../mod.ts";
+import { KIND_A, memStore, reopen, throwsType } from "../fixtures/store_helpers.ts";
 
-const CHILD = fileURLToPath(new URL("./fixtures/open_store.ts", import.meta.url));
-const CONFIG = fileURLToPath(new URL("../deno.json", import.meta.url));
+const CHILD = fileURLToPath(new URL("../fixtures/open_store.ts", import.meta.url));
+const CONFIG = fileURLToPath(new URL("../../deno.json", import.meta.url));
 
 function childCommand(dir: string, hold: boolean): Deno.Command {
   return new Deno.Command(Deno.execPath(), {

@@ -10,9 +10,9 @@ import {
   Region,
   Store,
   StoreClosedError,
-} from "../mod.ts";
-import { MemoryFileSystem } from "../testing.ts";
-import { LEASE_MS_MAX } from "../src/ownership/ownership.ts";
+} from "../../mod.ts";
+import { MemoryFileSystem } from "../../testing.ts";
+import { LEASE_MS_MAX } from "../../src/ownership/ownership.ts";
 
 const T0 = 1_700_000_000_000;
 const LEASE_MS = 100;

@@ -11,10 +11,10 @@ import {
   type OpenReport,
   Region,
   type Store,
-} from "../mod.ts";
-import type { MemoryFileSystem } from "../testing.ts";
-import { storeInternals } from "../src/store/_internals.ts";
-import { CHECKPOINT_EVERY_EVENTS_MIN } from "../src/core/limits.ts";
+} from "../../mod.ts";
+import type { MemoryFileSystem } from "../../testing.ts";
+import { storeInternals } from "../../src/store/_internals.ts";
+import { CHECKPOINT_EVERY_EVENTS_MIN } from "../../src/core/limits.ts";
 import {
   assertHealthy,
   cloneFs,
@@ -26,7 +26,7 @@ import {
   memStore,
   reopen,
   throwsType,
-} from "./fixtures/store_helpers.ts";
+} from "../fixtures/store_helpers.ts";
 
 const IMAGE = `${DIR}/index.img`;
 const CHECKPOINT = `${DIR}/index.ckpt`;
