@@ -5,9 +5,9 @@
  */
 
 import assert from "node:assert/strict";
-import { Coordinate, EventKind, IoError, Region, Store, WriterPoisonedError } from "../mod.ts";
-import { type FsFault, type FsOp, MemoryFileSystem } from "../testing.ts";
-import { runSeed, runSeeds } from "./crash/sim.ts";
+import { Coordinate, EventKind, IoError, Region, Store, WriterPoisonedError } from "../../mod.ts";
+import { type FsFault, type FsOp, MemoryFileSystem } from "../../testing.ts";
+import { runSeed, runSeeds } from "./sim.ts";
 
 const KIND = EventKind.custom(0x1, 1);
 const COORD = new Coordinate("acct:1", "bank");

@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import fc from "fast-check";
-import * as batpak from "../mod.ts";
+import * as batpak from "../../mod.ts";
 import {
   type AppendReceipt,
   type BatchAppendItem,
@@ -25,10 +25,10 @@ import {
   StoreError,
   StoreLockedError,
   type StoreReader,
-} from "../mod.ts";
-import { type FsOp, MemoryFileSystem } from "../testing.ts";
+} from "../../mod.ts";
+import { type FsOp, MemoryFileSystem } from "../../testing.ts";
 
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const CONFIG = join(ROOT, "deno.json");
 const MAIN = join(ROOT, "src", "cli", "main.ts");
 const FIXTURES = join(ROOT, "tests", "fixtures", "defects");

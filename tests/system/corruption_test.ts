@@ -26,9 +26,9 @@ import {
   Store,
   type StoreConfig,
   StoreError,
-} from "../mod.ts";
-import { MemoryFileSystem } from "../testing.ts";
-import { type Rec, toRec } from "./crash/oracle.ts";
+} from "../../mod.ts";
+import { MemoryFileSystem } from "../../testing.ts";
+import { type Rec, toRec } from "../crash/oracle.ts";
 
 const DIR = "/db";
 const KIND = EventKind.custom(0x1, 7);

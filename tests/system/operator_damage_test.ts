@@ -52,7 +52,7 @@
  * probe (`fixtures/operator_damage/child.ts`) as `nobody` via `setpriv`,
  * with a readable copy of the Deno binary and DENO_DIR.
  *
- * `OPDMG_VERBOSE=1 deno test -A tests/operator_damage_test.ts` prints what
+ * `OPDMG_VERBOSE=1 deno test -A tests/system/operator_damage_test.ts` prints what
  * every open did, passing rows included.
  *
  * @module
@@ -61,7 +61,7 @@
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { crc32 } from "node:zlib";
-import { Coordinate, EventKind, type Fence, Store, StoreLockedError } from "../mod.ts";
+import { Coordinate, EventKind, type Fence, Store, StoreLockedError } from "../../mod.ts";
 import {
   dumpStore,
   type Opened,
@@ -71,7 +71,7 @@ import {
   SEGMENT_MAX_BYTES,
   type Semantics,
   type SemanticsSpec,
-} from "./fixtures/operator_damage/probe.ts";
+} from "../fixtures/operator_damage/probe.ts";
 
 // ================================================================== the table
 
@@ -471,8 +471,8 @@ function fx(): Fixture {
 
 // ============================================================ running as nobody
 
-const CHILD = fileURLToPath(new URL("./fixtures/operator_damage/child.ts", import.meta.url));
-const CONFIG = fileURLToPath(new URL("../deno.json", import.meta.url));
+const CHILD = fileURLToPath(new URL("../fixtures/operator_damage/child.ts", import.meta.url));
+const CONFIG = fileURLToPath(new URL("../../deno.json", import.meta.url));
 const NOBODY_UID = 65534;
 const NOBODY_GID = 65534;
 

@@ -7,12 +7,12 @@
 import assert from "node:assert/strict";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { Store, StoreLockedError } from "../mod.ts";
-import { runTorture } from "./crash/torture.ts";
+import { Store, StoreLockedError } from "../../mod.ts";
+import { runTorture } from "./torture.ts";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
-const LOCK_CHILD = join(HERE, "crash", "lock_child.ts");
-const CONFIG = join(HERE, "..", "deno.json");
+const LOCK_CHILD = join(HERE, "lock_child.ts");
+const CONFIG = join(HERE, "..", "..", "deno.json");
 
 Deno.test("torture: 3 SIGKILLs of an appending child, each reopen passes the oracle", async () => {
   const s = await runTorture({ kills: 3, seed: 20240601 });

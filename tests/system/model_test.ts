@@ -25,14 +25,14 @@
  * - `MODEL_MINIMIZE_MS` time for minimizing a failure after fast-check's shrink (default 60000)
  *
  * Replay a failure with the command it prints, e.g.
- * `MODEL_SEED=123 MODEL_PATH="4:1:0" deno test -A tests/model_test.ts`.
+ * `MODEL_SEED=123 MODEL_PATH="4:1:0" deno test -A tests/system/model_test.ts`.
  *
  * @module
  */
 
 import fc from "fast-check";
-import { type Cmd, commandArb, poolsArb, withTrace } from "./fixtures/model/commands.ts";
-import { Model } from "./fixtures/model/model.ts";
+import { type Cmd, commandArb, poolsArb, withTrace } from "../fixtures/model/commands.ts";
+import { Model } from "../fixtures/model/model.ts";
 import {
   fullCheck,
   type Knobs,
@@ -43,7 +43,7 @@ import {
   timings,
   totals,
   World,
-} from "./fixtures/model/world.ts";
+} from "../fixtures/model/world.ts";
 
 const env = (name: string): string | undefined => Deno.env.get(name) || undefined;
 const OFF = new Set((env("MODEL_OFF") ?? "").split(",").map((s) => s.trim()).filter(Boolean));
@@ -172,7 +172,7 @@ function replayCommand(seed: number, path: string | undefined, commandsPath?: st
   if (OFF.size) vars.push(`MODEL_OFF=${[...OFF].join(",")}`);
   if (LOSSY.size) vars.push(`MODEL_LOSSY=${[...LOSSY].join(",")}`);
   if (env("MODEL_MAX_COMMANDS")) vars.push(`MODEL_MAX_COMMANDS=${MAX_COMMANDS}`);
-  return `${vars.join(" ")} deno test -A tests/model_test.ts`;
+  return `${vars.join(" ")} deno test -A tests/system/model_test.ts`;
 }
 
 Deno.test("model-based: random operation sequences agree with the model of API.md", async () => {

@@ -41,8 +41,8 @@ import {
   Store,
   type StoreConfig,
   StoreError,
-} from "../mod.ts";
-import { type FsOp, InjectedFaultError, MemoryFileSystem } from "../testing.ts";
+} from "../../mod.ts";
+import { type FsOp, InjectedFaultError, MemoryFileSystem } from "../../testing.ts";
 import {
   cloneFs,
   DIR,
@@ -51,13 +51,13 @@ import {
   memStore,
   reopen,
   throwsType,
-} from "./fixtures/store_helpers.ts";
+} from "../fixtures/store_helpers.ts";
 
 // deno-lint-ignore no-explicit-any
 type Any = any;
 
-const CONFIG = fileURLToPath(new URL("../deno.json", import.meta.url));
-const FIXTURES = new URL("./fixtures/defects_api/", import.meta.url);
+const CONFIG = fileURLToPath(new URL("../../deno.json", import.meta.url));
+const FIXTURES = new URL("../fixtures/defects_api/", import.meta.url);
 const SPARSE_CHILD = fileURLToPath(new URL("sparse_child.ts", FIXTURES));
 const OPEN_CHILD = fileURLToPath(new URL("open_child.ts", FIXTURES));
 

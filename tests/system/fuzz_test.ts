@@ -19,25 +19,32 @@ import assert from "node:assert/strict";
 import { crc32 } from "node:zlib";
 import fc from "fast-check";
 import process from "node:process";
-import { Coordinate, EventKind, InvalidPayloadError, Region, Store, StoreError } from "../mod.ts";
-import { MemoryFileSystem } from "../testing.ts";
-import { decodePayload, encodePayload } from "../src/core/payload.ts";
+import {
+  Coordinate,
+  EventKind,
+  InvalidPayloadError,
+  Region,
+  Store,
+  StoreError,
+} from "../../mod.ts";
+import { MemoryFileSystem } from "../../testing.ts";
+import { decodePayload, encodePayload } from "../../src/core/payload.ts";
 import {
   EVENT_HEADER_BYTES,
   eventBodyLength,
   type EventParts,
   readEventHeader,
   writeEventBody,
-} from "../src/log/event_codec.ts";
-import { FRAME_BODY_BYTES_MAX, FRAME_HEADER_BYTES, parseFrame } from "../src/log/frame.ts";
-import { HASH_BYTES, hashInto } from "../src/core/hash.ts";
+} from "../../src/log/event_codec.ts";
+import { FRAME_BODY_BYTES_MAX, FRAME_HEADER_BYTES, parseFrame } from "../../src/log/frame.ts";
+import { HASH_BYTES, hashInto } from "../../src/core/hash.ts";
 import {
   checkSegmentHeader,
   encodeSegmentHeader,
   SEGMENT_HEADER_BYTES,
-} from "../src/log/segment.ts";
-import { loadSidecar } from "../src/index/sidecar.ts";
-import { SegmentReader } from "../src/log/reader.ts";
+} from "../../src/log/segment.ts";
+import { loadSidecar } from "../../src/index/sidecar.ts";
+import { SegmentReader } from "../../src/log/reader.ts";
 
 const SCALE = Number(Deno.env.get("FUZZ_SCALE") ?? "0.25");
 const SEED = Deno.env.has("FUZZ_SEED") ? Number(Deno.env.get("FUZZ_SEED")) : undefined;
