@@ -15,7 +15,6 @@
 
 import { CorruptSegmentError, InvalidArgumentError, StoreLockedError } from "../core/errors.ts";
 import type { OpenReport } from "../core/types.ts";
-import { isSystemKind } from "../core/kind.ts";
 import { SystemState } from "../core/system.ts";
 import { joinPath } from "../fs/path.ts";
 import type { FileHandle } from "../fs/types.ts";
@@ -28,11 +27,10 @@ import {
   loadSidecar,
   type SealedSegment,
 } from "../index/sidecar.ts";
-import { keyString } from "../log/event_codec.ts";
 import { readAt } from "../log/files.ts";
 import { frameCrcAt, MARKER_FRAME_BYTES } from "../log/frame.ts";
 import { readEventFrame } from "../log/frames.ts";
-import { scanLog, type ScanResult, type ScanSink } from "../log/recovery.ts";
+import { scanLog, type ScanResult } from "../log/recovery.ts";
 import {
   checkSegmentHeader,
   neverWritten,
@@ -46,8 +44,8 @@ import { readIdWords } from "./_ids.ts";
 import { CURSORS_FILE, CursorStore } from "./cursors.ts";
 import { Engine } from "./engine.ts";
 import type { Settings } from "./settings.ts";
+import { replaySink } from "./replay.ts";
 import { FollowedLog } from "./tail.ts";
-import { PayloadDecodeError } from "../core/payload.ts";
 
 /** Present in a snapshot directory until the copy is complete; a store will not open beside it. */
 export const SNAPSHOT_INCOMPLETE_FILE = "SNAPSHOT-INCOMPLETE";
@@ -198,7 +196,6 @@ function restore(engine: Engine, started: number): void {
     ["checkpoint", s.enableCheckpoint, CHECKPOINT_FILE],
   ];
   for (const [kind, enabled, file] of attempts) {
-    if (!enabled) continue;
     const path = joinPath(s.dataDir, file);
     if (fs.stat(path) === undefined) continue;
     const loaded = loadSidecar(fs, path, kind);
@@ -212,8 +209,10 @@ function restore(engine: Engine, started: number): void {
       rejected.push(`${file}: ${foreign}`);
       continue;
     }
-    // Evidence: what a valid sidecar records must still be in the log (throws when not).
+    // Evidence: what a valid sidecar records must still be in the log (throws when not) —
+    // also for a kind switched off in this config: it is still what the log once held.
     checkEvidence(engine, file, loaded);
+    if (!enabled) continue;
     engine.adopt(loaded.index, SystemState.fromPlain(loaded.system));
     for (let n = 1; n <= loaded.sealed.length; n++) {
       const t = loaded.sealed[n - 1];
@@ -336,122 +335,6 @@ function frameCrcOf(engine: Engine, n: number, offset: number): number {
     return readAt(engine.fs, path, b, offset) === 4 ? frameCrcAt(b, 0) : -1;
   } catch (e) {
     throw storageError(e, "check sidecar", path);
-  }
-}
-
-/** The sink that replays scanned events into the engine, checking each against the log. */
-export function replaySink(engine: Engine): ScanSink {
-  const entities = engine.entityNames.byBytes();
-  const scopes = engine.scopeNames.byBytes();
-  let firstOfSegment = -1;
-  return {
-    sealed(segment, size, lastFrameOffset, lastFrameCrc) {
-      engine.sealed(segment, size, lastFrameOffset, lastFrameCrc);
-    },
-    event(segment, offset, frameLength, buf, h) {
-      const index = engine.index;
-      const g = index.count + 1;
-      const name = segmentName(segment);
-      if (h.globalSequence !== g) {
-        throw new CorruptSegmentError(
-          name,
-          offset,
-          `global sequence ${h.globalSequence}, expected ${g}` +
-            (segment !== firstOfSegment && segment > 1
-              ? ` (the first event of ${name}: this segment, or the end of ${
-                segmentName(segment - 1)
-              }, is not the log's)`
-              : ""),
-        );
-      }
-      const boundary = segment !== firstOfSegment && segment > 1;
-      firstOfSegment = segment;
-      const entityId = entities.resolve(
-        buf,
-        h.entityAt,
-        h.entityLength,
-        () => engine.entityNames.intern(decodeName(buf, h.entityAt, h.entityLength, name, offset)),
-      );
-      const scopeId = scopes.resolve(
-        buf,
-        h.scopeAt,
-        h.scopeLength,
-        () => engine.scopeNames.intern(decodeName(buf, h.scopeAt, h.scopeLength, name, offset)),
-      );
-      const expectedSeq = index.lastSequence(entityId) + 1;
-      if (h.sequence !== expectedSeq) {
-        throw new CorruptSegmentError(
-          name,
-          offset,
-          `entity sequence ${h.sequence}, expected ${expectedSeq}`,
-        );
-      }
-      if (expectedSeq > 1) {
-        if (h.prevHashAt < 0 || !index.entityHashEquals(entityId, buf, h.prevHashAt)) {
-          throw new CorruptSegmentError(
-            name,
-            offset,
-            "hash chain broken: prevHash does not match" +
-              (boundary
-                ? ` (at the start of ${name}: this segment or an earlier one was replaced)`
-                : ""),
-          );
-        }
-      } else if (h.prevHashAt >= 0) {
-        throw new CorruptSegmentError(name, offset, "first event of an entity has a prevHash");
-      }
-      let key: string | null = null;
-      if (h.keyAt >= 0) {
-        try {
-          key = keyString(h.keyIsString, buf.subarray(h.keyAt, h.keyAt + h.keyLength));
-        } catch {
-          // Only a forged frame (valid CRC) gets here: the writer encodes keys from strings.
-          throw new CorruptSegmentError(name, offset, "idempotency key is not valid UTF-8");
-        }
-      }
-      let system: unknown = undefined;
-      if (isSystemKind(h.kind)) {
-        try {
-          system = engine.decoder.decode(buf, h.payloadAt, h.payloadEnd);
-        } catch (e) {
-          if (!(e instanceof PayloadDecodeError)) throw e;
-          throw new CorruptSegmentError(name, offset, `system event payload: ${e.message}`);
-        }
-        system ??= null;
-      }
-      engine.apply(
-        segment,
-        offset,
-        frameLength,
-        entityId,
-        scopeId,
-        h.sequence,
-        h.kind,
-        h.timestampMs,
-        readIdWords(buf, h.bodyAt),
-        buf,
-        h.hashAt,
-        key,
-        system,
-      );
-      engine.lastFrame = { segment, offset, crc: frameCrcAt(buf, offset) };
-    },
-  };
-}
-
-function decodeName(
-  buf: Uint8Array,
-  at: number,
-  length: number,
-  file: string,
-  offset: number,
-): string {
-  try {
-    return new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(
-      buf.subarray(at, at + length),
-    );
-  } catch {
-    throw new CorruptSegmentError(file, offset, "a name is not valid UTF-8");
   }
 }
 

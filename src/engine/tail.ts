@@ -17,7 +17,7 @@ import { scanLog } from "../log/recovery.ts";
 import { SEGMENT_HEADER_BYTES, segmentName } from "../log/segment.ts";
 import type { LogEnd } from "../log/writer.ts";
 import type { Engine } from "./engine.ts";
-import { replaySink } from "./open.ts";
+import { replaySink } from "./replay.ts";
 
 /** The end of a log this process only reads. */
 export class FollowedLog implements LogEnd {

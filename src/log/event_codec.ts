@@ -1,7 +1,32 @@
 /**
- * The event body: a fixed little-endian header, variable fields, the
- * MessagePack-encoded payload, and the event's 32-byte BLAKE3 hash, which
- * covers everything before it (so also the previous event's hash).
+ * Event bodies, in two formats. The writer writes format 2; both are read.
+ *
+ * Format 2 (frame kind 4) — compact, and its hash covers a hash of the
+ * payload, so a payload can be erased (redaction, compaction) while the
+ * chain stays provable:
+ *
+ * ```
+ * offset size field
+ * 0      16   event id (UUIDv7, big-endian)
+ * 16     1    flags (1 prevLink, 2 correlationId, 4 causationId, 8 string key,
+ *             16 bigint key, 32 erased payload, 64 schema version)
+ * 17     2    kind, little-endian
+ * 19     ..   varint sequence, varint globalSequence, varint (id ms − timestampMs),
+ *             varint entity length + entity, varint scope length + scope,
+ *             [varint key length + key], [varint schema version],
+ *             [correlationId 16], [causationId 16], [prevLink 8]
+ * ..     ..   payload (MessagePack), or, erased: BLAKE3(payload) (32)
+ * end-32 32   eventHash = BLAKE3(body[0 .. payload] ‖ prevHash ‖ BLAKE3(payload)),
+ *             with the erased flag read as 0
+ * ```
+ * `prevHash` is the entity's previous event's hash (32 zero bytes for its
+ * first event); the body keeps only its first 8 bytes (`prevLink`), enough
+ * for recovery to tell that consecutive events chain, while `verify()`
+ * recomputes the whole chain. Varints are LEB128; the timestamp is the
+ * (small) distance from the millisecond in the event id.
+ *
+ * Format 1 (frame kind 1, written before 0.2): a fixed little-endian
+ * header, variable fields, the payload, and a hash over all of it:
  *
  * ```
  * offset size field
@@ -20,7 +45,7 @@
  * ..     ..   payload (MessagePack)
  * end-32 32   eventHash = BLAKE3(body[0 .. end-32])
  * ```
- * The scan on open reads only the fixed header and strings; payloads are
+ * The scan on open reads only the header and strings; payloads are
  * decoded when an event is read.
  *
  * @module
@@ -45,6 +70,27 @@ export const EventFlag = {
 } as const;
 const KNOWN_FLAGS = 31;
 
+/** Frame kinds of the two event formats. */
+export const EventFormat = { V1: 1, V2: 4 } as const;
+
+/** Flags of a format-2 body. */
+export const Flag2 = {
+  PrevLink: 1,
+  Correlation: 2,
+  Causation: 4,
+  StringKey: 8,
+  BigintKey: 16,
+  Erased: 32,
+  Schema: 64,
+} as const;
+const KNOWN_FLAGS_2 = 127;
+/** Bytes of a format-2 prevLink: the first bytes of the previous event's hash. */
+export const PREV_LINK_BYTES = 8;
+/** Bytes of the fixed start of a format-2 body (id, flags, kind). */
+const FIXED_2_BYTES = 19;
+/** Offset of the flags byte in a format-2 body. */
+const FLAGS_2_AT = 16;
+
 /** The variable parts of an event body, already encoded. */
 export interface EventParts {
   /** The event id as four big-endian u32 words. */
@@ -61,6 +107,10 @@ export interface EventParts {
   key: Uint8Array | null;
   keyIsString: boolean;
   payload: Uint8Array;
+  /** Schema version of the payload (format 2; 0 = none written). */
+  schemaVersion?: number;
+  /** Format 2: the payload was erased and this is its BLAKE3 (`payload` is then empty). */
+  erasedHash?: Uint8Array | null;
 }
 
 /** Body length of an event with these parts. */
@@ -114,6 +164,138 @@ export function writeEventBody(buf: Uint8Array, at: number, p: EventParts): numb
   return w;
 }
 
+/** Bytes of `v` (a safe integer ≥ 0) as a LEB128 varint. */
+export function varintLength(v: number): number {
+  let n = 1;
+  while (v >= 0x80) {
+    v = Math.floor(v / 0x80);
+    n++;
+  }
+  return n;
+}
+
+function putVarint(buf: Uint8Array, at: number, v: number): number {
+  while (v >= 0x80) {
+    buf[at++] = (v & 0x7f) | 0x80;
+    v = Math.floor(v / 0x80);
+  }
+  buf[at++] = v;
+  return at;
+}
+
+/** The millisecond a UUIDv7's words carry. */
+function idMillis(id: readonly number[]): number {
+  return id[0] * 0x10000 + (id[1] >>> 16);
+}
+
+/** Body length of a format-2 event with these parts. */
+export function eventBodyLength2(p: EventParts): number {
+  const key = p.key ? varintLength(p.key.length) + p.key.length : 0;
+  const schema = p.schemaVersion ? varintLength(p.schemaVersion) : 0;
+  return FIXED_2_BYTES + varintLength(p.sequence) + varintLength(p.globalSequence) +
+    varintLength(idMillis(p.id) - p.timestampMs) + varintLength(p.entity.length) +
+    p.entity.length + varintLength(p.scope.length) + p.scope.length + key + schema +
+    (p.correlationId ? ID_BYTES : 0) + (p.causationId ? ID_BYTES : 0) +
+    (p.prevHash ? PREV_LINK_BYTES : 0) + (p.erasedHash ? HASH_BYTES : p.payload.length) +
+    HASH_BYTES;
+}
+
+const ZERO_HASH = new Uint8Array(HASH_BYTES);
+
+/**
+ * Hash material and scratch of one writer (or verifier): the prefix of a
+ * body, the previous hash and the payload hash are hashed as one input.
+ */
+export class EventHasher {
+  #scratch = new Uint8Array(1024);
+  readonly #payloadHash = new Uint8Array(HASH_BYTES);
+
+  /**
+   * The format-2 event hash into `out[outAt ..]`: over `body[bodyAt ..
+   * payloadAt]`, `prevHash` (zeros for null) and the payload's hash (or
+   * `erasedHash`).
+   */
+  hash2(
+    body: Uint8Array,
+    bodyAt: number,
+    payloadAt: number,
+    payloadEnd: number,
+    prevHash: Uint8Array | null,
+    erasedHash: Uint8Array | null,
+    out: Uint8Array,
+    outAt: number,
+  ): void {
+    const fields = payloadAt - bodyAt;
+    const need = fields + 2 * HASH_BYTES;
+    if (need > this.#scratch.length) this.#scratch = new Uint8Array(need * 2);
+    const s = this.#scratch;
+    s.set(body.subarray(bodyAt, payloadAt), 0);
+    // The erased flag is not part of what the hash proves: erasing keeps the hash.
+    s[FLAGS_2_AT] &= ~Flag2.Erased;
+    s.set(prevHash ?? ZERO_HASH, fields);
+    if (erasedHash) s.set(erasedHash, fields + HASH_BYTES);
+    else {
+      hashInto(body.subarray(payloadAt, payloadEnd), this.#payloadHash, 0);
+      s.set(this.#payloadHash, fields + HASH_BYTES);
+    }
+    hashInto(s.subarray(0, need), out, outAt);
+  }
+}
+
+/**
+ * Write a format-2 body into `buf` at `at` (exactly
+ * {@linkcode eventBodyLength2} bytes), hashing it with `hasher`. Returns the
+ * offset of the event hash.
+ */
+export function writeEventBody2(
+  buf: Uint8Array,
+  at: number,
+  p: EventParts,
+  hasher: EventHasher,
+): number {
+  for (let i = 0; i < 4; i++) {
+    const w = p.id[i];
+    const o = at + i * 4;
+    buf[o] = w >>> 24;
+    buf[o + 1] = (w >>> 16) & 255;
+    buf[o + 2] = (w >>> 8) & 255;
+    buf[o + 3] = w & 255;
+  }
+  let flags = 0;
+  if (p.prevHash) flags |= Flag2.PrevLink;
+  if (p.correlationId) flags |= Flag2.Correlation;
+  if (p.causationId) flags |= Flag2.Causation;
+  if (p.key) flags |= p.keyIsString ? Flag2.StringKey : Flag2.BigintKey;
+  if (p.erasedHash) flags |= Flag2.Erased;
+  if (p.schemaVersion) flags |= Flag2.Schema;
+  buf[at + 16] = flags;
+  putU16(buf, at + 17, p.kind);
+  let w = at + FIXED_2_BYTES;
+  w = putVarint(buf, w, p.sequence);
+  w = putVarint(buf, w, p.globalSequence);
+  w = putVarint(buf, w, idMillis(p.id) - p.timestampMs);
+  w = putVarint(buf, w, p.entity.length);
+  buf.set(p.entity, w);
+  w += p.entity.length;
+  w = putVarint(buf, w, p.scope.length);
+  buf.set(p.scope, w);
+  w += p.scope.length;
+  if (p.key) {
+    w = putVarint(buf, w, p.key.length);
+    buf.set(p.key, w);
+    w += p.key.length;
+  }
+  if (p.schemaVersion) w = putVarint(buf, w, p.schemaVersion);
+  if (p.correlationId) (buf.set(p.correlationId, w), w += ID_BYTES);
+  if (p.causationId) (buf.set(p.causationId, w), w += ID_BYTES);
+  if (p.prevHash) (buf.set(p.prevHash.subarray(0, PREV_LINK_BYTES), w), w += PREV_LINK_BYTES);
+  const payloadAt = w;
+  if (p.erasedHash) (buf.set(p.erasedHash, w), w += HASH_BYTES);
+  else (buf.set(p.payload, w), w += p.payload.length);
+  hasher.hash2(buf, at, payloadAt, w, p.prevHash, p.erasedHash ?? null, buf, w);
+  return w;
+}
+
 // Little-endian helpers: no DataView allocation on the append path.
 const f64 = new Float64Array(1);
 const f64Bytes = new Uint8Array(f64.buffer);
@@ -146,8 +328,10 @@ function putU16(buf: Uint8Array, at: number, v: number): void {
   buf[at + 1] = (v >>> 8) & 255;
 }
 
-/** The fixed fields of an event body plus the offsets of its variable parts. */
+/** The fields of an event body (either format) plus the offsets of its variable parts. */
 export interface EventHeader {
+  /** 1 or 2. */
+  format: 1 | 2;
   /** Offset of the body (and its event id) in the buffer. */
   bodyAt: number;
   sequence: number;
@@ -157,6 +341,8 @@ export interface EventHeader {
   flags: number;
   /** Offsets (absolute, in the buffer) of each part; -1 when absent. */
   prevHashAt: number;
+  /** Format 2: the 8-byte link to the previous hash (-1 for an entity's first event). */
+  prevLinkAt: number;
   correlationAt: number;
   causationAt: number;
   entityAt: number;
@@ -169,13 +355,24 @@ export interface EventHeader {
   payloadAt: number;
   payloadEnd: number;
   hashAt: number;
+  /** Format 2: the payload was erased; `payloadAt .. payloadEnd` holds its hash. */
+  erased: boolean;
+  /** Schema version of the payload (0 when none was written). */
+  schemaVersion: number;
 }
 
 /**
- * Read the fixed header of the event body at `buf[at .. at+length]` and
- * locate its parts, or return why it is malformed. Never throws.
+ * Read the header of the event body at `buf[at .. at+length]` (of frame
+ * kind `frameKind`: {@linkcode EventFormat}) and locate its parts, or return
+ * why it is malformed. Never throws.
  */
-export function readEventHeader(buf: Uint8Array, at: number, length: number): EventHeader | string {
+export function readEventHeader(
+  buf: Uint8Array,
+  at: number,
+  length: number,
+  frameKind: number = EventFormat.V1,
+): EventHeader | string {
+  if (frameKind === EventFormat.V2) return readEventHeader2(buf, at, length);
   if (length < EVENT_HEADER_BYTES + HASH_BYTES) {
     return `event body of ${length} bytes is shorter than the minimum`;
   }
@@ -208,6 +405,7 @@ export function readEventHeader(buf: Uint8Array, at: number, length: number): Ev
     return "event field lengths overrun the body";
   }
   return {
+    format: 1,
     bodyAt: at,
     sequence,
     globalSequence,
@@ -215,6 +413,7 @@ export function readEventHeader(buf: Uint8Array, at: number, length: number): Ev
     kind: getU16(buf, at + 32),
     flags,
     prevHashAt,
+    prevLinkAt: -1,
     correlationAt,
     causationAt,
     entityAt,
@@ -227,7 +426,149 @@ export function readEventHeader(buf: Uint8Array, at: number, length: number): Ev
     payloadAt: w,
     payloadEnd: hashAt,
     hashAt,
+    erased: false,
+    schemaVersion: 0,
   };
+}
+
+/** A varint at `buf[at]`, no further than `end`: [value, next offset], or undefined. */
+function getVarint(buf: Uint8Array, at: number, end: number): number {
+  let v = 0;
+  let scale = 1;
+  for (let i = 0; i < 8 && at < end; i++) {
+    const b = buf[at++];
+    v += (b & 0x7f) * scale;
+    if (b < 0x80) {
+      varintEnd = at;
+      return v;
+    }
+    scale *= 0x80;
+  }
+  varintEnd = -1;
+  return 0;
+}
+let varintEnd = 0;
+
+function readEventHeader2(buf: Uint8Array, at: number, length: number): EventHeader | string {
+  const end = at + length;
+  const hashAt = end - HASH_BYTES;
+  if (length < FIXED_2_BYTES + 6 + HASH_BYTES) {
+    return `event body of ${length} bytes is shorter than the minimum`;
+  }
+  const flags = buf[at + 16];
+  if ((flags & ~KNOWN_FLAGS_2) !== 0) return "unknown event flags";
+  if ((flags & Flag2.StringKey) && (flags & Flag2.BigintKey)) return "two key types";
+  let w = at + FIXED_2_BYTES;
+  const sequence = getVarint(buf, w, hashAt);
+  if ((w = varintEnd) < 0) return "a field runs past the body";
+  const globalSequence = getVarint(buf, w, hashAt);
+  if ((w = varintEnd) < 0) return "a field runs past the body";
+  const delta = getVarint(buf, w, hashAt);
+  if ((w = varintEnd) < 0) return "a field runs past the body";
+  if (sequence === 0 || globalSequence === 0) return "zero sequence";
+  const entityLength = getVarint(buf, w, hashAt);
+  if ((w = varintEnd) < 0) return "a field runs past the body";
+  const entityAt = w;
+  w += entityLength;
+  const scopeLength = getVarint(buf, w, hashAt);
+  if ((w = varintEnd) < 0) return "a field runs past the body";
+  const scopeAt = w;
+  w += scopeLength;
+  let keyAt = -1;
+  let keyLength = 0;
+  if (flags & (Flag2.StringKey | Flag2.BigintKey)) {
+    keyLength = getVarint(buf, w, hashAt);
+    if ((w = varintEnd) < 0) return "a field runs past the body";
+    keyAt = w;
+    w += keyLength;
+  }
+  let schemaVersion = 0;
+  if (flags & Flag2.Schema) {
+    schemaVersion = getVarint(buf, w, hashAt);
+    if ((w = varintEnd) < 0 || schemaVersion === 0) return "a malformed schema version";
+  }
+  const correlationAt = flags & Flag2.Correlation ? w : -1;
+  if (correlationAt >= 0) w += ID_BYTES;
+  const causationAt = flags & Flag2.Causation ? w : -1;
+  if (causationAt >= 0) w += ID_BYTES;
+  const prevLinkAt = flags & Flag2.PrevLink ? w : -1;
+  if (prevLinkAt >= 0) w += PREV_LINK_BYTES;
+  const erased = (flags & Flag2.Erased) !== 0;
+  if (
+    w > hashAt || entityLength === 0 || scopeLength === 0 || (erased && hashAt - w !== HASH_BYTES)
+  ) {
+    return "event field lengths overrun the body";
+  }
+  const idMs = ((buf[at] << 24 | buf[at + 1] << 16 | buf[at + 2] << 8 | buf[at + 3]) >>> 0) *
+      0x10000 + (buf[at + 4] << 8 | buf[at + 5]);
+  return {
+    format: 2,
+    bodyAt: at,
+    sequence,
+    globalSequence,
+    timestampMs: idMs - delta,
+    kind: getU16(buf, at + 17),
+    flags,
+    prevHashAt: -1,
+    prevLinkAt,
+    correlationAt,
+    causationAt,
+    entityAt,
+    entityLength,
+    scopeAt,
+    scopeLength,
+    keyAt,
+    keyLength,
+    keyIsString: (flags & Flag2.StringKey) !== 0,
+    payloadAt: w,
+    payloadEnd: hashAt,
+    hashAt,
+    erased,
+    schemaVersion,
+  };
+}
+
+/**
+ * The hash an event's body must carry, into `out[outAt ..]`: format 1 over
+ * the body, format 2 over its fields, `prevHash` (the entity's previous
+ * event's hash, or null) and the payload's hash.
+ */
+export function expectedEventHash(
+  buf: Uint8Array,
+  h: EventHeader,
+  prevHash: Uint8Array | null,
+  hasher: EventHasher,
+  out: Uint8Array,
+  outAt: number,
+): void {
+  if (h.format === 1) {
+    hashInto(buf.subarray(h.bodyAt, h.hashAt), out, outAt);
+    return;
+  }
+  const erased = h.erased ? buf.subarray(h.payloadAt, h.payloadEnd) : null;
+  hasher.hash2(buf, h.bodyAt, h.payloadAt, h.payloadEnd, prevHash, erased, out, outAt);
+}
+
+/** True when the event has a link to a previous one (any format). */
+export function hasPrev(h: EventHeader): boolean {
+  return h.prevHashAt >= 0 || h.prevLinkAt >= 0;
+}
+
+/**
+ * True when the link the body holds to its previous hash agrees with
+ * `prev[prevAt ..]` (32 bytes compared in format 1, the first 8 in format 2).
+ */
+export function prevMatches(
+  buf: Uint8Array,
+  h: EventHeader,
+  prev: Uint8Array,
+  prevAt: number,
+): boolean {
+  const at = h.format === 1 ? h.prevHashAt : h.prevLinkAt;
+  if (at < 0) return false;
+  const n = h.format === 1 ? HASH_BYTES : PREV_LINK_BYTES;
+  for (let i = 0; i < n; i++) if (buf[at + i] !== prev[prevAt + i]) return false;
+  return true;
 }
 
 /** Decode UTF-8 exactly: a leading U+FEFF is kept; invalid bytes throw. */

@@ -5,7 +5,7 @@
  * offset size field
  * 0      4    crc32 (zlib's polynomial) of bytes 4 .. 12+length, little-endian
  * 4      4    length of the body in bytes, little-endian
- * 8      1    frame kind (1 event, 2 batch begin, 3 batch commit)
+ * 8      1    frame kind (1 event, 2 batch begin, 3 batch commit, 4 event in format 2)
  * 9      1    flags (bit 0: part of a batch)
  * 10     2    magic 0xB7 0xF1 (finds frame starts when classifying damage)
  * 12     n    body
@@ -27,10 +27,18 @@ export const MARKER_FRAME_BYTES = FRAME_HEADER_BYTES + MARKER_BODY_BYTES;
 
 /** Frame kinds. */
 export const FrameKind = {
+  /** An event in format 1 (written before 0.2; still read). */
   Event: 1,
   BatchBegin: 2,
   BatchCommit: 3,
+  /** An event in format 2 (compact; its hash covers a hash of the payload). */
+  Event2: 4,
 } as const;
+
+/** True for a frame that holds an event (either format). */
+export function isEventFrame(kind: number): boolean {
+  return kind === FrameKind.Event || kind === FrameKind.Event2;
+}
 
 /** Frame flag: the event is inside a BEGIN/COMMIT batch. */
 export const FLAG_IN_BATCH = 1;
@@ -112,7 +120,7 @@ export function parseFrame(
   const bodyLength = u32(buf, at + 4);
   if (bodyLength > FRAME_BODY_BYTES_MAX) return "bad_length";
   const kind = buf[at + 8];
-  if (kind < FrameKind.Event || kind > FrameKind.BatchCommit) return "bad_kind";
+  if (kind < FrameKind.Event || kind > FrameKind.Event2) return "bad_kind";
   const frameLength = FRAME_HEADER_BYTES + bodyLength;
   if (end - at < frameLength) return "short_body";
   const crc = u32(buf, at);
@@ -154,7 +162,7 @@ export function plausibleHeader(buf: Uint8Array, at: number, end: number): boole
   if (end - at < FRAME_HEADER_BYTES) return false;
   if (buf[at + 10] !== FRAME_MAGIC_0 || buf[at + 11] !== FRAME_MAGIC_1) return false;
   const kind = buf[at + 8];
-  return kind >= FrameKind.Event && kind <= FrameKind.BatchCommit &&
+  return kind >= FrameKind.Event && kind <= FrameKind.Event2 &&
     u32(buf, at + 4) <= FRAME_BODY_BYTES_MAX;
 }
 

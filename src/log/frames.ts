@@ -12,7 +12,7 @@ import {
   FRAME_HEADER_BYTES,
   FRAME_MAGIC_0,
   FRAME_MAGIC_1,
-  FrameKind,
+  isEventFrame,
   parseFrame,
 } from "./frame.ts";
 
@@ -27,11 +27,11 @@ export function readEventFrame(
 ): EventHeader | string {
   const frame = parseFrame(buf, at, at + length);
   if (typeof frame === "string") return `frame check failed: ${frame}`;
-  if (frame.kind !== FrameKind.Event || frame.frameLength !== length) {
+  if (!isEventFrame(frame.kind) || frame.frameLength !== length) {
     return `expected an event frame of ${length} bytes, found a frame of kind ${frame.kind} ` +
       `and ${frame.frameLength} bytes`;
   }
-  return readEventHeader(buf, frame.bodyAt, frame.bodyLength);
+  return readEventHeader(buf, frame.bodyAt, frame.bodyLength, frame.kind);
 }
 
 /** Offset of the next valid frame in `buf[from .. end)`, or -1 (verify resynchronises here). */
@@ -64,8 +64,8 @@ export function continuationAfter(
     if (buf[i + 10] !== FRAME_MAGIC_0 || buf[i + 11] !== FRAME_MAGIC_1) continue;
     const frame = parseFrame(buf, i, end);
     if (typeof frame === "string") continue;
-    if (frame.kind === FrameKind.Event) {
-      const h = readEventHeader(buf, frame.bodyAt, frame.bodyLength);
+    if (isEventFrame(frame.kind)) {
+      const h = readEventHeader(buf, frame.bodyAt, frame.bodyLength, frame.kind);
       if (typeof h !== "string" && h.globalSequence >= nextGlobal) return i;
     } else {
       const marker = decodeMarker(buf, frame.bodyAt, frame.bodyLength);

@@ -23,7 +23,7 @@ import { joinPath } from "../fs/path.ts";
 import type { FileSystem } from "../fs/types.ts";
 import { type EventHeader, readEventHeader } from "./event_codec.ts";
 import { dataEnd, readTail, readWhole } from "./files.ts";
-import { decodeMarker, FLAG_IN_BATCH, FrameKind, parseFrame } from "./frame.ts";
+import { decodeMarker, FLAG_IN_BATCH, FrameKind, isEventFrame, parseFrame } from "./frame.ts";
 import { continuationAfter } from "./frames.ts";
 import { checkSegmentHeader, neverWritten, SEGMENT_HEADER_BYTES, segmentName } from "./segment.ts";
 
@@ -130,8 +130,8 @@ export function scanLog(
         fault = `frame check failed: ${frame}`;
         break;
       }
-      if (frame.kind === FrameKind.Event) {
-        const header = readEventHeader(buf, frame.bodyAt, frame.bodyLength);
+      if (isEventFrame(frame.kind)) {
+        const header = readEventHeader(buf, frame.bodyAt, frame.bodyLength, frame.kind);
         if (typeof header === "string") throw new CorruptSegmentError(name, at, header);
         const inBatch = (frame.flags & FLAG_IN_BATCH) !== 0;
         if (inBatch !== (batch !== undefined)) {

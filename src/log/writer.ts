@@ -39,7 +39,7 @@ import {
 import { SEGMENT_FILE_BYTES_MAX } from "../core/limits.ts";
 import { joinPath } from "../fs/path.ts";
 import type { FileHandle, FileSystem } from "../fs/types.ts";
-import { eventBodyLength, type EventParts, writeEventBody } from "./event_codec.ts";
+import { eventBodyLength2, EventHasher, type EventParts, writeEventBody2 } from "./event_codec.ts";
 import {
   FLAG_IN_BATCH,
   FRAME_HEADER_BYTES,
@@ -203,6 +203,7 @@ export class LogWriter implements LogEnd {
   #onRotate: RotateListener;
   /** Number of fsyncs issued (group commit evidence). */
   syncCount = 0;
+  readonly #hasher = new EventHasher();
   /** Why the last rotation failed, while the writer keeps using the current segment. */
   rotationError: StoreError | undefined;
 
@@ -380,14 +381,14 @@ export class LogWriter implements LogEnd {
    * be had or the writer is poisoned.
    */
   appendEvent(parts: EventParts): EventWrite {
-    const bodyLength = eventBodyLength(parts);
+    const bodyLength = eventBodyLength2(parts);
     const length = FRAME_HEADER_BYTES + bodyLength;
     this.#makeRoom(length);
     const offset = this.size;
     const at = this.#reserve(length);
     const buf = this.#buf;
-    const hashAt = writeEventBody(buf, at + FRAME_HEADER_BYTES, parts);
-    sealFrame(buf, at, bodyLength, FrameKind.Event, 0);
+    const hashAt = writeEventBody2(buf, at + FRAME_HEADER_BYTES, parts, this.#hasher);
+    sealFrame(buf, at, bodyLength, FrameKind.Event2, 0);
     const crc = frameCrcAt(buf, at);
     this.#commit(length, parts.globalSequence);
     return { segment: this.segment, offset, length, crc, hash: buf.subarray(hashAt, hashAt + 32) };
@@ -405,7 +406,7 @@ export class LogWriter implements LogEnd {
     const lengths: number[] = new Array(n);
     let total = 2 * MARKER_FRAME_BYTES;
     for (let k = 0; k < n; k++) {
-      lengths[k] = FRAME_HEADER_BYTES + eventBodyLength(parts[k]);
+      lengths[k] = FRAME_HEADER_BYTES + eventBodyLength2(parts[k]);
       total += lengths[k];
     }
     this.#makeRoom(total);
@@ -431,8 +432,8 @@ export class LogWriter implements LogEnd {
         if (prior >= k) throw new InternalError("a batch item links to a later item");
         p.prevHash = hashes[prior];
       }
-      const hashAt = writeEventBody(buf, w + FRAME_HEADER_BYTES, p);
-      sealFrame(buf, w, lengths[k] - FRAME_HEADER_BYTES, FrameKind.Event, FLAG_IN_BATCH);
+      const hashAt = writeEventBody2(buf, w + FRAME_HEADER_BYTES, p, this.#hasher);
+      sealFrame(buf, w, lengths[k] - FRAME_HEADER_BYTES, FrameKind.Event2, FLAG_IN_BATCH);
       crcs[k] = frameCrcAt(buf, w);
       hashes[k] = buf.subarray(hashAt, hashAt + 32);
       offsets[k] = offset;

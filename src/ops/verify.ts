@@ -25,7 +25,7 @@
 
 import { InvalidArgumentError } from "../core/errors.ts";
 import { isSystemKind } from "../core/kind.ts";
-import { HASH_BYTES, hashInto } from "../core/hash.ts";
+import { HASH_BYTES } from "../core/hash.ts";
 import { bytesToId } from "../core/ids.ts";
 import { PayloadDecodeError, type PayloadDecoder } from "../core/payload.ts";
 import { SystemState } from "../core/system.ts";
@@ -33,7 +33,15 @@ import type { VerifyProblem, VerifyReport } from "../core/types.ts";
 import { joinPath } from "../fs/path.ts";
 import type { FileSystem } from "../fs/types.ts";
 import { type Index, PAGE_BITS, PAGE_ROWS } from "../index/index.ts";
-import { decodeText, keyString, readEventHeader } from "../log/event_codec.ts";
+import {
+  decodeText,
+  EventHasher,
+  expectedEventHash,
+  hasPrev,
+  keyString,
+  prevMatches,
+  readEventHeader,
+} from "../log/event_codec.ts";
 import { dataEnd, readWhole } from "../log/files.ts";
 import { decodeMarker, FLAG_IN_BATCH, FrameKind, parseFrame } from "../log/frame.ts";
 import { nextValidFrame } from "../log/frames.ts";
@@ -135,6 +143,7 @@ export function verifyStore(s: VerifySource, options?: VerifyOptions): VerifyRep
   const chain = new Map<string, ChainLink>();
   const system = new SystemState();
   const digest = new Uint8Array(HASH_BYTES);
+  const hasher = new EventHasher();
   let expectedG = 1;
   let checked = 0;
 
@@ -211,17 +220,13 @@ export function verifyStore(s: VerifySource, options?: VerifyOptions): VerifyRep
       if (((frame.flags & FLAG_IN_BATCH) !== 0) !== inBatch) {
         report(file, at, "event frame outside its batch markers");
       }
-      const h = readEventHeader(buf, frame.bodyAt, frame.bodyLength);
+      const h = readEventHeader(buf, frame.bodyAt, frame.bodyLength, frame.kind);
       if (typeof h === "string") {
         report(file, at, h);
         at += frame.frameLength;
         continue;
       }
       checked++;
-      hashInto(buf.subarray(frame.bodyAt, h.hashAt), digest, 0);
-      if (!equalBytes(digest, buf, h.hashAt)) {
-        report(file, at, "event hash does not match its body");
-      }
       const g = h.globalSequence;
       if (g !== expectedG) {
         report(
@@ -244,11 +249,23 @@ export function verifyStore(s: VerifySource, options?: VerifyOptions): VerifyRep
       if (h.sequence !== expectedSeq) {
         report(file, at, `entity "${entity}" sequence ${h.sequence}, expected ${expectedSeq}`);
       }
+      // The hash: format 1 over the body; format 2 over its fields, the previous hash and the
+      // payload's hash — so the whole chain is recomputed here, link by link.
+      expectedEventHash(buf, h, prev?.hash ?? null, hasher, digest, 0);
+      if (!equalBytes(digest, buf, h.hashAt)) {
+        report(
+          file,
+          at,
+          h.format === 1 || !prev
+            ? "event hash does not match its body"
+            : `event hash does not match its body and the hash chain of "${entity}"`,
+        );
+      }
       if (prev) {
-        if (h.prevHashAt < 0 || !equalBytes(prev.hash, buf, h.prevHashAt)) {
+        if (!hasPrev(h) || !prevMatches(buf, h, prev.hash, 0)) {
           report(file, at, `hash chain of "${entity}" broken at sequence ${h.sequence}`);
         }
-      } else if (h.prevHashAt >= 0) {
+      } else if (hasPrev(h)) {
         report(file, at, `first event of "${entity}" links to a previous hash`);
       }
       chain.set(entity, {
@@ -310,11 +327,13 @@ export function verifyStore(s: VerifySource, options?: VerifyOptions): VerifyRep
       }
       // A payload that does not decode is an event no read can return.
       let payload: unknown;
-      try {
-        payload = s.decoder.decode(buf, h.payloadAt, h.payloadEnd);
-      } catch (e) {
-        if (!(e instanceof PayloadDecodeError)) throw e;
-        report(file, at, `payload does not decode: ${e.message}`);
+      if (!h.erased) {
+        try {
+          payload = s.decoder.decode(buf, h.payloadAt, h.payloadEnd);
+        } catch (e) {
+          if (!(e instanceof PayloadDecodeError)) throw e;
+          report(file, at, `payload does not decode: ${e.message}`);
+        }
       }
       if (isSystemKind(h.kind)) system.apply(h.kind, scope, payload);
       if (onProgress && checked % VERIFY_PROGRESS_EVERY_EVENTS === 0) onProgress(checked, total);

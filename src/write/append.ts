@@ -14,12 +14,11 @@ import {
   StoreError,
 } from "../core/errors.ts";
 import { checkFence } from "../core/fence.ts";
-import { HASH_BYTES } from "../core/hash.ts";
 import { isSystemKind } from "../core/kind.ts";
 import { FRAME_BODY_BYTES_MAX, GLOBAL_SEQUENCE_MAX } from "../core/limits.ts";
 import { utf8Encode } from "../core/utf8.ts";
 import type { Engine } from "../engine/engine.ts";
-import { EVENT_HEADER_BYTES, type EventParts, ID_BYTES } from "../log/event_codec.ts";
+import { eventBodyLength2, type EventParts } from "../log/event_codec.ts";
 import { prepare, type Prepared } from "./prepare.ts";
 import { Receipt, receiptOf } from "./receipt.ts";
 
@@ -51,18 +50,6 @@ export function assertLogRoom(engine: Engine, count: number): void {
   if (engine.index.count + count > GLOBAL_SEQUENCE_MAX) {
     throw new StoreError("LOG_FULL", "the log holds the maximum number of events (2^32 - 1)");
   }
-}
-
-/** The encoded body length of `p` with names of `entityBytes`/`scopeBytes` bytes. */
-export function bodyLength(
-  p: Prepared,
-  hasPrev: boolean,
-  entityBytes: number,
-  scopeBytes: number,
-): number {
-  return EVENT_HEADER_BYTES + (hasPrev ? HASH_BYTES : 0) + (p.correlation ? ID_BYTES : 0) +
-    (p.causation ? ID_BYTES : 0) + entityBytes + scopeBytes + (p.key?.length ?? 0) +
-    p.payload.length + HASH_BYTES;
 }
 
 /**
@@ -113,7 +100,7 @@ export function appendOne(
     keyIsString: p.keyIsString,
     payload: p.payload,
   };
-  const length = bodyLength(p, last > 0, parts.entity.length, parts.scope.length);
+  const length = eventBodyLength2(parts);
   if (length > FRAME_BODY_BYTES_MAX) throw new PayloadTooLargeError(length, FRAME_BODY_BYTES_MAX);
   const w = writer.appendEvent(parts);
   const hash = engine.keepHash(w.hash);

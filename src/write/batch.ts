@@ -28,9 +28,9 @@ import { BATCH_BYTES_MAX, BATCH_ITEMS_MAX, FRAME_BODY_BYTES_MAX } from "../core/
 import type { AppendReceipt } from "../core/types.ts";
 import { utf8Encode } from "../core/utf8.ts";
 import type { Engine } from "../engine/engine.ts";
-import type { EventParts } from "../log/event_codec.ts";
+import { eventBodyLength2, type EventParts } from "../log/event_codec.ts";
 import { FRAME_HEADER_BYTES, MARKER_FRAME_BYTES } from "../log/frame.ts";
-import { assertLogRoom, bodyLength, existingReceipt } from "./append.ts";
+import { assertLogRoom, existingReceipt } from "./append.ts";
 import { ByteArena, prepare, type Prepared, readCausation } from "./prepare.ts";
 import { Receipt } from "./receipt.ts";
 
@@ -174,7 +174,7 @@ export function appendBatch(engine: Engine, items: unknown): AppendReceipt[] {
       keyIsString: p.keyIsString,
       payload: p.payload,
     };
-    const length = bodyLength(p, sequence > 1, entity.length, scope.length);
+    const length = eventBodyLength2(parts[k]);
     if (length > FRAME_BODY_BYTES_MAX) throw new PayloadTooLargeError(length, FRAME_BODY_BYTES_MAX);
     total += FRAME_HEADER_BYTES + length;
   }

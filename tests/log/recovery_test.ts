@@ -333,9 +333,18 @@ Deno.test("flipped byte in a sealed segment covered by the image: reads fail clo
   const e = throwsType(() => store.get(ids[g - 1]), CorruptSegmentError);
   assert.equal(e.file, "000002.fbat");
   assert.equal(e.offset, loc.offset);
-  // Every other event still reads.
+  // Every other event still reads — except the next event of the same entity: its prevHash is
+  // the damaged event's hash (format 2 keeps only an 8-byte link to it), which cannot be read
+  // back verified, so that read fails closed too, naming the damaged frame.
+  const nextOfEntity = g - 1 + 3; // three entities, appended round-robin
   ids.forEach((id, k) => {
-    if (k !== g - 1) assert.deepEqual(store.get(id).payload, { i: k, t: "some text" });
+    if (k === g - 1) return;
+    if (k === nextOfEntity) {
+      const next = throwsType(() => store.get(id), CorruptSegmentError);
+      assert.equal(next.offset, loc.offset);
+      return;
+    }
+    assert.deepEqual(store.get(id).payload, { i: k, t: "some text" });
   });
   const report = store.verify();
   assert.equal(report.ok, false);

@@ -15,8 +15,7 @@ import {
 } from "../../mod.ts";
 import { storeInternals } from "../../src/store/_internals.ts";
 import { FRAME_HEADER_BYTES, parseFrame, sealFrame } from "../../src/log/frame.ts";
-import { readEventHeader } from "../../src/log/event_codec.ts";
-import { hashInto } from "../../src/core/hash.ts";
+import { EventHasher, expectedEventHash, readEventHeader } from "../../src/log/event_codec.ts";
 import { segmentName } from "../../src/log/segment.ts";
 import { VERIFY_PROGRESS_EVERY_EVENTS } from "../../src/ops/verify.ts";
 import { DIR, K1, K2, memStore } from "../fixtures/read_helpers.ts";
@@ -193,10 +192,11 @@ Deno.test("verify: an undecodable payload under a valid hash and CRC (re-framed 
   const frame = bytes.subarray(loc.offset, loc.offset + loc.length);
   const parsed = parseFrame(frame, 0);
   assert.ok(typeof parsed !== "string");
-  const h = readEventHeader(frame, parsed.bodyAt, parsed.bodyLength);
+  const h = readEventHeader(frame, parsed.bodyAt, parsed.bodyLength, parsed.kind);
   assert.ok(typeof h !== "string");
   frame[h.payloadAt] = 0xc1; // "never used" in MessagePack
-  hashInto(frame.subarray(parsed.bodyAt, h.hashAt), frame, h.hashAt);
+  // Re-hash as the writer would (the entity's first event: no previous hash), then re-seal.
+  expectedEventHash(frame, h, null, new EventHasher(), frame, h.hashAt);
   sealFrame(frame, 0, parsed.bodyLength, parsed.kind, parsed.flags);
   fs.writeFile(path, bytes);
   const report = store.verify();

@@ -213,7 +213,7 @@ Deno.test("fixture: the pristine store reopens through each path with the same e
     (s, [, b]) => s + b.length,
     0,
   );
-  assert.ok(total >= 1800 && total <= 2600, `the log is ${total} bytes`);
+  assert.ok(total >= 1200 && total <= 2600, `the log is ${total} bytes`);
 });
 
 for (const sidecars of [false, true]) {

@@ -1013,8 +1013,14 @@ Deno.test("defect 5: a later batch item's payload Proxy whose trap appends to th
 /** A store of 30 events over several small segments, closed cleanly (index image written). */
 function severalSegments(dir: string): number {
   const store = Store.open({ dataDir: dir, segmentMaxBytes: 1024 });
-  for (let i = 0; i < 30; i++) {
+  // At least 4 segments, and at least two frames in the last one (whatever the frame size).
+  let i = 0;
+  let sinceRotation = 0;
+  while (store.diagnostics().segments < 4 || sinceRotation < 2) {
+    const before = store.diagnostics().segments;
     store.append(new Coordinate(`e:${i % 4}`, "s"), KIND, { i, pad: "p".repeat(40) });
+    i++;
+    sinceRotation = store.diagnostics().segments === before ? sinceRotation + 1 : 1;
   }
   store.close();
   const n = segmentFiles(dir).length;

@@ -32,9 +32,14 @@ import { decodePayload, encodePayload } from "../../src/core/payload.ts";
 import {
   EVENT_HEADER_BYTES,
   eventBodyLength,
+  eventBodyLength2,
+  EventFormat,
+  EventHasher,
   type EventParts,
+  expectedEventHash,
   readEventHeader,
   writeEventBody,
+  writeEventBody2,
 } from "../../src/log/event_codec.ts";
 import { FRAME_BODY_BYTES_MAX, FRAME_HEADER_BYTES, parseFrame } from "../../src/log/frame.ts";
 import { HASH_BYTES, hashInto } from "../../src/core/hash.ts";
@@ -203,23 +208,27 @@ function checkFrame(buf: Uint8Array, at: number, end: number): void {
     );
     return;
   }
-  assert.ok(f.kind >= 1 && f.kind <= 3);
+  assert.ok(f.kind >= 1 && f.kind <= 4);
   assert.equal(f.bodyAt, at + FRAME_HEADER_BYTES);
   assert.equal(f.frameLength, FRAME_HEADER_BYTES + f.bodyLength);
   assert.ok(f.bodyLength <= FRAME_BODY_BYTES_MAX && at + f.frameLength <= end);
 }
 
 function checkEventHeader(buf: Uint8Array, at: number, length: number): void {
-  const h = readEventHeader(buf, at, length);
-  if (typeof h === "string") return;
-  const end = at + length;
-  assert.equal(h.hashAt, end - HASH_BYTES);
-  assert.equal(h.payloadEnd, h.hashAt);
-  assert.ok(h.entityLength > 0 && h.scopeLength > 0);
-  assert.ok(h.entityAt >= at + EVENT_HEADER_BYTES && h.entityAt + h.entityLength <= h.hashAt);
-  assert.ok(h.scopeAt + h.scopeLength <= h.hashAt && h.payloadAt <= h.payloadEnd);
-  for (const p of [h.prevHashAt, h.correlationAt, h.causationAt, h.keyAt]) {
-    assert.ok(p === -1 || (p >= at + EVENT_HEADER_BYTES && p <= h.hashAt));
+  for (const kind of [EventFormat.V1, EventFormat.V2]) {
+    const h = readEventHeader(buf, at, length, kind);
+    if (typeof h === "string") continue;
+    const end = at + length;
+    // Format 2's fixed start is 19 bytes (id, flags, kind); format 1's header is 44.
+    const fixed = kind === EventFormat.V1 ? EVENT_HEADER_BYTES : 19;
+    assert.equal(h.hashAt, end - HASH_BYTES);
+    assert.equal(h.payloadEnd, h.hashAt);
+    assert.ok(h.entityLength > 0 && h.scopeLength > 0);
+    assert.ok(h.entityAt >= at + fixed && h.entityAt + h.entityLength <= h.hashAt);
+    assert.ok(h.scopeAt + h.scopeLength <= h.hashAt && h.payloadAt <= h.payloadEnd);
+    for (const p of [h.prevHashAt, h.prevLinkAt, h.correlationAt, h.causationAt, h.keyAt]) {
+      assert.ok(p === -1 || (p >= at + fixed && p <= h.hashAt));
+    }
   }
 }
 
@@ -314,7 +323,9 @@ Deno.test("fuzz parseFrame: mutated valid frames, resealed or not, with declared
 // ------------------------------------------------------------ event bodies
 
 Deno.test("fuzz readEventHeader: random and mutated bodies never throw and stay in bounds", () => {
-  const bodies = FIX.frames.filter((f) => f[8] === 1).map((f) => f.subarray(FRAME_HEADER_BYTES));
+  const bodies = FIX.frames.filter((f) => f[8] === 1 || f[8] === 4).map((f) =>
+    f.subarray(FRAME_HEADER_BYTES)
+  );
   fc.assert(
     fc.property(
       fc.oneof(
@@ -348,6 +359,91 @@ const partsArb: fc.Arbitrary<EventParts> = fc.record({
   key: fc.option(bytesArb(1, 64), { nil: null }),
   keyIsString: fc.boolean(),
   payload: bytesArb(0, 300),
+});
+
+Deno.test("round trip: writeEventBody2 → readEventHeader returns every field (format 2)", () => {
+  const hasher = new EventHasher();
+  const idMs = 1_700_000_000_000;
+  fc.assert(
+    fc.property(
+      partsArb,
+      fc.nat(64),
+      fc.nat(1000),
+      fc.nat(1 << 20),
+      fc.boolean(),
+      (p, pad, delta, schema, erase) => {
+        // Format 2 keeps the timestamp as a distance below the id's millisecond.
+        const id = [Math.floor(idMs / 0x10000), ((idMs % 0x10000) << 16) >>> 0, p.id[2], p.id[3]];
+        const parts: EventParts = {
+          ...p,
+          id,
+          timestampMs: idMs - delta,
+          schemaVersion: schema,
+          erasedHash: erase ? new Uint8Array(32).fill(7) : null,
+          payload: erase ? new Uint8Array(0) : p.payload,
+        };
+        const len = eventBodyLength2(parts);
+        const buf = new Uint8Array(pad + len + 3);
+        const hashAt = writeEventBody2(buf, pad, parts, hasher);
+        const h = readEventHeader(buf, pad, len, EventFormat.V2);
+        assert.ok(typeof h !== "string", String(h));
+        assert.equal(h.hashAt, hashAt);
+        assert.equal(h.sequence, p.sequence);
+        assert.equal(h.globalSequence, p.globalSequence);
+        assert.equal(h.timestampMs, idMs - delta);
+        assert.equal(h.kind, p.kind);
+        assert.equal(h.schemaVersion, schema);
+        assert.equal(h.erased, erase);
+        assert.deepEqual(buf.subarray(h.entityAt, h.entityAt + h.entityLength), p.entity);
+        assert.deepEqual(buf.subarray(h.scopeAt, h.scopeAt + h.scopeLength), p.scope);
+        assert.equal(h.prevLinkAt >= 0, p.prevHash !== null);
+        if (p.prevHash) {
+          assert.deepEqual(buf.subarray(h.prevLinkAt, h.prevLinkAt + 8), p.prevHash.subarray(0, 8));
+        }
+        assert.equal(h.keyAt >= 0, p.key !== null);
+        if (p.key) assert.deepEqual(buf.subarray(h.keyAt, h.keyAt + h.keyLength), p.key);
+        assert.deepEqual(
+          buf.subarray(h.payloadAt, h.payloadEnd),
+          erase ? new Uint8Array(32).fill(7) : p.payload,
+        );
+        // The hash covers the fields, the previous hash and the payload's hash: recomputing it
+        // gives the stored one, and an erased payload (its hash kept) gives the same hash.
+        const again = new Uint8Array(32);
+        expectedEventHash(buf, h, p.prevHash, hasher, again, 0);
+        assert.deepEqual(again, buf.subarray(hashAt, hashAt + 32));
+      },
+    ),
+    runs(1500),
+  );
+});
+
+Deno.test("format 2: erasing a payload (keeping its hash) keeps the event hash", () => {
+  const hasher = new EventHasher();
+  const idMs = 1_700_000_000_000;
+  const base: EventParts = {
+    id: [Math.floor(idMs / 0x10000), ((idMs % 0x10000) << 16) >>> 0, 1, 2],
+    sequence: 3,
+    globalSequence: 9,
+    timestampMs: idMs,
+    kind: 0x1001,
+    prevHash: new Uint8Array(32).fill(1),
+    correlationId: null,
+    causationId: null,
+    entity: new TextEncoder().encode("acct:1"),
+    scope: new TextEncoder().encode("bank"),
+    key: null,
+    keyIsString: false,
+    payload: new TextEncoder().encode("a secret payload"),
+  };
+  const whole = new Uint8Array(eventBodyLength2(base));
+  const hashAt = writeEventBody2(whole, 0, base, hasher);
+  const payloadHash = new Uint8Array(32);
+  hashInto(base.payload, payloadHash, 0);
+  const erased: EventParts = { ...base, payload: new Uint8Array(0), erasedHash: payloadHash };
+  const stub = new Uint8Array(eventBodyLength2(erased));
+  const stubHashAt = writeEventBody2(stub, 0, erased, hasher);
+  assert.deepEqual(stub.subarray(stubHashAt), whole.subarray(hashAt));
+  assert.ok(!new TextDecoder().decode(stub).includes("secret"));
 });
 
 Deno.test("round trip: writeEventBody → readEventHeader returns every field", () => {
@@ -546,7 +642,7 @@ function forgedKeySegment(): Uint8Array {
   const seg = FIX.segments[0].slice();
   const f = parseFrame(seg, SEGMENT_HEADER_BYTES);
   assert.ok(typeof f !== "string");
-  const h = readEventHeader(seg, f.bodyAt, f.bodyLength);
+  const h = readEventHeader(seg, f.bodyAt, f.bodyLength, f.kind);
   assert.ok(typeof h !== "string" && h.keyAt >= 0 && h.keyIsString);
   seg.fill(0xff, h.keyAt, h.keyAt + h.keyLength);
   resealFrame(seg, SEGMENT_HEADER_BYTES);

@@ -138,8 +138,9 @@ Deno.test("bad input: an event one byte over the frame limit leaves no trace, no
   const { fs, store } = memStore();
   store.append(new Coordinate("a", "s"), KIND_A, 1);
   const edge = new Coordinate("edge", "edge-scope");
-  // Body: 44 header + 32 hash + 4 entity + 10 scope + (5 + n) msgpack bin32 payload.
-  const fits = FRAME_BODY_BYTES_MAX - 95;
+  // Format-2 body: 19 fixed (id, flags, kind) + 3 one-byte varints (sequence, global
+  // sequence, timestamp) + 1+4 entity + 1+10 scope + (5 + n) msgpack bin32 payload + 32 hash.
+  const fits = FRAME_BODY_BYTES_MAX - 75;
   const e = throwsType(
     () => store.append(edge, KIND_A, new Uint8Array(fits + 1)),
     PayloadTooLargeError,
