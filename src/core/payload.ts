@@ -33,6 +33,10 @@ const INITIAL_BUFFER_BYTES = 4096;
 const SHORT_STRING_UNITS = 24;
 /** Largest argument list passed to `String.fromCharCode.apply`. */
 const APPLY_CHUNK_BYTES = 4096;
+/** Map keys up to this many bytes are cached by the decoder. */
+const KEY_CACHE_BYTES_MAX = 16;
+/** Slots of the decoder's key cache (a power of two). */
+const KEY_CACHE_SLOTS = 512;
 /** Nesting the decoder accepts (deeper than anything the encoder writes; forged input stops here). */
 const DECODE_DEPTH_MAX = 100;
 /** MessagePack extension type of timestamps (Dates). */
@@ -347,6 +351,8 @@ const textEncoder = new TextEncoder();
 
 /** Decodes payloads; keeps a view of the last buffer it read (events of one read chunk share it). */
 export class PayloadDecoder {
+  readonly #keyBytes: (Uint8Array | undefined)[] = new Array(KEY_CACHE_SLOTS);
+  readonly #keyText: string[] = new Array(KEY_CACHE_SLOTS);
   #bytes: Uint8Array = new Uint8Array(0);
   #view: DataView = new DataView(this.#bytes.buffer);
   #pos = 0;
@@ -485,6 +491,39 @@ export class PayloadDecoder {
     }
   }
 
+  /**
+   * The fixstr key of `length` bytes after the type byte at the position,
+   * from a direct-mapped cache keyed by its bytes (compared, so a collision
+   * is only a miss).
+   */
+  #cachedKey(length: number): string {
+    const at = this.#pos + 1;
+    if (at + length > this.#end) return this.#value(0) as string; // reports the overrun
+    const bytes = this.#bytes;
+    let h = length;
+    for (let i = 0; i < length; i++) h = Math.imul(h ^ bytes[at + i], 0x01000193);
+    const slot = (h >>> 0) & (KEY_CACHE_SLOTS - 1);
+    const cached = this.#keyBytes[slot];
+    if (cached !== undefined && cached.length === length) {
+      let same = true;
+      for (let i = 0; i < length; i++) {
+        if (cached[i] !== bytes[at + i]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) {
+        this.#pos = at + length;
+        return this.#keyText[slot];
+      }
+    }
+    this.#pos = at;
+    const key = this.#string(length);
+    this.#keyBytes[slot] = bytes.slice(at, at + length);
+    this.#keyText[slot] = key;
+    return key;
+  }
+
   #binary(length: number): Uint8Array {
     const at = this.#need(length);
     // A copy: a view would keep the whole read chunk alive and alias it.
@@ -507,7 +546,11 @@ export class PayloadDecoder {
     }
     const out: Record<string, unknown> = {};
     for (let i = 0; i < length; i++) {
-      const key = this.#value(depth + 1);
+      // Keys repeat from event to event: a short fixstr key comes from the cache.
+      const b = this.#bytes[this.#pos];
+      const key = b >= 0xa0 && b <= 0xa0 + KEY_CACHE_BYTES_MAX
+        ? this.#cachedKey(b & 0x1f)
+        : this.#value(depth + 1);
       if (typeof key !== "string" && typeof key !== "number") {
         throw new PayloadDecodeError("a map key is neither a string nor a number");
       }

@@ -364,15 +364,17 @@ export interface EventHeader {
 /**
  * Read the header of the event body at `buf[at .. at+length]` (of frame
  * kind `frameKind`: {@linkcode EventFormat}) and locate its parts, or return
- * why it is malformed. Never throws.
+ * why it is malformed. Never throws. A format-2 header is written into
+ * `into` when given (a scratch object: no allocation per event).
  */
 export function readEventHeader(
   buf: Uint8Array,
   at: number,
   length: number,
   frameKind: number = EventFormat.V1,
+  into?: EventHeader,
 ): EventHeader | string {
-  if (frameKind === EventFormat.V2) return readEventHeader2(buf, at, length);
+  if (frameKind === EventFormat.V2) return readEventHeader2(buf, at, length, into);
   if (length < EVENT_HEADER_BYTES + HASH_BYTES) {
     return `event body of ${length} bytes is shorter than the minimum`;
   }
@@ -449,7 +451,12 @@ function getVarint(buf: Uint8Array, at: number, end: number): number {
 }
 let varintEnd = 0;
 
-function readEventHeader2(buf: Uint8Array, at: number, length: number): EventHeader | string {
+function readEventHeader2(
+  buf: Uint8Array,
+  at: number,
+  length: number,
+  into: EventHeader | undefined,
+): EventHeader | string {
   const end = at + length;
   const hashAt = end - HASH_BYTES;
   if (length < FIXED_2_BYTES + 6 + HASH_BYTES) {
@@ -501,30 +508,59 @@ function readEventHeader2(buf: Uint8Array, at: number, length: number): EventHea
   }
   const idMs = ((buf[at] << 24 | buf[at + 1] << 16 | buf[at + 2] << 8 | buf[at + 3]) >>> 0) *
       0x10000 + (buf[at + 4] << 8 | buf[at + 5]);
+  const h = into ?? newHeader();
+  h.format = 2;
+  h.bodyAt = at;
+  h.sequence = sequence;
+  h.globalSequence = globalSequence;
+  h.timestampMs = idMs - delta;
+  h.kind = getU16(buf, at + 17);
+  h.flags = flags;
+  h.prevHashAt = -1;
+  h.prevLinkAt = prevLinkAt;
+  h.correlationAt = correlationAt;
+  h.causationAt = causationAt;
+  h.entityAt = entityAt;
+  h.entityLength = entityLength;
+  h.scopeAt = scopeAt;
+  h.scopeLength = scopeLength;
+  h.keyAt = keyAt;
+  h.keyLength = keyLength;
+  h.keyIsString = (flags & Flag2.StringKey) !== 0;
+  h.payloadAt = w;
+  h.payloadEnd = hashAt;
+  h.hashAt = hashAt;
+  h.erased = erased;
+  h.schemaVersion = schemaVersion;
+  return h;
+}
+
+/** A blank header (a scratch object callers may pass to {@linkcode readEventHeader} to fill). */
+export function newHeader(): EventHeader {
   return {
     format: 2,
-    bodyAt: at,
-    sequence,
-    globalSequence,
-    timestampMs: idMs - delta,
-    kind: getU16(buf, at + 17),
-    flags,
+    bodyAt: 0,
+    sequence: 0,
+    globalSequence: 0,
+    timestampMs: 0,
+    kind: 0,
+    flags: 0,
     prevHashAt: -1,
-    prevLinkAt,
-    correlationAt,
-    causationAt,
-    entityAt,
-    entityLength,
-    scopeAt,
-    scopeLength,
-    keyAt,
-    keyLength,
-    keyIsString: (flags & Flag2.StringKey) !== 0,
-    payloadAt: w,
-    payloadEnd: hashAt,
-    hashAt,
-    erased,
-    schemaVersion,
+    prevLinkAt: -1,
+    correlationAt: -1,
+    causationAt: -1,
+    entityAt: 0,
+    entityLength: 0,
+    scopeAt: 0,
+    scopeLength: 0,
+    keyAt: -1,
+    keyLength: 0,
+    keyIsString: false,
+    payloadAt: 0,
+    payloadEnd: 0,
+    hashAt: 0,
+    erased: false,
+    schemaVersion: 0,
   };
 }
 

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { crc32Range } from "../core/crc32.ts";
 import { type EventHeader, readEventHeader } from "./event_codec.ts";
 import {
   decodeMarker,
@@ -24,14 +25,42 @@ export function readEventFrame(
   buf: Uint8Array,
   at: number,
   length: number,
+  into?: EventHeader,
 ): EventHeader | string {
-  const frame = parseFrame(buf, at, at + length);
-  if (typeof frame === "string") return `frame check failed: ${frame}`;
-  if (!isEventFrame(frame.kind) || frame.frameLength !== length) {
-    return `expected an event frame of ${length} bytes, found a frame of kind ${frame.kind} ` +
-      `and ${frame.frameLength} bytes`;
+  const fault = checkFrame(buf, at, length);
+  if (fault !== undefined) return fault;
+  return readEventHeader(
+    buf,
+    at + FRAME_HEADER_BYTES,
+    length - FRAME_HEADER_BYTES,
+    buf[at + 8],
+    into,
+  );
+}
+
+/**
+ * Why the frame of `length` bytes at `buf[at]` is not a whole event frame
+ * (magic, declared length, kind, CRC), or `undefined` when it is: the
+ * checks of `parseFrame` without building a frame object.
+ */
+function checkFrame(buf: Uint8Array, at: number, length: number): string | undefined {
+  if (length < FRAME_HEADER_BYTES || at + length > buf.length) {
+    return "frame check failed: short_body";
   }
-  return readEventHeader(buf, frame.bodyAt, frame.bodyLength, frame.kind);
+  if (buf[at + 10] !== FRAME_MAGIC_0 || buf[at + 11] !== FRAME_MAGIC_1) {
+    return "frame check failed: bad_magic";
+  }
+  const kind = buf[at + 8];
+  const bodyLength =
+    (buf[at + 4] | (buf[at + 5] << 8) | (buf[at + 6] << 16) | (buf[at + 7] << 24)) >>>
+    0;
+  if (!isEventFrame(kind) || bodyLength + FRAME_HEADER_BYTES !== length) {
+    return `expected an event frame of ${length} bytes, found a frame of kind ${kind} and ` +
+      `${FRAME_HEADER_BYTES + bodyLength} bytes`;
+  }
+  const crc = (buf[at] | (buf[at + 1] << 8) | (buf[at + 2] << 16) | (buf[at + 3] << 24)) >>> 0;
+  if (crc32Range(buf, at + 4, at + length) !== crc) return "frame check failed: bad_crc";
+  return undefined;
 }
 
 /** Offset of the next valid frame in `buf[from .. end)`, or -1 (verify resynchronises here). */

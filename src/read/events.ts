@@ -14,14 +14,14 @@
  * @module
  */
 
-import { CorruptSegmentError, StoreClosedError } from "../core/errors.ts";
+import { CorruptSegmentError, InternalError, StoreClosedError } from "../core/errors.ts";
 import { HASH_BYTES } from "../core/hash.ts";
 import type { EventId } from "../core/ids.ts";
 import type { EventKind } from "../core/kind.ts";
 import { PayloadDecodeError, type PayloadDecoder } from "../core/payload.ts";
 import type { StoredEvent } from "../core/types.ts";
 import { type Index, PAGE_BITS, PAGE_ROWS } from "../index/index.ts";
-import { ID_BYTES, PREV_LINK_BYTES } from "../log/event_codec.ts";
+import { type EventHeader, ID_BYTES, newHeader, PREV_LINK_BYTES } from "../log/event_codec.ts";
 import { readEventFrame } from "../log/frames.ts";
 import type { SegmentReader } from "../log/reader.ts";
 import { segmentName } from "../log/segment.ts";
@@ -108,15 +108,33 @@ export class EventText {
     return this.#ascii.decode(this.#text.subarray(0, ID_TEXT_CHARS));
   }
 
+  /** The id text of the event last passed to {@linkcode EventText.fill}. */
+  eventId = "";
+  /** Its event hash text. */
+  eventHash = "";
+  /** Its previous hash text ("" for an entity's first event). */
+  prevHash = "";
+  /** Scratch header the decoder fills per frame (no allocation per event). */
+  readonly header: EventHeader = newHeader();
+
   /**
-   * The id text, the event hash text and the previous hash text of an event
-   * of entity `entity`. The previous hash is 32 bytes at `prev[prevAt ..]`
-   * (`prevAt` < 0: none, the entity's first event); with `linkBytes` < 32
-   * only that many leading bytes are known (a format-2 link) and the
-   * entity's last hash read is used when it matches, else `resolve()`
-   * supplies the bytes.
+   * True when the previous hash of an event of `entity` whose leading
+   * `linkBytes` bytes are at `buf[at ..]` is the entity's cached last hash
+   * (a format-2 link can then be expanded without reading the previous frame).
    */
-  fields(
+  knows(entity: number, buf: Uint8Array, at: number, linkBytes: number): boolean {
+    return this.#cached(entity, buf, at, linkBytes) !== "";
+  }
+
+  /**
+   * Set {@linkcode EventText.eventId}, {@linkcode EventText.eventHash} and
+   * {@linkcode EventText.prevHash} for an event of entity `entity`. The
+   * previous hash is at `prev[prevAt ..]` (`prevAt` < 0: none, the entity's
+   * first event); with `linkBytes` < 32 only that many leading bytes are
+   * there (a format-2 link) and the entity's cached last hash is used: call
+   * {@linkcode EventText.knows} first and pass the whole hash when it does not.
+   */
+  fill(
     entity: number,
     buf: Uint8Array,
     idAt: number,
@@ -124,20 +142,15 @@ export class EventText {
     prev: Uint8Array,
     prevAt: number,
     linkBytes: number,
-    resolve: () => Uint8Array,
-  ): [string, string, string] {
-    let prevHash = "";
-    if (prevAt >= 0) {
-      prevHash = this.#cached(entity, prev, prevAt, linkBytes);
-      if (prevHash === "" && linkBytes < HASH_BYTES) {
-        prev = resolve();
-        prevAt = 0;
-      }
-    }
+  ): void {
+    let prevHash = prevAt >= 0 ? this.#cached(entity, prev, prevAt, linkBytes) : "";
     this.#writeId(buf, idAt);
     this.#writeHash(buf, hashAt, ID_TEXT_CHARS / 2);
     let chars = ID_TEXT_CHARS + HASH_TEXT_CHARS;
     if (prevAt >= 0 && prevHash === "") {
+      if (linkBytes < HASH_BYTES) {
+        throw new InternalError("EventText.fill: an unknown link needs the whole hash");
+      }
       this.#writeHash(prev, prevAt, chars / 2);
       chars = TEXT_CHARS;
     }
@@ -145,7 +158,9 @@ export class EventText {
     const eventHash = all.slice(ID_TEXT_CHARS, ID_TEXT_CHARS + HASH_TEXT_CHARS);
     if (chars === TEXT_CHARS) prevHash = all.slice(ID_TEXT_CHARS + HASH_TEXT_CHARS);
     this.#cache(entity, buf, hashAt, eventHash);
-    return [all.slice(0, ID_TEXT_CHARS), eventHash, prevHash];
+    this.eventId = all.slice(0, ID_TEXT_CHARS);
+    this.eventHash = eventHash;
+    this.prevHash = prevHash;
   }
 
   #cached(entity: number, buf: Uint8Array, at: number, n: number): string {
@@ -200,7 +215,7 @@ function decodeFrame(
   segment: number,
   offset: number,
 ): StoredEvent {
-  const h = readEventFrame(buf, at, length);
+  const h = readEventFrame(buf, at, length, s.text.header);
   if (typeof h === "string") throw corrupt(segment, offset, h);
   const index = s.index;
   const i = g - 1;
@@ -225,20 +240,19 @@ function decodeFrame(
     }
   }
   const entity = page.ent[r];
-  const v1 = h.prevHashAt >= 0;
-  const [eventId, eventHash, prevHash] = s.text.fields(
-    entity,
-    buf,
-    h.bodyAt,
-    h.hashAt,
-    buf,
-    v1 ? h.prevHashAt : h.prevLinkAt,
-    v1 ? HASH_BYTES : PREV_LINK_BYTES,
-    () => previousHash(s, g),
-  );
+  const text = s.text;
+  let prev = buf;
+  let prevAt = h.prevHashAt >= 0 ? h.prevHashAt : h.prevLinkAt;
+  let linkBytes = h.prevHashAt >= 0 ? HASH_BYTES : PREV_LINK_BYTES;
+  if (prevAt >= 0 && linkBytes < HASH_BYTES && !text.knows(entity, buf, prevAt, linkBytes)) {
+    prev = previousHash(s, g);
+    prevAt = 0;
+    linkBytes = HASH_BYTES;
+  }
+  text.fill(entity, buf, h.bodyAt, h.hashAt, prev, prevAt, linkBytes);
   // Same fields in the same order everywhere, so every read path has one shape.
   const event: StoredEvent = {
-    eventId,
+    eventId: text.eventId,
     entity: index.entities.names[entity],
     scope: index.scopes.names[page.scp[r]],
     kind: h.kind as EventKind,
@@ -246,8 +260,8 @@ function decodeFrame(
     globalSequence: g,
     timestampMs: h.timestampMs,
     payload,
-    prevHash,
-    eventHash,
+    prevHash: text.prevHash,
+    eventHash: text.eventHash,
   };
   if (h.correlationAt >= 0) event.correlationId = s.text.id(buf, h.correlationAt);
   if (h.causationAt >= 0) event.causationId = s.text.id(buf, h.causationAt);
