@@ -1,0 +1,171 @@
+/**
+ * P12 and R10 on PostgreSQL (`deno task bench:postgres`): several OS
+ * processes append to one server while a consumer process follows the
+ * store; appends/s and the consumer's lag (from the append call to the
+ * delivery), plus the same 64-writer workload on the embedded store for
+ * scale. Uses `DATABASE_URL`, or starts a throwaway cluster with fsync on
+ * (a durable commit per append, like the embedded store's `durable()`).
+ *
+ * Workloads:
+ * - `r10 contention`: 8 processes × 2 writers, CAS + retry on 8 shared entities.
+ * - `p12 64 writers`: 8 processes × 8 writers, each on its own entity (no CAS).
+ * - `embedded 64 writers`: one process, 64 async writers, `append` + `await durable()`.
+ *
+ * Options: `--events N` per process (default 400), `--json` (one JSON line).
+ *
+ * @module
+ */
+
+import { Coordinate, EventKind, Store } from "../mod.ts";
+import { PostgresStore } from "../src/postgres/mod.ts";
+import { type PgServer, pgServer, startCluster } from "../tests/fixtures/pg/cluster.ts";
+import { type ProcessesReport, runProcesses } from "../tests/fixtures/pg/processes.ts";
+import { dropSchemas, freshSchema } from "../tests/fixtures/pg/suite.ts";
+
+const PROCESSES = 8;
+const P12_WRITERS_PER_PROCESS = 8;
+const R10_WRITERS_PER_PROCESS = 2;
+const R10_ENTITIES = 8;
+const P12_EVENTS_PER_S = 10_000;
+const P12_LAG_MS = 100;
+
+const args = Deno.args;
+const flag = (name: string) => args.indexOf(name);
+const perProcess = flag("--events") >= 0 ? Number(args[flag("--events") + 1]) : 400;
+const json = flag("--json") >= 0;
+
+function quantile(values: number[], q: number): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+}
+
+interface Row {
+  workload: string;
+  events: number;
+  eventsPerS: number;
+  casRetries: number;
+  lagP50Ms: number;
+  lagP99Ms: number;
+  lagMaxMs: number;
+}
+
+function rowOf(workload: string, r: ProcessesReport): Row {
+  const events = r.writers.reduce((n, w) => n + w.appends, 0);
+  const lags = r.consumer.lagsMs;
+  return {
+    workload,
+    events,
+    eventsPerS: Math.round(events / (r.elapsedMs / 1000)),
+    casRetries: r.writers.reduce((n, w) => n + w.casRetries, 0),
+    lagP50Ms: quantile(lags, 0.5),
+    lagP99Ms: quantile(lags, 0.99),
+    lagMaxMs: Math.max(...lags),
+  };
+}
+
+async function onPostgres(url: string, workload: string, entities: number, writers: number) {
+  const schema = freshSchema("bench");
+  await (await PostgresStore.connect({ url, schema })).close();
+  try {
+    const report = await runProcesses({
+      url,
+      schema,
+      writers: PROCESSES,
+      perWriter: perProcess,
+      entities,
+      concurrency: writers,
+    });
+    if (report.consumer.ids.length !== PROCESSES * perProcess) {
+      throw new Error(`${workload}: the consumer saw ${report.consumer.ids.length} events`);
+    }
+    return rowOf(workload, report);
+  } finally {
+    await dropSchemas(url, [schema]);
+  }
+}
+
+async function onEmbedded(writers: number, total: number): Promise<Row> {
+  const dir = await Deno.makeTempDir({ prefix: "batpak-bench-pg-" });
+  const store = Store.open(dir);
+  const kind = EventKind.custom(0x1, 1);
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(Array.from({ length: writers }, async (_, lane) => {
+    const coord = new Coordinate(`own:${lane}`, "bank");
+    for (let i = next++; i < total; i = next++) {
+      store.append(coord, kind, { lane, i });
+      await store.durable();
+    }
+  }));
+  const elapsedMs = performance.now() - started;
+  store.close();
+  await Deno.remove(dir, { recursive: true });
+  return {
+    workload: `embedded ${writers} writers (durable each)`,
+    events: total,
+    eventsPerS: Math.round(total / (elapsedMs / 1000)),
+    casRetries: 0,
+    lagP50Ms: NaN,
+    lagP99Ms: NaN,
+    lagMaxMs: NaN,
+  };
+}
+
+let server: PgServer | string;
+if (Deno.env.get("DATABASE_URL")) server = await pgServer();
+else server = await startCluster({ fsync: true, maxConnections: 300 });
+if (typeof server === "string") {
+  console.log(`bench:postgres skipped: ${server}`);
+  Deno.exit(0);
+}
+try {
+  const rows: Row[] = [];
+  rows.push(
+    await onPostgres(
+      server.url,
+      `r10 contention (${PROCESSES}×${R10_WRITERS_PER_PROCESS}, CAS, ${R10_ENTITIES} entities)`,
+      R10_ENTITIES,
+      R10_WRITERS_PER_PROCESS,
+    ),
+  );
+  const writers = PROCESSES * P12_WRITERS_PER_PROCESS;
+  const p12 = await onPostgres(
+    server.url,
+    `p12 ${writers} writers (${PROCESSES}×${P12_WRITERS_PER_PROCESS}, own entities)`,
+    0,
+    P12_WRITERS_PER_PROCESS,
+  );
+  rows.push(p12);
+  const embedded = await onEmbedded(writers, PROCESSES * perProcess);
+  rows.push(embedded);
+  if (json) {
+    console.log(
+      JSON.stringify({ server: server.owned ? "throwaway (fsync on)" : "DATABASE_URL", rows }),
+    );
+  } else {
+    console.log(`server: ${server.owned ? "throwaway cluster, fsync on" : "DATABASE_URL"}`);
+    console.log(
+      "| workload | events | events/s | CAS retries | lag p50 ms | lag p99 ms | lag max ms |",
+    );
+    console.log("| --- | --- | --- | --- | --- | --- | --- |");
+    for (const r of rows) {
+      const ms = (v: number) => Number.isNaN(v) ? "–" : String(Math.round(v));
+      console.log(
+        `| ${r.workload} | ${r.events} | ${r.eventsPerS} | ${r.casRetries} | ${ms(r.lagP50Ms)} | ${
+          ms(r.lagP99Ms)
+        } | ${ms(r.lagMaxMs)} |`,
+      );
+    }
+    console.log(
+      `P12: ${p12.eventsPerS} events/s = ${(p12.eventsPerS / P12_EVENTS_PER_S).toFixed(2)}× the ` +
+        `${P12_EVENTS_PER_S}/s goal; lag p99 ${
+          Math.round(p12.lagP99Ms)
+        } ms vs the ${P12_LAG_MS} ms ` +
+        `goal; ${(p12.eventsPerS / embedded.eventsPerS).toFixed(2)}× the embedded store's ` +
+        `${embedded.eventsPerS}/s in the same run`,
+    );
+  }
+} finally {
+  await server.stop();
+}
