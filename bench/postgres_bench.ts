@@ -8,7 +8,8 @@
  *
  * Workloads:
  * - `r10 contention`: 8 processes × 2 writers, CAS + retry on 8 shared entities.
- * - `p12 64 writers`: 8 processes × 8 writers, each on its own entity (no CAS).
+ * - `p12 64 writers`: 8 processes × 8 writers, each on its own entity (no CAS); and the
+ *   same 64 writers in 2 processes × 32 (more appends per client share a commit).
  * - `embedded 64 writers`: one process, 64 async writers, `append` + `await durable()`.
  *
  * Options: `--events N` per process (default 400), `--json` (one JSON line).
@@ -64,15 +65,21 @@ function rowOf(workload: string, r: ProcessesReport): Row {
   };
 }
 
-async function onPostgres(url: string, workload: string, entities: number, writers: number) {
+async function onPostgres(
+  url: string,
+  workload: string,
+  entities: number,
+  writers: number,
+  processes = PROCESSES,
+) {
   const schema = freshSchema("bench");
   await (await PostgresStore.connect({ url, schema })).close();
   try {
     const report = await runProcesses({
       url,
       schema,
-      writers: PROCESSES,
-      perWriter: perProcess,
+      writers: processes,
+      perWriter: perProcess * PROCESSES / processes,
       entities,
       concurrency: writers,
     });
@@ -137,6 +144,16 @@ try {
     P12_WRITERS_PER_PROCESS,
   );
   rows.push(p12);
+  // The same 64 writers in fewer processes: more appends per client to group-commit together.
+  rows.push(
+    await onPostgres(
+      server.url,
+      `p12 ${writers} writers (2×${writers / 2}, own entities)`,
+      0,
+      writers / 2,
+      2,
+    ),
+  );
   const embedded = await onEmbedded(writers, PROCESSES * perProcess);
   rows.push(embedded);
   if (json) {
