@@ -26,9 +26,15 @@ import {
   type LoadedSidecar,
   loadSidecar,
   type SealedSegment,
+  SIDECAR_UNREADABLE,
 } from "../index/sidecar.ts";
 import { readAt } from "../log/files.ts";
-import { frameCrcAt, MARKER_FRAME_BYTES } from "../log/frame.ts";
+import {
+  FRAME_BODY_BYTES_MAX,
+  FRAME_HEADER_BYTES,
+  MARKER_FRAME_BYTES,
+  parseFrame,
+} from "../log/frame.ts";
 import { readEventFrame } from "../log/frames.ts";
 import { scanLog, type ScanResult } from "../log/recovery.ts";
 import {
@@ -191,6 +197,9 @@ function restore(engine: Engine, started: number): void {
   }
   engine.cursors = CursorStore.open(fs, s.dataDir, s.readOnly);
   const rejected: string[] = [];
+  // Sidecars not restored from: removed before the log is written to (below), or a later open
+  // would hold them against a log that has since been cut and written past (seed 910).
+  const discard: string[] = [];
   const attempts: ["image" | "checkpoint", boolean, string][] = [
     ["image", s.enableMmapIndex, IMAGE_FILE],
     ["checkpoint", s.enableCheckpoint, CHECKPOINT_FILE],
@@ -201,35 +210,49 @@ function restore(engine: Engine, started: number): void {
     const loaded = loadSidecar(fs, path, kind);
     if (typeof loaded === "string") {
       rejected.push(`${file}: ${loaded}`);
+      // One this process cannot read (permissions, EIO) is not known to be bad: kept.
+      if (!loaded.startsWith(SIDECAR_UNREADABLE)) discard.push(file);
       continue;
     }
     // A valid sidecar of ANOTHER store (copied in by hand) is no evidence of anything here.
     const foreign = foreignSidecar(engine, loaded);
     if (foreign !== undefined) {
       rejected.push(`${file}: ${foreign}`);
+      discard.push(file);
       continue;
     }
     // Evidence: what a valid sidecar records must still be in the log (throws when not) —
     // also for a kind switched off in this config: it is still what the log once held.
     checkEvidence(engine, file, loaded);
-    if (!enabled) continue;
+    if (!enabled) {
+      discard.push(file);
+      continue;
+    }
     engine.adopt(loaded.index, SystemState.fromPlain(loaded.system));
     for (let n = 1; n <= loaded.sealed.length; n++) {
       const t = loaded.sealed[n - 1];
       if (t.size > 0) engine.sealedSegments.set(n, t);
     }
     try {
-      finish(engine, kind === "image" ? "image" : "checkpoint", loaded.coverage, rejected, started);
+      finish(
+        engine,
+        kind === "image" ? "image" : "checkpoint",
+        loaded.coverage,
+        rejected,
+        discard,
+        started,
+      );
       return;
     } catch (e) {
       if (!(e instanceof CorruptSegmentError)) throw e;
       // The log past the sidecar disagrees with it: distrust the sidecar, not the log.
       rejected.push(`${file}: tail scan failed: ${e.message}`);
+      discard.push(file);
       engine.adopt(new Index(), new SystemState());
       engine.sealedSegments.clear();
     }
   }
-  finish(engine, "rebuild", undefined, rejected, started);
+  finish(engine, "rebuild", undefined, rejected, discard, started);
 }
 
 /**
@@ -324,15 +347,23 @@ function checkEvidence(engine: Engine, file: string, sidecar: LoadedSidecar): vo
 }
 
 /**
- * The CRC field of the frame at `offset` of segment `n` (-1 when the file
- * is too short). A failing read throws its storage error: that is not
- * evidence of anything.
+ * The CRC of the frame at `offset` of segment `n` when the whole frame is
+ * there and checks (magic, length, CRC over its bytes), else -1: a frame
+ * whose CRC field survived a torn write but whose body did not is not the
+ * frame a sidecar vouched for (sim seed 910). A failing read throws its
+ * storage error: that is not evidence of anything.
  */
 function frameCrcOf(engine: Engine, n: number, offset: number): number {
   const path = joinPath(engine.dataDir, segmentName(n));
-  const b = new Uint8Array(4);
   try {
-    return readAt(engine.fs, path, b, offset) === 4 ? frameCrcAt(b, 0) : -1;
+    const head = new Uint8Array(FRAME_HEADER_BYTES);
+    if (readAt(engine.fs, path, head, offset) !== FRAME_HEADER_BYTES) return -1;
+    const bodyLength = (head[4] | head[5] << 8 | head[6] << 16 | head[7] << 24) >>> 0;
+    if (bodyLength > FRAME_BODY_BYTES_MAX) return -1;
+    const frame = new Uint8Array(FRAME_HEADER_BYTES + bodyLength);
+    if (readAt(engine.fs, path, frame, offset) !== frame.length) return -1;
+    const parsed = parseFrame(frame, 0);
+    return typeof parsed === "string" ? -1 : parsed.crc;
   } catch (e) {
     throw storageError(e, "check sidecar", path);
   }
@@ -344,6 +375,7 @@ function finish(
   path: OpenReport["path"],
   coverage: Coverage | undefined,
   rejected: string[],
+  discard: string[],
   started: number,
 ): void {
   const s = engine.settings;
@@ -383,11 +415,35 @@ function finish(
     engine.end = new FollowedLog(last, end);
     engine.reader.attach(engine.end);
   } else {
+    // Before the tail is cut or written to: a stale sidecar outliving a cut fails a later open.
+    removeSidecars(engine, discard);
     const handle = prepareTail(engine, last, result);
     startWriter(engine, last, handle, result.endOffset);
   }
   engine.checkpointedCount = path === "rebuild" ? 0 : restored;
   engine.openReport = report(path, restored, engine, started, result.truncatedBytes, rejected);
+}
+
+/**
+ * Remove the sidecars this open did not restore from (damaged, another
+ * store's, distrusted by the tail scan, or of a kind switched off), durably.
+ */
+function removeSidecars(engine: Engine, files: string[]): void {
+  if (files.length === 0) return;
+  const { fs, dataDir } = engine;
+  for (const file of files) {
+    const path = joinPath(dataDir, file);
+    try {
+      fs.remove(path);
+    } catch (e) {
+      throw storageError(e, "remove sidecar", path);
+    }
+  }
+  try {
+    fs.syncDir(dataDir);
+  } catch (e) {
+    throw storageError(e, "remove sidecar", dataDir);
+  }
 }
 
 /** Cut a torn tail (or rewrite a header that never landed) and make the recovered log durable. */

@@ -184,6 +184,9 @@ export function saveSidecar(
   fs.syncDir(dir);
 }
 
+/** How the reason {@linkcode loadSidecar} gives for a file it could not read starts. */
+export const SIDECAR_UNREADABLE = "unreadable: ";
+
 /**
  * Load and check a sidecar. Returns the index, or a string saying why the
  * sidecar cannot be trusted. Never throws for bad bytes.
@@ -197,7 +200,7 @@ export function loadSidecar(
   try {
     buf = readWhole(fs, path);
   } catch (e) {
-    return `unreadable: ${(e as Error).message}`;
+    return `${SIDECAR_UNREADABLE}${(e as Error).message}`;
   }
   if (buf.length < SIDECAR_HEADER_BYTES) return "shorter than its header";
   for (let i = 0; i < 4; i++) if (buf[i] !== MAGIC[i]) return "bad magic";

@@ -383,3 +383,44 @@ Deno.test("a sidecar the disk refuses fails neither the append nor close (log is
   // With the disk healthy again the next close writes the image.
   assert.ok(fs.stat(IMAGE));
 });
+
+Deno.test("stale image: a last frame whose CRC field survived but whose body did not fails closed (sim seed 910)", () => {
+  // A torn write on a disk that dropped an fsync: the image vouches for the frame, the
+  // frame's first 4 bytes (its CRC field) are intact, its body is not. Checking only the
+  // CRC field let an open with the image switched off cut the frame silently, and left the
+  // image to fail a later open of a log written past the cut.
+  const { fs, store } = memStore();
+  const c = new Coordinate("torn", "s");
+  for (let i = 0; i < 20; i++) store.append(c, KIND_A, { i });
+  const last = storeInternals(store).index.location(20);
+  store.close();
+  fs.flipByte(SEG1, last.offset + last.length - 3);
+  const image = fs.readFile(IMAGE);
+  for (const extra of [{}, { enableMmapIndex: false }]) {
+    throwsType(() => reopen(fs, extra), CorruptSegmentError, /index\.img covers is not there/);
+    assert.deepEqual(fs.readFile(IMAGE), image, "the evidence is untouched");
+  }
+});
+
+Deno.test("a sidecar the open did not restore from is removed before the log is written", () => {
+  const { fs, before } = smallStore();
+  // Switched off: checked as evidence at this open, then removed.
+  const off = reopen(fs, { enableMmapIndex: false });
+  assert.equal(report(off).path, "rebuild");
+  assert.equal(fs.stat(IMAGE), undefined);
+  off.append(new Coordinate("after", "s"), KIND_A, "more");
+  off.close();
+  assert.equal(fs.stat(IMAGE), undefined, "no image written with the image off");
+  // Damaged: rejected, reported, and removed.
+  const on = reopen(fs);
+  on.close();
+  fs.flipByte(IMAGE, 40);
+  const rejected = reopen(fs, { enableMmapIndex: false, enableCheckpoint: true });
+  assert.equal(fs.stat(IMAGE), undefined);
+  rejected.close();
+  const next = reopen(fs);
+  assert.deepEqual(dump(next).slice(0, before.length), before);
+  assert.equal(next.diagnostics().events, before.length + 1);
+  assertHealthy(next);
+  next.close();
+});
