@@ -12,5 +12,4 @@ export { EventKind } from "../core/kind.ts";
 export { Region } from "../core/region.ts";
 export { InvalidArgumentError, OwnershipError, type OwnershipRejection } from "../core/errors.ts";
 export { MemoryFileSystem } from "../fs/memory.ts";
-export type { Ownership } from "../ownership/ownership.ts";
-export type { Fence, StoredEvent } from "../core/types.ts";
+export type { AsyncOwnership, Awaitable, EventStore, Fence, StoredEvent } from "../core/types.ts";

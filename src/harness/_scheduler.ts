@@ -1,17 +1,22 @@
 /**
  * A discrete-event scheduler on the simulated clock: actions run in
  * (time, insertion) order, so equal times never depend on anything but the
- * order the scenario scheduled them in.
+ * order the scenario scheduled them in. An action that calls the store is a
+ * {@linkcode Sim}: it runs to its end (all its calls) before the next starts.
  *
  * @module
  */
 
+import type { Sim } from "./_sim.ts";
 import type { SimWorld } from "./_world.ts";
+
+/** A scheduled action: plain code, or a {@linkcode Sim} that calls the store. */
+export type Action = () => Sim<void> | void;
 
 interface Entry {
   atMs: number;
   seq: number;
-  run: () => void;
+  run: Action;
 }
 
 /** Runs scheduled actions in time order, moving the world's clock to each. */
@@ -25,7 +30,7 @@ export class Scheduler {
   }
 
   /** Run `run` at simulated `atMs` (never earlier than now). */
-  at(atMs: number, run: () => void): void {
+  at(atMs: number, run: Action): void {
     const entry = { atMs: Math.max(atMs, this.#world.nowMs), seq: this.#seq++, run };
     // Binary search for the first entry strictly later: ties keep insertion order.
     let lo = 0;
@@ -39,16 +44,17 @@ export class Scheduler {
   }
 
   /** Run `run` `delayMs` from now. */
-  after(delayMs: number, run: () => void): void {
+  after(delayMs: number, run: Action): void {
     this.at(this.#world.nowMs + delayMs, run);
   }
 
   /** Run actions due at or before `endMs`, or until `stop()` says so. */
-  runUntil(endMs: number, stop: () => boolean = () => false): void {
+  *runUntil(endMs: number, stop: () => boolean = () => false): Sim<void> {
     while (this.#queue.length > 0 && this.#queue[0].atMs <= endMs && !stop()) {
       const entry = this.#queue.shift()!;
       this.#world.nowMs = entry.atMs;
-      entry.run();
+      const sim = entry.run();
+      if (sim) yield* sim;
     }
   }
 }

@@ -1,12 +1,21 @@
 /**
- * A simulated world for one scenario run: the real store on an in-memory
- * file system, a simulated clock, and the bookkeeping every scenario shares
- * (rejection counts, "a rejected call wrote nothing" checks).
+ * A simulated world for one scenario run: a backend's store, a simulated
+ * clock, and the bookkeeping every scenario shares (rejection counts, "a
+ * rejected call wrote nothing" checks). Every store call goes through
+ * {@linkcode call} (or the world's own steps), so the scenario runs on any
+ * backend (see `_sim.ts`).
  *
  * @module
  */
 
-import { MemoryFileSystem, OwnershipError, type OwnershipRejection, Store } from "./_public.ts";
+import {
+  type Awaitable,
+  type EventStore,
+  OwnershipError,
+  type OwnershipRejection,
+} from "./_public.ts";
+import { call, type Sim } from "./_sim.ts";
+import type { BackendRun, HarnessBackend } from "./backend.ts";
 import type { Metrics } from "./metrics.ts";
 
 /** Simulated time starts here (a fixed epoch ms: ids stay time-ordered and reproducible). */
@@ -41,69 +50,64 @@ export class Rejections {
   }
 }
 
-/** The store, its file system and the simulated clock of one run. */
+/** The store and the simulated clock of one run. */
 export class SimWorld {
   /** Simulated now, epoch ms; the store's clock reads it. */
   nowMs: number = SIM_EPOCH_MS;
-  fs: MemoryFileSystem = new MemoryFileSystem();
-  store: Store;
   readonly rejections: Rejections = new Rejections();
-  /** Rejected calls that nevertheless changed the log (must stay 0). */
+  /** Rejected calls that nevertheless changed the store (must stay 0). */
   rejectedButWrote = 0;
-  readonly #dataDir: string;
-  readonly #syncEveryNEvents: number | undefined;
+  #run: BackendRun | undefined;
 
-  constructor(dataDir: string, syncEveryNEvents?: number) {
-    this.#dataDir = dataDir;
-    this.#syncEveryNEvents = syncEveryNEvents;
-    this.store = this.#open();
+  private constructor() {}
+
+  /** Open the run `name` on `backend`, its clock reading the world's simulated now. */
+  static *open(backend: HarnessBackend, name: string): Sim<SimWorld> {
+    const world = new SimWorld();
+    world.#run = yield* call(() => backend.open(name, () => world.nowMs));
+    return world;
   }
 
-  #open(): Store {
-    return Store.open({
-      dataDir: this.#dataDir,
-      fs: this.fs,
-      clock: () => this.nowMs,
-      sync: this.#syncEveryNEvents === undefined ? undefined : {
-        everyNEvents: this.#syncEveryNEvents,
-      },
-    });
-  }
-
-  /** Events in the log (all kinds). */
-  events(): number {
-    return this.store.diagnostics().events;
+  /** The store (a new one after each crash). */
+  get store(): EventStore {
+    return this.#run!.store;
   }
 
   /**
-   * Run an ownership call or fenced append; an `OwnershipError` becomes a
-   * counted rejection (and is checked to have written nothing), anything
-   * else propagates.
+   * Run an ownership call or fenced append (a call, or a {@linkcode Sim}
+   * making it); an `OwnershipError` becomes a counted rejection (and is
+   * checked to have written nothing), anything else propagates.
    */
-  attempt<T>(fn: () => T): Attempt<T> {
-    const before = this.events();
+  *attempt<T>(op: (() => Awaitable<T>) | Sim<T>): Sim<Attempt<T>> {
+    const run = this.#run!;
+    const before = yield* call(() => run.writeMark());
     try {
-      return { ok: true, value: fn() };
+      return { ok: true, value: yield* (typeof op === "function" ? call(op) : op) };
     } catch (e) {
       if (!(e instanceof OwnershipError)) throw e;
       this.rejections.record(e.reason);
-      if (this.events() !== before) this.rejectedButWrote++;
+      if ((yield* call(() => run.writeMark())) !== before) this.rejectedButWrote++;
       return { ok: false, reason: e.reason };
     }
   }
 
-  /**
-   * Kill the process: the file system keeps only what was synced (no torn
-   * writes), the old store is abandoned unclosed, and a new store opens on
-   * what survived.
-   */
-  crashAndReopen(): void {
-    this.fs = this.fs.crash();
-    this.store = this.#open();
+  /** Make everything written so far survive a kill. */
+  *commit(): Sim<void> {
+    const run = this.#run!;
+    yield* call(() => run.commit());
+  }
+
+  /** Kill the process and reopen the store on what survived (see `BackendRun.crashAndReopen`). */
+  *crashAndReopen(): Sim<void> {
+    const run = this.#run!;
+    yield* call(() => run.crashAndReopen());
   }
 
   /** Close the store at the end of a run. */
-  close(): void {
-    this.store.close();
+  *close(): Sim<void> {
+    const run = this.#run;
+    if (run === undefined) return;
+    this.#run = undefined;
+    yield* call(() => run.close());
   }
 }

@@ -11,7 +11,15 @@ import {
   defaultBudget,
   evaluateBudget,
 } from "./budget.ts";
-import { passFailLabel, resolveSeed, runScenario, type ScenarioOutcome } from "./run.ts";
+import type { HarnessBackend } from "./backend.ts";
+import {
+  outcomeOf,
+  passFailLabel,
+  resolveSeed,
+  runScenario,
+  runScenarioOn,
+  type ScenarioOutcome,
+} from "./run.ts";
 import { scenarioLabel, SCENARIOS } from "./scenario.ts";
 
 /**
@@ -72,8 +80,27 @@ export interface MatrixOptions {
  */
 export function runMatrix(options?: MatrixOptions): Report {
   const seed = resolveSeed(options?.seed, "runMatrix");
-  const budgets = options?.budgets ?? defaultBudget();
-  const outcomes = SCENARIOS.map((s) => runScenario(s, { seed }));
+  return reportOf(SCENARIOS.map((s) => runScenario(s, { seed })), options?.budgets);
+}
+
+/**
+ * {@linkcode runMatrix} on any backend, one scenario after the other (see
+ * `runScenarioOn`). Not part of the package's public surface: `deno task
+ * harness:postgres` runs it on PostgreSQL, and its report signature must
+ * equal the embedded store's for the same seed.
+ */
+export async function runMatrixOn(
+  backend: HarnessBackend,
+  options?: MatrixOptions,
+): Promise<Report> {
+  const seed = resolveSeed(options?.seed, "runMatrixOn");
+  const outcomes: ScenarioOutcome[] = [];
+  for (const s of SCENARIOS) outcomes.push(outcomeOf(await runScenarioOn(backend, s, { seed })));
+  return reportOf(outcomes, options?.budgets);
+}
+
+/** The report of `outcomes` (one per scenario, in order), checked against `budgets`. */
+function reportOf(outcomes: ScenarioOutcome[], budgets: Budget[] = defaultBudget()): Report {
   const budgetResults = evaluateBudget(outcomes, budgets);
   return {
     outcomes,

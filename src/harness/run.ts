@@ -1,11 +1,16 @@
 /**
- * Running one scenario twice and requiring parity.
+ * Running one scenario twice and requiring parity: synchronously on the
+ * embedded store ({@linkcode runScenario}), or on any backend one awaited
+ * call at a time ({@linkcode runScenarioOn}), from the same scenario code.
  *
  * @module
  */
 
 import { InvalidArgumentError } from "./_public.ts";
 import { scenarioSeed, SEED_MAX } from "./_prng.ts";
+import { runAsync, runSync, type Sim } from "./_sim.ts";
+import { SimWorld } from "./_world.ts";
+import { embeddedBackend, type HarnessBackend } from "./backend.ts";
 import { type Metrics, metricsSignature } from "./metrics.ts";
 import { assertScenario, Scenario, scenarioLabel } from "./scenario.ts";
 import { checkpointReplayWindows } from "./scenarios/checkpoint_replay.ts";
@@ -62,7 +67,10 @@ export interface RunScenarioOptions {
   seed?: number;
 }
 
-const SCENARIO_RUNNERS: Record<Scenario, (ctx: ScenarioContext) => ScenarioRun> = {
+const SCENARIO_RUNNERS: Record<
+  Scenario,
+  (ctx: ScenarioContext, world: SimWorld) => Sim<ScenarioRun>
+> = {
   [Scenario.OwnershipFencingContention]: ownershipFencingContention,
   [Scenario.LeaseRenewalContention]: leaseRenewalContention,
   [Scenario.TakeoverQueueRetryPressure]: takeoverQueueRetryPressure,
@@ -94,24 +102,38 @@ export interface DetailedOutcome extends ScenarioOutcome {
   invariants: readonly InvariantCheck[];
 }
 
-/**
- * {@linkcode runScenario} with the test hook: `mutation` injects a
- * deliberately broken rule (see {@linkcode Mutation}) so a test can prove
- * the scenario fails. Not part of the package's public surface.
- */
-export function runScenarioDetailed(
+/** Options of the runners that take a backend and the test hook. */
+export interface DetailedOptions {
+  /** Seed (uint32); default 37. */
+  seed?: number;
+  /** Test hook: a deliberately broken rule (see {@linkcode Mutation}). */
+  mutation?: Mutation;
+}
+
+/** One run of `scenario` in a fresh store of `backend`, closed however the run ends. */
+function* runOnce(
+  backend: HarnessBackend,
   scenario: Scenario,
-  options: { seed?: number; mutation?: Mutation } = {},
-): DetailedOutcome {
-  assertScenario(scenario, "runScenario");
-  const seed = resolveSeed(options?.seed, "runScenario");
-  const ctx: ScenarioContext = {
-    seed: scenarioSeed(seed, scenarioLabel(scenario)),
-    mutation: options.mutation,
-  };
-  const run = SCENARIO_RUNNERS[scenario];
-  const first = run(ctx);
-  const second = run(ctx);
+  ctx: ScenarioContext,
+): Sim<ScenarioRun> {
+  const world = yield* SimWorld.open(backend, `/m37/${scenarioLabel(scenario)}`);
+  try {
+    return yield* SCENARIO_RUNNERS[scenario](ctx, world);
+  } finally {
+    yield* world.close();
+  }
+}
+
+/** Both runs of a scenario and their comparison. */
+function* twice(
+  backend: HarnessBackend,
+  scenario: Scenario,
+  seed: number,
+  mutation: Mutation | undefined,
+): Sim<DetailedOutcome> {
+  const ctx: ScenarioContext = { seed: scenarioSeed(seed, scenarioLabel(scenario)), mutation };
+  const first = yield* runOnce(backend, scenario, ctx);
+  const second = yield* runOnce(backend, scenario, ctx);
   const met1 = first.invariants.every((i) => i.ok);
   const met2 = second.invariants.every((i) => i.ok);
   const sig1 = runSignature(scenario, seed, first);
@@ -127,6 +149,43 @@ export function runScenarioDetailed(
     profile: first.metrics,
     invariants: first.invariants,
   };
+}
+
+/**
+ * {@linkcode runScenario} with the test hook: `mutation` injects a
+ * deliberately broken rule (see {@linkcode Mutation}) so a test can prove
+ * the scenario fails. Not part of the package's public surface.
+ */
+export function runScenarioDetailed(
+  scenario: Scenario,
+  options: DetailedOptions = {},
+): DetailedOutcome {
+  assertScenario(scenario, "runScenario");
+  const seed = resolveSeed(options?.seed, "runScenario");
+  return runSync(twice(embeddedBackend(), scenario, seed, options.mutation));
+}
+
+/**
+ * The same two runs on any backend (a backend whose calls return promises:
+ * each call is awaited before the next, so the runs stay deterministic).
+ * On {@linkcode embeddedBackend} it gives exactly what
+ * {@linkcode runScenarioDetailed} gives. Not part of the package's public
+ * surface: `deno task harness:postgres` runs it on PostgreSQL.
+ */
+export async function runScenarioOn(
+  backend: HarnessBackend,
+  scenario: Scenario,
+  options: DetailedOptions = {},
+): Promise<DetailedOutcome> {
+  assertScenario(scenario, "runScenarioOn");
+  const seed = resolveSeed(options?.seed, "runScenarioOn");
+  return await runAsync(twice(backend, scenario, seed, options.mutation));
+}
+
+/** The outcome without the test-only invariant list. */
+export function outcomeOf(detailed: DetailedOutcome): ScenarioOutcome {
+  const { invariants: _, ...outcome } = detailed;
+  return outcome;
 }
 
 /**
@@ -146,8 +205,7 @@ export function runScenarioDetailed(
  * ```
  */
 export function runScenario(scenario: Scenario, options?: RunScenarioOptions): ScenarioOutcome {
-  const { invariants: _, ...outcome } = runScenarioDetailed(scenario, { seed: options?.seed });
-  return outcome;
+  return outcomeOf(runScenarioDetailed(scenario, { seed: options?.seed }));
 }
 
 /**

@@ -16,15 +16,25 @@ import { scenarioLabel } from "./scenario.ts";
  * scenario or the report layout changes on purpose, and regenerate the
  * fixture with `deno task snapshot`.
  *
+ * - 1: the four scenarios on the embedded store.
+ * - 2: the scenarios speak only the `EventStore` contract, so they run on
+ *   PostgreSQL too; checkpoint replay's producer commits each burst (a kill
+ *   no longer takes unsynced inputs back), which changes its schedule for
+ *   most seeds (not for the default seed 37).
+ *
  * @example
  * ```ts
  * import { SNAPSHOT_VERSION } from "@seed/batpak";
- * console.log(SNAPSHOT_VERSION); // 1
+ * console.log(SNAPSHOT_VERSION); // 2
  * ```
  */
-export const SNAPSHOT_VERSION: number = 1;
+export const SNAPSHOT_VERSION: number = 2;
 
-function signatureOf(report: Report): string {
+/**
+ * The snapshot signature of a report of the default seed, from any
+ * backend: what {@linkcode snapshotSignature} gives for the embedded store.
+ */
+export function snapshotSignatureOf(report: Report): string {
   return `m37-snapshot;snapshot_version=${SNAPSHOT_VERSION};budget_version=${BUDGET_VERSION};seed=${DEFAULT_SEED}|${
     reportSignature(report)
   }`;
@@ -50,7 +60,11 @@ function table(
   return [line(cells[0]), `| ${rule.join(" | ")} |`, ...cells.slice(1).map(line)];
 }
 
-function render(report: Report): string {
+/**
+ * The snapshot markdown of a report of the default seed, from any backend:
+ * what {@linkcode snapshotReportMarkdown} gives for the embedded store.
+ */
+export function snapshotMarkdownOf(report: Report): string {
   const labels = report.outcomes.map((o) => scenarioLabel(o.scenario));
   const budgets = defaultBudget();
   const lines: string[] = [
@@ -137,7 +151,7 @@ function render(report: Report): string {
     "## Snapshot signature",
     "",
     "```text",
-    signatureOf(report),
+    snapshotSignatureOf(report),
     "```",
     "",
   ];
@@ -158,7 +172,7 @@ function render(report: Report): string {
  * ```
  */
 export function snapshotReportMarkdown(): string {
-  return render(runMatrix());
+  return snapshotMarkdownOf(runMatrix());
 }
 
 /**
@@ -169,9 +183,9 @@ export function snapshotReportMarkdown(): string {
  * @example
  * ```ts
  * import { snapshotSignature } from "@seed/batpak";
- * console.log(snapshotSignature().startsWith("m37-snapshot;snapshot_version=1;budget_version=1;")); // true
+ * console.log(snapshotSignature().startsWith("m37-snapshot;snapshot_version=2;budget_version=1;")); // true
  * ```
  */
 export function snapshotSignature(): string {
-  return signatureOf(runMatrix());
+  return snapshotSignatureOf(runMatrix());
 }

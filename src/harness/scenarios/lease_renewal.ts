@@ -14,10 +14,11 @@
  */
 
 import { Prng } from "../_prng.ts";
-import { type Fence, type Ownership, OwnershipError } from "../_public.ts";
+import { type AsyncOwnership, type Fence, OwnershipError } from "../_public.ts";
 import { LeaseLedger } from "../_leases.ts";
 import { Scheduler } from "../_scheduler.ts";
-import { SIM_EPOCH_MS, SimWorld } from "../_world.ts";
+import { call, type Sim } from "../_sim.ts";
+import { SIM_EPOCH_MS, type SimWorld } from "../_world.ts";
 import { nearestRank, zeroMetrics } from "../metrics.ts";
 import { check, type ScenarioContext, type ScenarioRun } from "./_types.ts";
 
@@ -52,12 +53,11 @@ interface Worker {
   tenureLeft: number;
 }
 
-/** Run the scenario once. */
-export function leaseRenewalContention(ctx: ScenarioContext): ScenarioRun {
+/** Run the scenario once, in `world`. */
+export function* leaseRenewalContention(ctx: ScenarioContext, world: SimWorld): Sim<ScenarioRun> {
   const prng = new Prng(ctx.seed);
-  const world = new SimWorld("/m37/lease_renewal_contention");
   const sched = new Scheduler(world);
-  const own: Ownership = world.store.ownership(SCOPE);
+  const own: AsyncOwnership = world.store.ownership(SCOPE);
   const ledger = new LeaseLedger();
   const renewIgnoresExpiry = ctx.mutation === "renew_after_expiry";
   const workers: Worker[] = Array.from({ length: WORKERS }, (_, i) => ({
@@ -70,15 +70,15 @@ export function leaseRenewalContention(ctx: ScenarioContext): ScenarioRun {
   let waitingPeak = 0;
   let retries = 0;
 
-  const renew = (fence: Fence): Fence => {
+  function* renew(fence: Fence): Sim<Fence> {
     try {
-      return own.renew(fence, LEASE_MS);
+      return yield* call(() => own.renew(fence, LEASE_MS));
     } catch (e) {
       // The broken rule: a late renewal is reported as accepted.
       if (renewIgnoresExpiry && e instanceof OwnershipError) return fence;
       throw e;
     }
-  };
+  }
 
   const rest = (w: Worker): void => {
     w.state = "resting";
@@ -86,14 +86,14 @@ export function leaseRenewalContention(ctx: ScenarioContext): ScenarioRun {
     sched.after(prng.int(REST_MS_MIN, REST_MS_MAX), () => join(w));
   };
 
-  const join = (w: Worker): void => {
+  function* join(w: Worker): Sim<void> {
     w.state = "waiting";
     waitingPeak = Math.max(waitingPeak, ++waiting);
-    poll(w);
-  };
+    yield* poll(w);
+  }
 
-  const poll = (w: Worker): void => {
-    const r = world.attempt(() => own.claim(w.name, LEASE_MS));
+  function* poll(w: Worker): Sim<void> {
+    const r = yield* world.attempt(() => own.claim(w.name, LEASE_MS));
     if (!r.ok) {
       retries++;
       sched.after(prng.int(POLL_MS_MIN, POLL_MS_MAX), () => poll(w));
@@ -105,7 +105,7 @@ export function leaseRenewalContention(ctx: ScenarioContext): ScenarioRun {
     w.tenureLeft = prng.int(TENURE_RENEWALS_MIN, TENURE_RENEWALS_MAX);
     ledger.grant(w.name, r.value.epoch, world.nowMs, LEASE_MS);
     scheduleRenewal(w);
-  };
+  }
 
   const scheduleRenewal = (w: Worker): void => {
     sched.after(LEASE_MS - RENEW_MARGIN_MS, () => {
@@ -113,9 +113,9 @@ export function leaseRenewalContention(ctx: ScenarioContext): ScenarioRun {
     });
   };
 
-  const arrive = (w: Worker): void => {
+  function* arrive(w: Worker): Sim<void> {
     const fence = w.fence!;
-    const r = world.attempt(() => renew(fence));
+    const r = yield* world.attempt(renew(fence));
     if (!r.ok) {
       ledger.renewalRejected(fence.epoch, world.nowMs);
       rest(w);
@@ -126,21 +126,20 @@ export function leaseRenewalContention(ctx: ScenarioContext): ScenarioRun {
       scheduleRenewal(w);
       return;
     }
-    if (prng.oneIn(RELEASE_ONE_IN) && world.attempt(() => own.release(fence)).ok) {
+    if (prng.oneIn(RELEASE_ONE_IN) && (yield* world.attempt(() => own.release(fence))).ok) {
       ledger.released(fence.epoch, world.nowMs);
     }
     rest(w);
-  };
+  }
 
   for (const w of workers) sched.at(SIM_EPOCH_MS + prng.int(0, ARRIVAL_MS_MAX), () => join(w));
-  sched.runUntil(SIM_EPOCH_MS + HORIZON_MS);
+  yield* sched.runUntil(SIM_EPOCH_MS + HORIZON_MS);
 
   const metrics = zeroMetrics();
   world.rejections.fill(metrics);
   metrics.leaseWindowP95Ms = nearestRank(ledger.windowsMs, P95);
   metrics.leaseQueuePeak = waitingPeak;
   metrics.retryAttempts = retries;
-  world.close();
   return {
     metrics,
     invariants: [

@@ -14,8 +14,9 @@
 
 import { Prng } from "../_prng.ts";
 import { Coordinate, EventKind, type Fence } from "../_public.ts";
+import { call, type Sim } from "../_sim.ts";
 import { LeaseLedger } from "../_leases.ts";
-import { type Attempt, SimWorld } from "../_world.ts";
+import type { Attempt, SimWorld } from "../_world.ts";
 import { nearestRank, zeroMetrics } from "../metrics.ts";
 import { check, type ScenarioContext, type ScenarioRun } from "./_types.ts";
 
@@ -54,11 +55,14 @@ interface WritePayload {
   n: number;
 }
 
-/** Run the scenario once. */
-export function ownershipFencingContention(ctx: ScenarioContext): ScenarioRun {
+/** Run the scenario once, in `world`. */
+export function* ownershipFencingContention(
+  ctx: ScenarioContext,
+  world: SimWorld,
+): Sim<ScenarioRun> {
   const prng = new Prng(ctx.seed);
-  const world = new SimWorld("/m37/ownership_fencing_contention");
-  const own = world.store.ownership(SCOPE);
+  const store = world.store;
+  const own = store.ownership(SCOPE);
   const ledger = new LeaseLedger();
   const bypassStaleFence = ctx.mutation === "accept_stale_fence";
   const workers: Worker[] = Array.from({ length: WORKERS }, (_, i) => ({
@@ -72,26 +76,26 @@ export function ownershipFencingContention(ctx: ScenarioContext): ScenarioRun {
   let retries = 0;
   let waitingPeak = 0;
 
-  const write = (fence: Fence): Attempt<unknown> => {
+  function* write(fence: Fence): Sim<Attempt<unknown>> {
     const payload: WritePayload = { owner: fence.owner, epoch: fence.epoch, n: writes++ };
-    const r = world.attempt(() => world.store.append(LEDGER, WRITE_KIND, payload, { fence }));
+    const r = yield* world.attempt(() => store.append(LEDGER, WRITE_KIND, payload, { fence }));
     if (r.ok) {
       accepted.push(payload);
       ledger.wrote(fence.epoch, world.nowMs);
     } else if (bypassStaleFence && r.reason === "stale_owner") {
       // The broken rule: the deposed writer's write goes in anyway, unfenced.
-      world.store.append(LEDGER, WRITE_KIND, payload);
+      yield* call(() => store.append(LEDGER, WRITE_KIND, payload));
       accepted.push(payload);
       ledger.wrote(fence.epoch, world.nowMs);
     }
     return r;
-  };
+  }
 
-  const acquire = (w: Worker): void => {
-    const cur = own.current();
+  function* acquire(w: Worker): Sim<void> {
+    const cur = yield* call(() => own.current());
     const r = cur === undefined
-      ? world.attempt(() => own.claim(w.name, LEASE_MS))
-      : world.attempt(() => own.takeover(w.name, cur, LEASE_MS));
+      ? yield* world.attempt(() => own.claim(w.name, LEASE_MS))
+      : yield* world.attempt(() => own.takeover(w.name, cur, LEASE_MS));
     if (!r.ok) {
       retries++;
       return;
@@ -100,26 +104,26 @@ export function ownershipFencingContention(ctx: ScenarioContext): ScenarioRun {
     ledger.grant(w.name, r.value.epoch, world.nowMs, LEASE_MS);
     w.fence = r.value;
     w.zombieWritesLeft = 0;
-  };
+  }
 
   const depose = (w: Worker): void => {
     w.zombieWritesLeft = prng.int(1, ZOMBIE_WRITES_MAX);
   };
 
-  const zombieWrite = (w: Worker, fence: Fence): void => {
+  function* zombieWrite(w: Worker, fence: Fence): Sim<void> {
     let presented = fence;
     if (prng.oneIn(CONFUSED_ONE_IN)) {
       // It read the current epoch but not the owner: a split brain.
-      const cur = own.current();
+      const cur = yield* call(() => own.current());
       if (cur !== undefined && cur.owner !== w.name) presented = { ...fence, epoch: cur.epoch };
     }
-    write(presented);
+    yield* write(presented);
     if (--w.zombieWritesLeft === 0) w.fence = undefined;
-  };
+  }
 
-  const holderTurn = (w: Worker, fence: Fence): void => {
+  function* holderTurn(w: Worker, fence: Fence): Sim<void> {
     if (prng.oneIn(RENEW_ONE_IN)) {
-      const r = world.attempt(() => own.renew(fence, LEASE_MS));
+      const r = yield* world.attempt(() => own.renew(fence, LEASE_MS));
       if (r.ok) {
         ledger.renewed(fence.epoch, world.nowMs, LEASE_MS);
       } else {
@@ -128,34 +132,34 @@ export function ownershipFencingContention(ctx: ScenarioContext): ScenarioRun {
       }
       return;
     }
-    if (!write(fence).ok) depose(w);
-  };
+    if (!(yield* write(fence)).ok) depose(w);
+  }
 
-  const forge = (): void => {
-    const cur = own.current();
-    write({
+  function* forge(): Sim<void> {
+    const cur = yield* call(() => own.current());
+    yield* write({
       owner: cur?.owner ?? "forger",
       epoch: cur?.epoch ?? 1,
       token: prng.hex(FORGED_TOKEN_BYTES),
     });
-  };
+  }
 
   for (let step = 0; step < STEPS; step++) {
     world.nowMs += prng.int(STEP_MS_MIN, STEP_MS_MAX);
     waitingPeak = Math.max(waitingPeak, workers.filter((w) => w.fence === undefined).length);
     if (prng.oneIn(FORGER_ONE_IN)) {
-      forge();
+      yield* forge();
       continue;
     }
     const w = workers[prng.int(0, WORKERS - 1)];
-    if (w.fence === undefined) acquire(w);
-    else if (w.zombieWritesLeft > 0) zombieWrite(w, w.fence);
-    else holderTurn(w, w.fence);
+    if (w.fence === undefined) yield* acquire(w);
+    else if (w.zombieWritesLeft > 0) yield* zombieWrite(w, w.fence);
+    else yield* holderTurn(w, w.fence);
   }
 
   // Judge from the log, not from what the workers believe.
-  const logged = world.store.stream(LEDGER.entity).map((e) =>
-    world.store.get(e.eventId).payload as WritePayload
+  const logged = (yield* call(() => store.readStream(LEDGER.entity))).map((e) =>
+    e.payload as WritePayload
   );
   const writersByEpoch = new Map<number, Set<string>>();
   let ordered = true;
@@ -176,7 +180,6 @@ export function ownershipFencingContention(ctx: ScenarioContext): ScenarioRun {
   metrics.leaseWindowP95Ms = nearestRank(ledger.windowsMs, P95);
   metrics.leaseQueuePeak = waitingPeak;
   metrics.retryAttempts = retries;
-  world.close();
   return {
     metrics,
     invariants: [

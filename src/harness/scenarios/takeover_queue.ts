@@ -15,10 +15,17 @@
  */
 
 import { Prng } from "../_prng.ts";
-import { Coordinate, EventKind, type Fence, type Ownership, OwnershipError } from "../_public.ts";
+import {
+  type AsyncOwnership,
+  Coordinate,
+  EventKind,
+  type Fence,
+  OwnershipError,
+} from "../_public.ts";
 import { LeaseLedger } from "../_leases.ts";
 import { Scheduler } from "../_scheduler.ts";
-import { SIM_EPOCH_MS, SimWorld } from "../_world.ts";
+import { call, type Sim } from "../_sim.ts";
+import { SIM_EPOCH_MS, type SimWorld } from "../_world.ts";
 import { nearestRank, zeroMetrics } from "../metrics.ts";
 import { check, type ScenarioContext, type ScenarioRun } from "./_types.ts";
 
@@ -56,12 +63,15 @@ interface Contender {
   observed: Fence | undefined;
 }
 
-/** Run the scenario once. */
-export function takeoverQueueRetryPressure(ctx: ScenarioContext): ScenarioRun {
+/** Run the scenario once, in `world`. */
+export function* takeoverQueueRetryPressure(
+  ctx: ScenarioContext,
+  world: SimWorld,
+): Sim<ScenarioRun> {
   const prng = new Prng(ctx.seed);
-  const world = new SimWorld("/m37/takeover_queue_retry_pressure");
   const sched = new Scheduler(world);
-  const own: Ownership = world.store.ownership(SCOPE);
+  const store = world.store;
+  const own: AsyncOwnership = store.ownership(SCOPE);
   const ledger = new LeaseLedger();
   const ignoreLease = ctx.mutation === "takeover_ignores_lease";
   const queue: Contender[] = [];
@@ -75,9 +85,9 @@ export function takeoverQueueRetryPressure(ctx: ScenarioContext): ScenarioRun {
     Math.min(BACKOFF_BASE_MS * 2 ** (failures - 1), BACKOFF_CAP_MS) +
     prng.int(0, BACKOFF_JITTER_MS_MAX);
 
-  const takeover = (owner: string, observed: Fence): Fence => {
+  function* takeover(owner: string, observed: Fence): Sim<Fence> {
     try {
-      return own.takeover(owner, observed, LEASE_MS);
+      return yield* call(() => own.takeover(owner, observed, LEASE_MS));
     } catch (e) {
       // The broken rule: a refused takeover is reported as granted.
       if (ignoreLease && e instanceof OwnershipError) {
@@ -85,20 +95,20 @@ export function takeoverQueueRetryPressure(ctx: ScenarioContext): ScenarioRun {
       }
       throw e;
     }
-  };
+  }
 
   const ownerLife = (fence: Fence, writesLeft: number): void => {
     if (writesLeft === 0) return; // dies: no renewal, no release
-    sched.after(prng.int(WRITE_GAP_MS_MIN, WRITE_GAP_MS_MAX), () => {
-      const r = world.attempt(() =>
-        world.store.append(WORK, WORK_KIND, { epoch: fence.epoch }, { fence })
+    sched.after(prng.int(WRITE_GAP_MS_MIN, WRITE_GAP_MS_MAX), function* () {
+      const r = yield* world.attempt(() =>
+        store.append(WORK, WORK_KIND, { epoch: fence.epoch }, { fence })
       );
       if (r.ok) ledger.wrote(fence.epoch, world.nowMs);
       ownerLife(fence, writesLeft - 1);
     });
   };
 
-  const admit = (c: Contender): void => {
+  function* admit(c: Contender): Sim<void> {
     if (queue.length >= QUEUE_DEPTH_MAX) {
       retries++;
       sched.after(backoff(++c.failures), () => admit(c));
@@ -108,17 +118,17 @@ export function takeoverQueueRetryPressure(ctx: ScenarioContext): ScenarioRun {
     c.failures = 0;
     queuePeak = Math.max(queuePeak, queue.length);
     if (queue.length > QUEUE_DEPTH_MAX) boundExceeded = true;
-    observe(c);
-  };
+    yield* observe(c);
+  }
 
-  const observe = (c: Contender): void => {
-    c.observed = own.current();
+  function* observe(c: Contender): Sim<void> {
+    c.observed = yield* call(() => own.current());
     sched.after(prng.int(LATENCY_MS_MIN, LATENCY_MS_MAX), () => attempt(c));
-  };
+  }
 
-  const attempt = (c: Contender): void => {
+  function* attempt(c: Contender): Sim<void> {
     const observed = c.observed!;
-    const r = world.attempt(() => takeover(c.name, observed));
+    const r = yield* world.attempt(takeover(c.name, observed));
     if (!r.ok) {
       retries++;
       sched.after(backoff(++c.failures), () => observe(c));
@@ -132,16 +142,16 @@ export function takeoverQueueRetryPressure(ctx: ScenarioContext): ScenarioRun {
     ledger.grant(c.name, r.value.epoch, world.nowMs, LEASE_MS);
     queue.splice(queue.indexOf(c), 1);
     ownerLife(r.value, prng.int(OWNER_WRITES_MIN, OWNER_WRITES_MAX));
-  };
+  }
 
-  const first = own.claim("owner-0", LEASE_MS);
+  const first = yield* call(() => own.claim("owner-0", LEASE_MS));
   ledger.grant(first.owner, first.epoch, world.nowMs, LEASE_MS);
   ownerLife(first, prng.int(OWNER_WRITES_MIN, OWNER_WRITES_MAX));
   for (let i = 0; i < CONTENDERS; i++) {
     const c: Contender = { name: `contender-${i}`, failures: 0, observed: undefined };
     sched.at(SIM_EPOCH_MS + prng.int(0, ARRIVAL_MS_MAX), () => admit(c));
   }
-  sched.runUntil(SIM_EPOCH_MS + HORIZON_MS, () => takeovers >= GENERATIONS);
+  yield* sched.runUntil(SIM_EPOCH_MS + HORIZON_MS, () => takeovers >= GENERATIONS);
 
   let onePerExpiry = takeoversByExpiredEpoch.size === GENERATIONS;
   for (let epoch = 1; epoch <= GENERATIONS; epoch++) {
@@ -153,7 +163,6 @@ export function takeoverQueueRetryPressure(ctx: ScenarioContext): ScenarioRun {
   metrics.leaseWindowP95Ms = nearestRank(ledger.windowsMs, P95);
   metrics.takeoverQueuePeak = queuePeak;
   metrics.retryAttempts = retries;
-  world.close();
   return {
     metrics,
     invariants: [
