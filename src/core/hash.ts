@@ -7,7 +7,8 @@
  * @module
  */
 
-import { createBLAKE3 } from "hash-wasm";
+// deno-lint-ignore no-import-prefix -- importers by path or URL do not see our import map
+import { createBLAKE3 } from "npm:hash-wasm@^4.13.0";
 import { BLAKE3_CHUNK_BYTES, blake3Small } from "./blake3.ts";
 
 /** Bytes of an event hash. */

@@ -28,7 +28,7 @@
  * @module
  */
 
-import type postgres from "postgres";
+import type postgres from "./_driver.ts";
 import {
   ConcurrencyError,
   IdempotencyConflictError,

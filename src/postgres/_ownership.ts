@@ -9,7 +9,7 @@
  * @module
  */
 
-import type postgres from "postgres";
+import type postgres from "./_driver.ts";
 import { InvalidArgumentError, OwnershipError, StoreClosedError } from "../core/errors.ts";
 import type { AsyncOwnership, Fence } from "../core/types.ts";
 import {

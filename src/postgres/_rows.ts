@@ -4,7 +4,7 @@
  * @module
  */
 
-import type postgres from "postgres";
+import type postgres from "./_driver.ts";
 import { CorruptSegmentError } from "../core/errors.ts";
 import type { EventKind } from "../core/kind.ts";
 import type { Region } from "../core/region.ts";

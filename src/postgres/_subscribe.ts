@@ -13,7 +13,7 @@
  * @module
  */
 
-import type postgres from "postgres";
+import type postgres from "./_driver.ts";
 import type { StoredEvent } from "../core/types.ts";
 import { IoError } from "../core/errors.ts";
 

@@ -10,7 +10,7 @@
  * @module
  */
 
-import type postgres from "postgres";
+import type postgres from "./_driver.ts";
 import { isConnectionLoss } from "./_errors.ts";
 
 /** A connection inside a transaction. */

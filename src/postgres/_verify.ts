@@ -12,7 +12,7 @@
  * @module
  */
 
-import type postgres from "postgres";
+import type postgres from "./_driver.ts";
 import type { VerifyProblem, VerifyReport } from "../core/types.ts";
 import { bodyParts, TX_POSITIONS } from "./_append.ts";
 import {

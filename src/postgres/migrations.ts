@@ -42,7 +42,7 @@
  * @module
  */
 
-import type postgres from "postgres";
+import type postgres from "./_driver.ts";
 import { InvalidArgumentError } from "../core/errors.ts";
 import { inTransaction } from "./_tx.ts";
 

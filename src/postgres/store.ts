@@ -5,7 +5,7 @@
  * @module
  */
 
-import postgres from "postgres";
+import postgres from "./_driver.ts";
 import { InvalidArgumentError, NotFoundError, StoreClosedError } from "../core/errors.ts";
 import type { Coordinate } from "../core/coordinate.ts";
 import type { EventId } from "../core/ids.ts";
