@@ -43,7 +43,7 @@
  */
 
 import type postgres from "./_driver.ts";
-import { InvalidArgumentError } from "../core/errors.ts";
+import { InvalidArgumentError, NotFoundError } from "../core/errors.ts";
 import { inTransaction } from "./_tx.ts";
 
 /** One migration: its version, a one-line name, and its statements for a schema. */
@@ -203,4 +203,44 @@ export async function migrate(sql: postgres.Sql, schema: string): Promise<bigint
     const [base] = await tx.unsafe(`SELECT value FROM "${schema}".meta WHERE key = 'xid_base'`);
     return BigInt(base.value as string);
   });
+}
+
+/**
+ * The schema's store as it is, changing nothing: the `xid_base` of a
+ * schema at {@linkcode SCHEMA_VERSION}. `NotFoundError` when the schema
+ * holds no store, `InvalidArgumentError` when it is at another version
+ * (what `PostgresStore.connect({ create: false })` runs instead of
+ * {@linkcode migrate}).
+ */
+export async function requireSchema(
+  sql: postgres.Sql,
+  schema: string,
+  where: string,
+): Promise<bigint> {
+  const [found] = await sql`SELECT to_regclass(${`"${schema}".schema_migrations`}) AS migrations,
+    to_regclass(${`"${schema}".meta`}) AS meta`;
+  if (found.migrations === null || found.meta === null) {
+    throw new NotFoundError(
+      `no batpak store at ${where} (schema "${schema}" has no schema_migrations table)`,
+    );
+  }
+  const [row] = await sql.unsafe(
+    `SELECT coalesce(max(version), 0)::int AS version FROM "${schema}".schema_migrations`,
+  );
+  const version = row.version as number;
+  if (version !== SCHEMA_VERSION) {
+    throw new InvalidArgumentError(
+      `schema "${schema}" is at version ${version}, this client reads version ` +
+        `${SCHEMA_VERSION}: ${
+          version > SCHEMA_VERSION
+            ? "upgrade the client"
+            : "connect once with create (the default) to migrate it"
+        }`,
+    );
+  }
+  const [base] = await sql.unsafe(`SELECT value FROM "${schema}".meta WHERE key = 'xid_base'`);
+  if (base === undefined) {
+    throw new NotFoundError(`no batpak store at ${where} (schema "${schema}" has no xid_base)`);
+  }
+  return BigInt(base.value as string);
 }

@@ -52,7 +52,7 @@
  * @module
  */
 
-export { PostgresStore, READ_PAGE_EVENTS } from "./store.ts";
+export { type PostgresDiagnostics, PostgresStore, READ_PAGE_EVENTS } from "./store.ts";
 export {
   COMMITTERS_MAX_DEFAULT,
   CONNECT_TIMEOUT_MS_DEFAULT,
@@ -60,6 +60,7 @@ export {
   POOL_SIZE_DEFAULT,
   type PostgresStoreOptions,
   SCHEMA_DEFAULT,
+  SCHEMA_NAME,
   STATEMENT_TIMEOUT_MS_DEFAULT,
   VISIBILITY_WAIT_MS_DEFAULT,
 } from "./options.ts";

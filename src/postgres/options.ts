@@ -59,6 +59,16 @@ export interface PostgresStoreOptions {
   visibilityWaitMs?: number;
   /** `application_name` of the connections (default `"batpak"`), as shown in `pg_stat_activity`. */
   applicationName?: string;
+  /**
+   * Create the schema, or migrate it to this client's version, when needed
+   * (default `true`). With `false` connecting changes nothing on the
+   * server: the schema must already hold a store at this client's
+   * `SCHEMA_VERSION`, else `connect` throws `NotFoundError` (no
+   * store in that schema) or `InvalidArgumentError` (another version). For
+   * tools that only look, such as the CLI's `inspect`, `verify`, `tail` and
+   * `dump`: a mistyped schema name must not leave an empty store behind.
+   */
+  create?: boolean;
 }
 
 /** Default schema. */
@@ -79,8 +89,16 @@ export const POLL_INTERVAL_MS_DEFAULT = 500;
 export const VISIBILITY_WAIT_MS_DEFAULT = 5_000;
 /** Longest wait any timeout option accepts, ms (one hour). */
 export const TIMEOUT_MS_MAX = 3_600_000;
-/** A schema name: lowercase letters, digits and `_`, not starting with a digit, at most 63 bytes. */
-export const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+/**
+ * A schema name: lowercase letters, digits and `_`, not starting with a digit, at most 63 bytes.
+ *
+ * @example
+ * ```ts
+ * import { SCHEMA_NAME } from "@seed/batpak/postgres";
+ * console.log(SCHEMA_NAME.test("orders_events"), SCHEMA_NAME.test("Orders")); // true false
+ * ```
+ */
+export const SCHEMA_NAME: RegExp = /^[a-z_][a-z0-9_]{0,62}$/;
 
 /** Resolved options. */
 export interface Settings {
@@ -96,6 +114,8 @@ export interface Settings {
   pollIntervalMs: number;
   visibilityWaitMs: number;
   applicationName: string;
+  /** Create or migrate the schema on connect (else require it as it is). */
+  create: boolean;
 }
 
 function intOption(name: string, v: unknown, fallback: number, min: number, max: number): number {
@@ -157,6 +177,11 @@ export function resolveOptions(options: PostgresStoreOptions): Settings {
       "PostgresStore.connect: applicationName must be printable ASCII, at most 63 characters",
     );
   }
+  if (options.create !== undefined && typeof options.create !== "boolean") {
+    throw new InvalidArgumentError(
+      `PostgresStore.connect: create must be a boolean, found ${describeValue(options.create)}`,
+    );
+  }
   const poolSize = intOption("poolSize", options.poolSize, POOL_SIZE_DEFAULT, 1, POOL_SIZE_MAX);
   return {
     url,
@@ -200,5 +225,6 @@ export function resolveOptions(options: PostgresStoreOptions): Settings {
       TIMEOUT_MS_MAX,
     ),
     applicationName: app,
+    create: options.create ?? true,
   };
 }

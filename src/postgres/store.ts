@@ -42,7 +42,7 @@ import {
   prepareItem,
 } from "./_validate.ts";
 import { verifyEvents } from "./_verify.ts";
-import { migrate } from "./migrations.ts";
+import { migrate, requireSchema, SCHEMA_VERSION } from "./migrations.ts";
 import { type PostgresStoreOptions, resolveOptions, type Settings } from "./options.ts";
 
 /** Events fetched per round trip by reads that return more (readStream, read). */
@@ -51,6 +51,56 @@ export const READ_PAGE_EVENTS = 1000;
 const CHANNEL_BYTES_MAX = 63;
 
 type Sql = postgres.Sql;
+
+/**
+ * What {@linkcode PostgresStore.diagnostics} reports.
+ *
+ * @example
+ * ```ts
+ * import type { PostgresDiagnostics } from "@seed/batpak/postgres";
+ * const d: PostgresDiagnostics = {
+ *   server: "postgres://app@db:5432/app?schema=shop",
+ *   schema: "shop",
+ *   schemaVersion: 1,
+ *   clientSchemaVersion: 1,
+ *   events: 3,
+ *   entities: 1,
+ *   cursors: 0,
+ *   leases: 0,
+ *   lastGlobalSequence: 196611,
+ *   firstTimestampMs: 1_700_000_000_000,
+ *   lastTimestampMs: 1_700_000_000_500,
+ *   tableBytes: 98_304,
+ * };
+ * console.log(d.events / d.entities); // 3
+ * ```
+ */
+export interface PostgresDiagnostics {
+  /** The server and schema, without the password. */
+  server: string;
+  /** The PostgreSQL schema holding the store. */
+  schema: string;
+  /** The highest migration the schema records (`schema_migrations`). */
+  schemaVersion: number;
+  /** The version this client reads and writes (`SCHEMA_VERSION`). */
+  clientSchemaVersion: number;
+  /** Committed events. */
+  events: number;
+  /** Entities with at least one event (rows of `streams`). */
+  entities: number;
+  /** Saved cursor positions. */
+  cursors: number;
+  /** Scopes that ever had a lease (rows of `leases`, released ones too). */
+  leases: number;
+  /** The largest committed global position, 0 when empty (positions have gaps: not a count). */
+  lastGlobalSequence: number;
+  /** Time of the first event in global order, `undefined` when empty. */
+  firstTimestampMs: number | undefined;
+  /** Time of the last event in global order, `undefined` when empty. */
+  lastTimestampMs: number | undefined;
+  /** Bytes of the schema's tables with their indexes and TOAST (`pg_total_relation_size`). */
+  tableBytes: number;
+}
 
 /**
  * The event store on PostgreSQL. Same contract, errors and semantics as the
@@ -154,10 +204,16 @@ export class PostgresStore implements EventStore {
     });
     let xidBase: bigint;
     try {
-      xidBase = await migrate(sql, s.schema);
+      xidBase = s.create
+        ? await migrate(sql, s.schema)
+        : await requireSchema(sql, s.schema, s.where);
     } catch (e) {
       await sql.end({ timeout: 1 }).catch(() => {});
-      throw storeErrorOf(e, "connect (create or migrate the schema)", s.where);
+      throw storeErrorOf(
+        e,
+        s.create ? "connect (create or migrate the schema)" : "connect (read the schema)",
+        s.where,
+      );
     }
     return new PostgresStore(s, sql, xidBase);
   }
@@ -405,6 +461,46 @@ export class PostgresStore implements EventStore {
   }
 
   /**
+   * The last `count` events of the region, oldest first, in the global
+   * order consumers see (only transactions below every snapshot's xmin, as
+   * {@linkcode PostgresStore.read}). Subscribing after the last one's
+   * `globalSequence` then follows the region without a gap: what
+   * `batpak tail` does. One statement, newest first through the position
+   * index, however long the log.
+   *
+   * @example
+   * ```ts ignore
+   * import { Region } from "@seed/batpak";
+   * import { PostgresStore } from "@seed/batpak/postgres";
+   * const store = await PostgresStore.connect({ url: Deno.env.get("DATABASE_URL")! });
+   * const last = await store.readLast(Region.entity("order:"), 10);
+   * for await (const e of store.subscribe(Region.entity("order:"), {
+   *   after: last.at(-1)?.globalSequence ?? 0,
+   * })) console.log(e.entity, e.sequence);
+   * ```
+   */
+  async readLast(region: Region, count: number): Promise<StoredEvent[]> {
+    this.#assertOpen();
+    if (!(region instanceof Region)) {
+      throw new InvalidArgumentError(
+        `readLast: region must be a Region, found ${describeValue(region)}`,
+      );
+    }
+    const n = checkCountArg("readLast: count", count);
+    if (n === 0) return [];
+    await this.#awaitOwnWrites();
+    const where = regionCondition(this.#sql, region);
+    const rows = await this.#query(
+      "readLast",
+      () =>
+        this.#sql`SELECT ${this.#sql.unsafe(EVENT_COLUMNS)} FROM events
+        WHERE tx_id < pg_snapshot_xmin(pg_current_snapshot()) AND ${where}
+        ORDER BY global_position DESC LIMIT ${n}`,
+    );
+    return rows.map((r) => eventOf(r as unknown as EventRow, this.#table)).reverse();
+  }
+
+  /**
    * Up to `limit` events of the region after global position `after`, in
    * global order: a page of a catch-up read that never skips an event
    * (pass the last event's `globalSequence` as the next `after`).
@@ -589,6 +685,56 @@ export class PostgresStore implements EventStore {
     } catch (e) {
       throw storeErrorOf(e, "verify", this.#s.where);
     }
+  }
+
+  /**
+   * What the schema holds, for `batpak inspect`: counts of events, entities
+   * (streams), saved cursors and leases, the schema version, the last global
+   * position, the first and last event times (in global order) and the size
+   * of the schema's tables with their indexes. Counting reads every row of
+   * `events` (PostgreSQL keeps no exact row count): seconds on a large log.
+   *
+   * @example
+   * ```ts ignore
+   * import { PostgresStore } from "@seed/batpak/postgres";
+   * const store = await PostgresStore.connect({ url: Deno.env.get("DATABASE_URL")!, create: false });
+   * const d = await store.diagnostics();
+   * console.log(d.schemaVersion, d.events, d.entities);
+   * await store.close();
+   * ```
+   */
+  async diagnostics(): Promise<PostgresDiagnostics> {
+    this.#assertOpen();
+    const [row] = await this.#query(
+      "diagnostics",
+      () =>
+        this.#sql`SELECT
+          (SELECT coalesce(max(version), 0) FROM schema_migrations)::int AS version,
+          (SELECT count(*) FROM events)::float8 AS events,
+          (SELECT count(*) FROM streams)::float8 AS entities,
+          (SELECT count(*) FROM cursors)::float8 AS cursors,
+          (SELECT count(*) FROM leases)::float8 AS leases,
+          (SELECT coalesce(max(global_position), 0) FROM events)::float8 AS last_position,
+          (SELECT timestamp_ms FROM events ORDER BY global_position LIMIT 1) AS first_ms,
+          (SELECT timestamp_ms FROM events ORDER BY global_position DESC LIMIT 1) AS last_ms,
+          (SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c
+            JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE n.nspname = ${this.#s.schema} AND c.relkind = 'r')::float8 AS bytes`,
+    );
+    return {
+      server: this.#s.where,
+      schema: this.#s.schema,
+      schemaVersion: row.version as number,
+      clientSchemaVersion: SCHEMA_VERSION,
+      events: row.events as number,
+      entities: row.entities as number,
+      cursors: row.cursors as number,
+      leases: row.leases as number,
+      lastGlobalSequence: row.last_position as number,
+      firstTimestampMs: (row.first_ms as number | null) ?? undefined,
+      lastTimestampMs: (row.last_ms as number | null) ?? undefined,
+      tableBytes: row.bytes as number,
+    };
   }
 
   /** Wait for in-flight appends, end the subscriptions, close the pool. Idempotent. */
