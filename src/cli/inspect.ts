@@ -8,14 +8,27 @@ import { join } from "node:path";
 import { Region } from "../../mod.ts";
 import { type Command, EXIT_OK, parseCommand } from "./_args.ts";
 import { type CliIo, formatBytes, formatCount, formatMs, renderTable, toJson } from "./_output.ts";
-import { listSegments, openExisting, SEGMENT_FILE_PATTERN, type StoreFile } from "./_store.ts";
+import type { PostgresStore } from "../postgres/mod.ts";
+import {
+  listSegments,
+  openExisting,
+  openPostgres,
+  parseTarget,
+  SEGMENT_FILE_PATTERN,
+  STORE_ARGUMENT_HELP,
+  type StoreFile,
+} from "./_store.ts";
 
-const HELP = `Usage: batpak inspect <dir> [--json]
+const HELP = `Usage: batpak inspect <store> [--json]
 
-Open the store in <dir> and describe it: events, entities, segment files and
-sidecars with their sizes, and how the index was restored (index image,
-checkpoint or full scan) with the time it took. Opening takes the store's
-lock and runs normal recovery (a torn tail is cut back and reported).
+Describe a store. A directory: events, entities, segment files and sidecars
+with their sizes, and how the index was restored (index image, checkpoint or
+full scan) with the time it took. It is opened read-only: no lock, nothing on
+disk changes (a torn tail is read around and reported, not cut). A
+PostgreSQL store: events, entities, saved cursors, leases, the schema version
+and the size of its tables.
+
+${STORE_ARGUMENT_HELP}
 
 Options:
   --json      print one JSON object instead of text
@@ -48,15 +61,20 @@ export const inspect: Command = {
   name: "inspect",
   summary: "events, entities, segments, sizes and the open path of a store",
   help: HELP,
-  run(args: string[], io: CliIo): number {
+  async run(args: string[], io: CliIo): Promise<number> {
     const { values, positionals, help } = parseCommand(args, { json: { type: "boolean" } }, [
-      "dir",
+      "store",
     ]);
     if (help) {
       io.out(HELP);
       return EXIT_OK;
     }
-    const dir = positionals[0];
+    const target = parseTarget(positionals[0]);
+    if (target.kind === "postgres") {
+      const store = await openPostgres(target);
+      return await inspectPostgres(store, target.label, values.json === true, io);
+    }
+    const dir = target.dir;
     const store = openExisting(dir);
     let summary;
     try {
@@ -110,3 +128,38 @@ export const inspect: Command = {
     return EXIT_OK;
   },
 };
+
+/** `inspect` of a PostgreSQL store: {@linkcode PostgresStore.diagnostics}. */
+async function inspectPostgres(
+  store: PostgresStore,
+  label: string,
+  json: boolean,
+  io: CliIo,
+): Promise<number> {
+  let d;
+  try {
+    d = await store.diagnostics();
+  } finally {
+    await store.close();
+  }
+  if (json) {
+    io.out(toJson({ backend: "postgres", ...d }, 2) + "\n");
+    return EXIT_OK;
+  }
+  const version = d.schemaVersion === d.clientSchemaVersion
+    ? `${d.schemaVersion}`
+    : `${d.schemaVersion} (this client: ${d.clientSchemaVersion})`;
+  io.out(renderTable([
+    ["store", label],
+    ["backend", "PostgreSQL"],
+    ["schema version", version],
+    ["events", formatCount(d.events)],
+    ["entities", formatCount(d.entities)],
+    ["time span", `${isoTime(d.firstTimestampMs)} .. ${isoTime(d.lastTimestampMs)}`],
+    ["last position", `${formatCount(d.lastGlobalSequence)} (positions have gaps: not a count)`],
+    ["cursors", formatCount(d.cursors)],
+    ["leases", formatCount(d.leases)],
+    ["tables", formatBytes(d.tableBytes)],
+  ]));
+  return EXIT_OK;
+}

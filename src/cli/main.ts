@@ -6,8 +6,9 @@
  * ```sh
  * deno task cli inspect ./data        # events, entities, segments, sizes, open path
  * deno task cli verify ./data --json  # re-read every frame; exit 1 on problems
- * deno task cli tail ./data --entity account: -n 20
+ * deno task cli tail ./data --prefix account: -n 20
  * deno task cli dump ./data --entity account:42
+ * deno task cli inspect 'postgres://app@db:5432/app?schema=shop'
  * deno task cli harness --seed 7
  * deno task cli gates
  * ```
@@ -15,8 +16,12 @@
  * Every command takes `--help`. Bad input (a missing directory, a locked or
  * corrupt store, an unknown flag or command) prints one line on stderr and
  * exits non-zero: 1 when the command failed, 2 when the command line is
- * wrong. `inspect`, `verify`, `tail` and `dump` never create a store: the
- * directory must already hold segment files.
+ * wrong. `inspect`, `verify`, `tail` and `dump` take a directory or a
+ * `postgres://` URL (`?schema=NAME`) and never create a store: the
+ * directory must already hold segment files, the schema a store. A relative
+ * directory is resolved against `INIT_CWD` when set (`deno task` sets it to
+ * where you typed the command). `--entity E` is exactly the entity `E`,
+ * `--prefix P` every entity starting with `P`.
  *
  * @example Run a command in-process
  * ```ts

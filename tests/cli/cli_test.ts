@@ -6,7 +6,6 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import {
   Coordinate,
   EventKind,
@@ -17,39 +16,19 @@ import {
 } from "../../mod.ts";
 import { followEvents } from "../../src/cli/tail.ts";
 import { main } from "../../src/cli/main.ts";
+import { parseTarget, resolveUserPath } from "../../src/cli/_store.ts";
+import {
+  assertOneLineError,
+  childEnv,
+  cli,
+  cliIn,
+  MAIN,
+  ROOT,
+  runCommand,
+} from "../fixtures/cli.ts";
 
-const ROOT = fileURLToPath(new URL("../..", import.meta.url));
-const MAIN = join(ROOT, "src", "cli", "main.ts");
 const KIND = EventKind.custom(0x1, 1);
 const COMMANDS = ["inspect", "verify", "tail", "dump", "harness", "gates"];
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function cli(...args: string[]): Promise<Run> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, ...args],
-    cwd: ROOT,
-    env: { NO_COLOR: "1" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const decode = (b: Uint8Array) => new TextDecoder().decode(b);
-  return { code: out.code, stdout: decode(out.stdout), stderr: decode(out.stderr) };
-}
-
-/** Exactly one line on stderr, mentioning `text`, and nothing that looks like a stack trace. */
-function assertOneLineError(run: Run, code: number, text: string | RegExp): void {
-  assert.equal(run.code, code, `exit code; stderr: ${run.stderr}`);
-  const lines = run.stderr.split("\n").filter((l) => l.length > 0);
-  assert.equal(lines.length, 1, `one stderr line, got: ${run.stderr}`);
-  assert.doesNotMatch(run.stderr, /^\s+at /m);
-  if (typeof text === "string") assert.ok(lines[0].includes(text), lines[0]);
-  else assert.match(lines[0], text);
-}
 
 interface MadeStore {
   dir: string;
@@ -120,11 +99,11 @@ Deno.test("cli: unknown flags and bad values are one line, exit 2", async () => 
       [["tail", s.dir, "--nope"], "unknown option '--nope'"],
       [["tail", s.dir, "-n", "many"], "option '--lines' needs a non-negative integer"],
       [["dump", s.dir, "--entity"], "argument missing"],
-      [["dump", s.dir], "missing option '--entity <entity>'"],
+      [["dump", s.dir], "missing option '--entity <entity>' or '--prefix <prefix>'"],
       [["harness", "--seed", "-3"], "option '--seed'"],
       [["harness", "--seed", "abc"], "option '--seed' needs a non-negative integer"],
       [["gates", "--fast"], "unknown option '--fast'"],
-      [["inspect"], "missing argument <dir>"],
+      [["inspect"], "missing argument <store>"],
       [["inspect", s.dir, "extra"], "unexpected argument 'extra'"],
       [["gates", "extra"], "unexpected argument 'extra'"],
     ];
@@ -287,7 +266,7 @@ Deno.test("cli: inspect, verify, tail and dump work beside a process that holds 
   }
 });
 
-Deno.test("cli tail: last events, -n, --entity prefix, --json", async () => {
+Deno.test("cli tail: last events, -n, --entity, --json", async () => {
   const s = makeStore(30, 3);
   try {
     const run = await cli("tail", s.dir);
@@ -324,6 +303,8 @@ Deno.test("cli tail --follow: follows another process's appends without a lock, 
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", MAIN, "tail", s.dir, "--follow", "-n", "2"],
     cwd: ROOT,
+    env: childEnv(),
+    clearEnv: true,
     stdout: "piped",
     stderr: "piped",
   }).spawn();
@@ -412,6 +393,178 @@ Deno.test("cli dump: every event of an entity, text and JSON", async () => {
     assertOneLineError(prefixOnly, 1, 'entity "account:" has no events');
   } finally {
     cleanup(s);
+  }
+});
+
+/** acct:1 ×3, acct:10 ×2, acct:2 ×1, interleaved: a prefix and an exact name differ. */
+function makePrefixStore(): MadeStore {
+  const root = Deno.makeTempDirSync({ prefix: "batpak-cli-test-" });
+  const dir = join(root, "store");
+  const store = Store.open(dir);
+  for (const entity of ["acct:1", "acct:10", "acct:1", "acct:2", "acct:10", "acct:1"]) {
+    store.append(new Coordinate(entity, "bank"), KIND, { entity });
+  }
+  store.close();
+  return { dir, root };
+}
+
+const entityOf = (line: string) => line.split("  ")[2].split(" @ ")[0];
+
+Deno.test("cli: --entity is exactly one entity and --prefix a prefix, in tail and dump", async () => {
+  const s = makePrefixStore();
+  try {
+    const [exact, prefix, lastTwo, everything] = await Promise.all([
+      cli("tail", s.dir, "--entity", "acct:1"),
+      cli("tail", s.dir, "--prefix", "acct:1"),
+      cli("tail", s.dir, "--entity", "acct:1", "-n", "2", "--json"),
+      cli("tail", s.dir, "--prefix", "acct:", "-n", "100"),
+    ]);
+    for (const run of [exact, prefix, lastTwo, everything]) assert.equal(run.code, 0, run.stderr);
+    assert.deepEqual(exact.stdout.trimEnd().split("\n").map(entityOf), [
+      "acct:1",
+      "acct:1",
+      "acct:1",
+    ]);
+    assert.deepEqual(prefix.stdout.trimEnd().split("\n").map(entityOf), [
+      "acct:1",
+      "acct:10",
+      "acct:1",
+      "acct:10",
+      "acct:1",
+    ]);
+    const two = lastTwo.stdout.trimEnd().split("\n").map((l) => JSON.parse(l));
+    assert.deepEqual(two.map((e) => [e.entity, e.sequence, e.globalSequence]), [
+      ["acct:1", 2, 3],
+      ["acct:1", 3, 6],
+    ]);
+    assert.equal(everything.stdout.trimEnd().split("\n").length, 6);
+
+    const [dumpExact, dumpPrefix, dumpPrefixText, dumpNone, dumpNoPrefix] = await Promise.all([
+      cli("dump", s.dir, "--entity", "acct:1", "--json"),
+      cli("dump", s.dir, "--prefix", "acct:1", "--json"),
+      cli("dump", s.dir, "--prefix", "acct:1"),
+      cli("dump", s.dir, "--entity", "acct"),
+      cli("dump", s.dir, "--prefix", "zzz"),
+    ]);
+    const pairs = (run: { stdout: string }) =>
+      JSON.parse(run.stdout).map((e: StoredEvent) => `${e.entity}#${e.sequence}`);
+    assert.deepEqual(pairs(dumpExact), ["acct:1#1", "acct:1#2", "acct:1#3"]);
+    assert.deepEqual(pairs(dumpPrefix), [
+      "acct:1#1",
+      "acct:1#2",
+      "acct:1#3",
+      "acct:10#1",
+      "acct:10#2",
+    ]);
+    assert.equal(dumpPrefixText.code, 0, dumpPrefixText.stderr);
+    assert.match(dumpPrefixText.stdout, /^acct:1: 3 event\(s\)$/m);
+    assert.match(dumpPrefixText.stdout, /^acct:10: 2 event\(s\)$/m);
+    assert.equal(dumpPrefixText.stdout.match(/^seq \d+ /gm)?.length, 5);
+    assertOneLineError(dumpNone, 1, 'entity "acct" has no events');
+    assertOneLineError(dumpNoPrefix, 1, 'no events of entities starting with "zzz"');
+  } finally {
+    cleanup(s);
+  }
+});
+
+Deno.test("cli: --entity with --prefix, or an empty one, is a usage error (exit 2)", async () => {
+  const s = makeStore(3, 1);
+  try {
+    const cases: [string[], string][] = [
+      [["tail", s.dir, "--entity", "a", "--prefix", "a"], "cannot be combined"],
+      [["dump", s.dir, "--entity", "a", "--prefix", "a"], "cannot be combined"],
+      [["tail", s.dir, "--entity", ""], "option '--entity' needs an entity name"],
+      [["dump", s.dir, "--entity="], "option '--entity' needs an entity name"],
+      [["tail", s.dir, "--prefix", ""], "option '--prefix' needs a non-empty prefix"],
+      [["dump", s.dir, "--prefix", ""], "option '--prefix' needs a non-empty prefix"],
+      [["tail", s.dir, "--prefix"], "argument missing"],
+    ];
+    const runs = await Promise.all(cases.map(([args]) => cli(...args)));
+    runs.forEach((run, i) => assertOneLineError(run, 2, cases[i][1]));
+  } finally {
+    cleanup(s);
+  }
+});
+
+Deno.test("cli tail: followEvents on an exact entity skips entities that only share its prefix", async () => {
+  const s = makePrefixStore();
+  const store = Store.open(s.dir);
+  try {
+    const seen: StoredEvent[] = [];
+    const stop = new AbortController();
+    const following = followEvents(store, Region.stream("acct:1"), 6, (e) => {
+      seen.push(e);
+      if (seen.length === 1) stop.abort();
+    }, stop.signal);
+    store.append(new Coordinate("acct:10", "bank"), KIND, { skip: true });
+    store.append(new Coordinate("acct:1", "bank"), KIND, { take: true });
+    await following;
+    assert.deepEqual(seen.map((e) => [e.entity, e.payload]), [["acct:1", { take: true }]]);
+  } finally {
+    store.close();
+    cleanup(s);
+  }
+});
+
+Deno.test("cli: a relative <store> is where the user typed the command (INIT_CWD), also under deno task", async () => {
+  const s = makeStore(4, 2);
+  try {
+    // deno task runs in the package's folder and sets INIT_CWD to the folder it was typed in.
+    const viaTask = await runCommand(
+      [Deno.execPath(), "task", "--config", join(ROOT, "deno.json"), "cli", "inspect", "./store"],
+      { cwd: s.root },
+    );
+    assert.equal(viaTask.code, 0, viaTask.stderr);
+    assert.match(viaTask.stdout, new RegExp(`^store\\s+${join(s.root, "store")}$`, "m"));
+    assert.match(viaTask.stdout, /^events\s+4$/m);
+    const viaEnv = await cliIn({ cwd: ROOT, env: { INIT_CWD: s.root } }, "verify", "store");
+    assert.equal(viaEnv.code, 0, viaEnv.stderr);
+    assert.match(viaEnv.stdout, /^ok: 4 events checked/m);
+    const plain = await cliIn({ cwd: s.root }, "tail", "./store", "-n", "1");
+    assert.equal(plain.code, 0, plain.stderr);
+    assert.ok(plain.stdout.startsWith("#4 "), plain.stdout);
+    const missing = await cliIn({ cwd: ROOT, env: { INIT_CWD: s.root } }, "inspect", "./nope");
+    assertOneLineError(missing, 1, `no such directory: ${join(s.root, "nope")}`);
+  } finally {
+    cleanup(s);
+  }
+});
+
+Deno.test("cli: <store> arguments: paths against INIT_CWD, postgres:// URLs with ?schema=", () => {
+  assert.equal(resolveUserPath("./data", "/home/me"), "/home/me/data");
+  assert.equal(resolveUserPath("../data", "/home/me/app"), "/home/me/data");
+  assert.equal(resolveUserPath("/srv/data", "/home/me"), "/srv/data");
+  assert.equal(resolveUserPath("data", undefined), "data");
+  assert.deepEqual(parseTarget("./data", "/home/me"), {
+    kind: "dir",
+    dir: "/home/me/data",
+    label: "/home/me/data",
+  });
+  assert.deepEqual(
+    parseTarget("postgres://app:secret@db:5433/shop?schema=orders&sslmode=disable"),
+    {
+      kind: "postgres",
+      url: "postgres://app:secret@db:5433/shop?sslmode=disable",
+      schema: "orders",
+      label: "postgres://app@db:5433/shop?schema=orders",
+    },
+  );
+  const plain = parseTarget("postgresql://db/shop");
+  assert.equal(plain.kind === "postgres" && plain.schema, "batpak");
+  assert.equal(plain.label, "postgresql://db/shop?schema=batpak");
+  for (
+    const [arg, text] of [
+      ["postgres://db/shop?schema=Orders", "needs a PostgreSQL schema name"],
+      ["postgres://db/shop?schema=", "needs a PostgreSQL schema name"],
+      ["postgres://db/shop?schema=a&schema=b", "more than one 'schema='"],
+      ["postgres://[bad/shop", "not a valid URL"],
+    ]
+  ) {
+    assert.throws(
+      () => parseTarget(arg),
+      (e: Error) => e.name === "UsageError" && e.message.includes(text),
+      arg,
+    );
   }
 });
 
