@@ -15,7 +15,11 @@
  *   no crash can show a reused file under its old name;
  * - a file removed (or renamed over) while logical handles are open is
  *   tombstoned and freed on its last close, so no handle ever writes into a
- *   file that was handed to another path.
+ *   file that was handed to another path;
+ * - every sync handle is wrapped in its read-ahead window
+ *   (`_opfs_read_ahead.ts`) as it is opened, and the pool touches files only
+ *   through the wrapper, so no write, truncate or free can leave a stale
+ *   window behind.
  *
  * @module
  */
@@ -23,6 +27,13 @@
 import { IoError, StorageFullError, StoreLockedError } from "../core/errors.ts";
 import type { PoolDirectory, SyncHandle } from "./_opfs_backend.ts";
 import { translate } from "./_opfs_backend.ts";
+import {
+  READ_AHEAD_BYTES_DEFAULT,
+  READ_AHEAD_WINDOWS_DEFAULT,
+  ReadAhead,
+  type ReadAheadOptions,
+  type ReadAheadStats,
+} from "./_opfs_read_ahead.ts";
 import {
   decodeHeader,
   encodeSlot,
@@ -44,6 +55,8 @@ export interface PoolOptions {
    * each allocation. At least 1.
    */
   spares: number;
+  /** Read-ahead in front of each file's sync handle; default 8 windows of 64 KiB. */
+  readAhead?: ReadAheadOptions;
 }
 
 /** Counters of a pool, for diagnostics and tests. */
@@ -60,6 +73,8 @@ export interface PoolStats {
   exhausted: number;
   /** The last error of a background growth, if the last attempt failed. */
   growthError?: Error;
+  /** What the read-ahead served and read. */
+  readAhead: ReadAheadStats;
 }
 
 /** One physical file of the pool. */
@@ -179,10 +194,15 @@ export class Pool {
   #backgroundPending = false;
   #stats = { headerWrites: 0, grown: 0, exhausted: 0 };
   #growthError: Error | undefined;
+  readonly #readAhead: ReadAhead;
 
   private constructor(dir: PoolDirectory, options: PoolOptions) {
     this.dir = dir;
     this.#options = options;
+    this.#readAhead = new ReadAhead(
+      options.readAhead ??
+        { windowBytes: READ_AHEAD_BYTES_DEFAULT, windows: READ_AHEAD_WINDOWS_DEFAULT },
+    );
   }
 
   /**
@@ -207,7 +227,7 @@ export class Pool {
     const names = (await this.dir.list()).filter((n) => PHYSICAL_NAME.test(n)).sort();
     const files: PoolFile[] = [];
     for (const name of names) {
-      const handle = await this.dir.open(name, false);
+      const handle = this.#readAhead.wrap(await this.dir.open(name, false));
       if (this.#closed) {
         handle.close();
         throw new StoreLockedError(this.dir.label);
@@ -249,6 +269,7 @@ export class Pool {
       spares: this.#spares.length,
       ...this.#stats,
       ...(this.#growthError ? { growthError: this.#growthError } : {}),
+      readAhead: this.#readAhead.stats(),
     };
   }
 
@@ -435,7 +456,7 @@ export class Pool {
   async #grow(target: number): Promise<void> {
     while (!this.#closed && this.#spares.length < target) {
       const name = physicalName(this.#nextNumber++);
-      const handle = await this.dir.open(name, true);
+      const handle = this.#readAhead.wrap(await this.dir.open(name, true));
       if (this.#closed) {
         handle.close();
         return;

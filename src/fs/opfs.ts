@@ -28,6 +28,11 @@
  *   no free inode) and nothing is written; {@linkcode OpfsFileSystem.reserve}
  *   waits until a given number of spares is ready.
  *
+ * Reads: each physical file has a read-ahead window in front of its sync
+ * handle (see {@linkcode OpfsOpenOptions.readAheadBytes}), shared by every
+ * logical handle of the file and kept exact by every write and truncate
+ * through any of them; a pool holds a bounded number of windows.
+ *
  * Locking: the pool is exclusive to one worker. {@linkcode OpfsFileSystem.open}
  * takes a Web Lock named after the pool, and every sync access handle is an
  * exclusive lock on its file in any case; a second worker or tab gets
@@ -57,6 +62,12 @@ import { InvalidArgumentError, IoError } from "../core/errors.ts";
 import { openOpfsDirectory, type PoolDirectory, translate } from "./_opfs_backend.ts";
 import { encodePath, HEADER_BYTES, PATH_BYTES_MAX } from "./_opfs_header.ts";
 import { Pool, type PoolFile, type PoolStats, readFully, writeFully } from "./_opfs_pool.ts";
+import {
+  READ_AHEAD_BYTES_DEFAULT,
+  READ_AHEAD_BYTES_MAX,
+  READ_AHEAD_WINDOWS_DEFAULT,
+  type ReadAheadOptions,
+} from "./_opfs_read_ahead.ts";
 import { normalizePath, parentPath } from "./path.ts";
 import type { DirLock, FileHandle, FileInfo, FileSystem, OpenOptions } from "./types.ts";
 
@@ -90,6 +101,17 @@ export interface OpfsOpenOptions {
    * while the browser tears the old worker down.
    */
   lockWaitMs?: number;
+  /**
+   * Largest read-ahead window, bytes (default 64 KiB; 0 turns read-ahead
+   * off). Small reads on a sync access handle cost a few microseconds each
+   * whatever their size, so a read that misses fills a window from its
+   * position (a few KiB for random reads, growing while reads run forward)
+   * and later reads inside it are copies. Writes and truncates keep the
+   * windows exact. At most 16 MiB.
+   */
+  readAheadBytes?: number;
+  /** Read-ahead windows the pool holds at once (default 8): memory is `readAheadWindows × readAheadBytes`. */
+  readAheadWindows?: number;
 }
 
 const RW_FLAGS_DEFAULT: OpenOptions = { read: true };
@@ -255,9 +277,9 @@ export class OpfsFileSystem implements FileSystem {
     name: string = OPFS_NAME_DEFAULT,
     options: OpfsOpenOptions = {},
   ): Promise<OpfsFileSystem> {
-    const { spares, lockWaitMs } = checkOptions(name, options);
+    const { spares, lockWaitMs, readAhead } = checkOptions(name, options);
     const dir = await openOpfsDirectory(name, lockWaitMs);
-    return fromPool(await Pool.open(dir, { spares }));
+    return fromPool(await Pool.open(dir, { spares, readAhead }));
   }
 
   /** The OPFS directory of the pool, as `opfs:<name>`. */
@@ -468,13 +490,14 @@ export async function openOpfsOn(
   dir: PoolDirectory,
   options: OpfsOpenOptions = {},
 ): Promise<OpfsFileSystem> {
-  return fromPool(await Pool.open(dir, { spares: checkOptions("pool", options).spares }));
+  const { spares, readAhead } = checkOptions("pool", options);
+  return fromPool(await Pool.open(dir, { spares, readAhead }));
 }
 
 function checkOptions(
   name: string,
   options: OpfsOpenOptions,
-): { spares: number; lockWaitMs: number } {
+): { spares: number; lockWaitMs: number; readAhead: ReadAheadOptions } {
   if (
     typeof name !== "string" || name === "" || name === "." || name === ".." || /[/\\\0]/.test(name)
   ) {
@@ -495,7 +518,20 @@ function checkOptions(
       `options.lockWaitMs must be a non-negative number, got ${lockWaitMs}`,
     );
   }
-  return { spares, lockWaitMs };
+  const windowBytes = options.readAheadBytes ?? READ_AHEAD_BYTES_DEFAULT;
+  const windows = options.readAheadWindows ?? READ_AHEAD_WINDOWS_DEFAULT;
+  if (!Number.isSafeInteger(windowBytes) || windowBytes < 0 || windowBytes > READ_AHEAD_BYTES_MAX) {
+    throw new InvalidArgumentError(
+      `options.readAheadBytes must be an integer from 0 to ${READ_AHEAD_BYTES_MAX}, ` +
+        `got ${windowBytes}`,
+    );
+  }
+  if (!Number.isSafeInteger(windows) || windows < 1) {
+    throw new InvalidArgumentError(
+      `options.readAheadWindows must be a positive integer, got ${windows}`,
+    );
+  }
+  return { spares, lockWaitMs, readAhead: { windowBytes, windows } };
 }
 
 export type { PoolStats as OpfsPoolStats };

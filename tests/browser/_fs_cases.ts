@@ -84,6 +84,52 @@ export const FS_CASES: Readonly<Record<string, FsCase>> = {
     again.close();
   },
 
+  "small reads through one handle see every write and truncate through another": (fs, root) => {
+    // A reader and a writer of one file, as the store's segment reader and log writer are;
+    // the small reads at neighbouring positions are what a read cache would serve.
+    const path = join(root, "f");
+    const writer = fs.open(path, RW_CREATE);
+    const reader = fs.open(path, { read: true });
+    const model = new Uint8Array(40_000);
+    let size = 0;
+    // The reader has just read where each change lands.
+    const peek = (at: number) => reader.read(new Uint8Array(100), Math.max(0, at - 50));
+    const write = (at: number, length: number, value: number) => {
+      peek(at);
+      const data = new Uint8Array(length).fill(value);
+      writer.write(data, at);
+      model.set(data, at);
+      size = Math.max(size, at + length);
+    };
+    const check = (what: string, from: number) => {
+      for (let at = from; at < size + 300; at += 997) {
+        const buf = new Uint8Array(150);
+        const n = reader.read(buf, at);
+        equal(n, Math.max(0, Math.min(150, size - at)), `${what}: bytes read at ${at}`);
+        deepEqual([...buf.subarray(0, n)], [...model.subarray(at, at + n)], `${what}: at ${at}`);
+      }
+    };
+    write(0, 20_000, 1);
+    check("written", 0);
+    write(5_000, 3_000, 2);
+    check("overwritten", 4_950);
+    check("overwritten", 0);
+    peek(19_950);
+    write(19_000, 6_000, 3); // across the old end of the file
+    check("appended", 18_950);
+    peek(12_345);
+    writer.truncate(12_345);
+    model.fill(0, 12_345);
+    size = 12_345;
+    check("truncated", 12_295);
+    writer.truncate(16_000); // extended: zeros, not the bytes cut off before
+    size = 16_000;
+    check("extended", 12_295);
+    check("extended", 0);
+    writer.close();
+    reader.close();
+  },
+
   "readDir lists files and directories sorted": (fs, root) => {
     for (const name of ["b", "a", "c"]) fs.open(join(root, name), RW_CREATE).close();
     fs.mkdir(join(join(root, "sub"), "deeper"));
