@@ -44,7 +44,9 @@ export interface OpenRequest {
 
 /** The part of a worker's global scope used here. */
 export interface WorkerPort {
+  /** Send a message to the client. */
   postMessage(message: unknown): void;
+  /** Receive the client's messages. */
   addEventListener(type: "message", listener: (event: { data: unknown }) => void): void;
 }
 

@@ -67,6 +67,7 @@ import {
   READ_AHEAD_BYTES_MAX,
   READ_AHEAD_WINDOWS_DEFAULT,
   type ReadAheadOptions,
+  type ReadAheadStats,
 } from "./_opfs_read_ahead.ts";
 import { normalizePath, parentPath } from "./path.ts";
 import type { DirLock, FileHandle, FileInfo, FileSystem, OpenOptions } from "./types.ts";
@@ -534,4 +535,4 @@ function checkOptions(
   return { spares, lockWaitMs, readAhead: { windowBytes, windows } };
 }
 
-export type { PoolStats as OpfsPoolStats };
+export type { PoolStats as OpfsPoolStats, ReadAheadStats as OpfsReadAheadStats };
