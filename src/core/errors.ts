@@ -198,7 +198,9 @@ export class NotFoundError extends StoreError {
 }
 
 /**
- * Another `Store` (in this or another process) holds the directory lock.
+ * Another `Store` (in this or another process) holds the directory lock. In
+ * a browser (`OpfsFileSystem`, `BrowserStore`): another tab or worker of the
+ * origin has the store open, and the message says what to do about it.
  *
  * @example
  * ```ts
@@ -216,12 +218,15 @@ export class NotFoundError extends StoreError {
 export class StoreLockedError extends StoreError {
   /** The locked data directory. */
   readonly dataDir: string;
-  /** Build the error for `dataDir`. */
-  constructor(dataDir: string) {
+  /**
+   * Build the error for `dataDir`; `detail` says who holds it and what to
+   * do (default: another open Store, in this or another process: close it).
+   */
+  constructor(dataDir: string, detail?: string) {
     super(
       "STORE_LOCKED",
-      `store directory "${dataDir}" is locked by another open Store (this or another process); ` +
-        `close it first`,
+      `store directory "${dataDir}" is locked ` +
+        (detail ?? "by another open Store (this or another process); close it first"),
     );
     this.dataDir = dataDir;
   }

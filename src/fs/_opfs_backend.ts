@@ -124,6 +124,23 @@ export function opfsAvailable(): boolean {
 }
 
 /**
+ * The error for a pool another tab or worker holds: who has it, and the
+ * ways out (close it there, or wait for it).
+ * `waitedMs`: how long this open waited (`lockWaitMs`), 0 when it did not.
+ */
+export function lockedByAnotherContext(label: string, waitedMs: number): StoreLockedError {
+  return new StoreLockedError(
+    label,
+    `by another tab or worker of this origin${
+      waitedMs > 0 ? ` (still held after waiting ${waitedMs} ms)` : ""
+    }: the Origin Private File System lets one worker at a time hold a store. Close the ` +
+      `store there (BrowserStore.close() or OpfsFileSystem.close(); closing or reloading the ` +
+      `tab ends its worker), or open with lockWaitMs to wait until it is released (a reload ` +
+      `frees it a moment after the old page's worker ends)`,
+  );
+}
+
+/**
  * Take the cross-context lock of pool `name` with the Web Locks API: held
  * until `release` (or until this worker ends, when the browser frees it).
  * Resolves to the release function, or throws `StoreLockedError` when
@@ -147,7 +164,7 @@ async function takeWebLock(
       else reject(translate(err, "lock", label));
     });
   });
-  if (!(await granted)) throw new StoreLockedError(label);
+  if (!(await granted)) throw lockedByAnotherContext(label, waitMs);
   return release;
 }
 
@@ -177,18 +194,20 @@ export async function openOpfsDirectory(name: string, waitMs: number): Promise<P
     releaseLock();
     throw translate(err, "open", label);
   }
-  return new OpfsDirectory(dir, label, releaseLock);
+  return new OpfsDirectory(dir, label, releaseLock, waitMs);
 }
 
 class OpfsDirectory implements PoolDirectory {
   readonly label: string;
   #dir: DirectoryHandleLike;
   #releaseLock: (() => void) | undefined;
+  readonly #waitedMs: number;
 
-  constructor(dir: DirectoryHandleLike, label: string, releaseLock: () => void) {
+  constructor(dir: DirectoryHandleLike, label: string, releaseLock: () => void, waitedMs: number) {
     this.#dir = dir;
     this.label = label;
     this.#releaseLock = releaseLock;
+    this.#waitedMs = waitedMs;
   }
 
   async list(): Promise<string[]> {
@@ -214,7 +233,7 @@ class OpfsDirectory implements PoolDirectory {
     } catch (err) {
       // The file's exclusive lock: another context has the pool open.
       if (domName(err) === "NoModificationAllowedError") {
-        throw new StoreLockedError(this.label);
+        throw lockedByAnotherContext(this.label, this.#waitedMs);
       }
       throw translate(err, "open", path);
     }

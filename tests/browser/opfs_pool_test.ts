@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { IoError, StorageFullError, StoreLockedError } from "../../src/core/errors.ts";
 import { HEADER_BYTES, PATH_BYTES_MAX, SLOT_BYTES } from "../../src/fs/_opfs_header.ts";
+import { lockedByAnotherContext } from "../../src/fs/_opfs_backend.ts";
 import { openOpfsOn, OpfsFileSystem } from "../../src/fs/opfs.ts";
 import { FS_CASES, ioError } from "./_fs_cases.ts";
 import { MemoryOrigin } from "./_memory_pool.ts";
@@ -219,4 +220,24 @@ Deno.test("OPFS pool: bad paths and options are typed errors", async () => {
   fs.close();
   await assert.rejects(OpfsFileSystem.open("a/b"), ioError("invalid_path"));
   await assert.rejects(OpfsFileSystem.open("ok"), ioError("io"), "Deno has no OPFS");
+});
+
+Deno.test("OPFS: the lock error of another tab says who holds the store and what to do", () => {
+  const now = lockedByAnotherContext("opfs:notes", 0);
+  assert.ok(now instanceof StoreLockedError);
+  assert.equal(now.code, "STORE_LOCKED");
+  assert.equal(now.dataDir, "opfs:notes");
+  assert.match(now.message, /^store directory "opfs:notes" is locked by another tab or worker/);
+  assert.match(now.message, /BrowserStore\.close\(\) or OpfsFileSystem\.close\(\)/);
+  assert.match(now.message, /lockWaitMs/);
+  assert.doesNotMatch(now.message, /still held/);
+  assert.match(
+    lockedByAnotherContext("opfs:notes", 2_000).message,
+    /still held after waiting 2000 ms/,
+  );
+  // Elsewhere the message is the one it always was.
+  assert.match(
+    new StoreLockedError("/db").message,
+    /another open Store \(this or another process\)/,
+  );
 });
