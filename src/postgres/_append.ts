@@ -56,6 +56,7 @@ import {
 } from "./_engine.ts";
 import { constraintOf, isConnectionLoss, SQLSTATE, sqlState, storeErrorOf } from "./_errors.ts";
 import { inTransaction, TransactionError, type Tx } from "./_tx.ts";
+import { transactionIdsBehind } from "./_xid.ts";
 import type { PreparedItem } from "./_validate.ts";
 
 /** Positions per transaction: a batch has at most this many items (`BATCH_ITEMS_MAX`). */
@@ -79,6 +80,12 @@ export interface AppendContext {
   readonly where: string;
   readonly table: string;
   readonly xidBase: bigint;
+  /**
+   * The highest transaction id this client knows the store used (at
+   * connect, or committed since): a transaction that starts later must get
+   * a higher one (see `_xid.ts`).
+   */
+  xidFloor(): bigint;
   readonly ids: IdGenerator;
   /** Event timestamps (epoch ms). */
   readonly clock: () => number;
@@ -357,12 +364,16 @@ async function readAndDecide(
   const keys = [...new Set(all.filter((p) => p.key !== null).map((p) => p.key!))];
   const scopes = [...new Set(all.filter((p) => p.fence).map((p) => p.scope))];
   const leaseNow = ctx.leaseNow();
+  // Read before append_begin takes this transaction's id: whatever committed by then has a lower one.
+  const floor = ctx.xidFloor();
   const [{ state }] = await tx`
     SELECT append_begin(${entities}::text[], ${keys}::text[], ${scopes}::text[],
       ${typeof leaseNow === "number" ? leaseNow : null}::float8,
       ${entities.length > ENTITY_LOCKS_MAX}) AS state`.execute();
   const begun = state as BeginState;
   const xid = BigInt(begun.xid);
+  // The server's ids went back (a restored copy behind the same URL): refuse, before writing.
+  if (xid <= floor) throw transactionIdsBehind(ctx.schema, ctx.where, xid, floor);
   const used = new Map<string, KeyUse>();
   for (const [key, entity, kind, id, seq, g, hash] of begun.keys ?? []) {
     used.set(key, {

@@ -39,6 +39,12 @@
  *   every event and checks it.
  * - **Leases** use the server's clock unless `clock` is given; fences and
  *   cursor positions live in tables, not in the event log.
+ * - **Copy a store physically** (`pg_basebackup`, replication,
+ *   `pg_upgrade`): positions come from transaction ids, which a logical
+ *   dump and restore into another cluster sends back to the beginning.
+ *   `connect` (and a connected client's next append) refuses such a copy
+ *   with an `InvalidArgumentError` naming the remedy: `pg_resetwal -x N` on
+ *   the new cluster before its first start, then restore.
  *
  * @example
  * ```ts ignore

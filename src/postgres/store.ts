@@ -42,6 +42,7 @@ import {
   prepareItem,
 } from "./_validate.ts";
 import { verifyEvents } from "./_verify.ts";
+import { checkTransactionIds } from "./_xid.ts";
 import { migrate, requireSchema, SCHEMA_VERSION } from "./migrations.ts";
 import { type PostgresStoreOptions, resolveOptions, type Settings } from "./options.ts";
 
@@ -145,6 +146,8 @@ export class PostgresStore implements EventStore {
   readonly #s: Settings;
   readonly #sql: Sql;
   readonly #xidBase: bigint;
+  /** The highest transaction id the store had used at connect (see `_xid.ts`). */
+  readonly #xidFloor: bigint;
   readonly #ids = new IdGenerator();
   readonly #hub: WakeHub;
   readonly #projections = new ProjectionCache();
@@ -160,10 +163,11 @@ export class PostgresStore implements EventStore {
   #notifyAgain = false;
   readonly #committer: GroupCommitter;
 
-  private constructor(s: Settings, sql: Sql, xidBase: bigint) {
+  private constructor(s: Settings, sql: Sql, xidBase: bigint, xidFloor: bigint) {
     this.#s = s;
     this.#sql = sql;
     this.#xidBase = xidBase;
+    this.#xidFloor = xidFloor;
     this.#channel = `batpak_${s.schema}`.slice(0, CHANNEL_BYTES_MAX);
     this.#table = `${s.schema}.events`;
     this.#hub = new WakeHub(sql, this.#channel, s.pollIntervalMs);
@@ -203,10 +207,13 @@ export class PostgresStore implements EventStore {
       },
     });
     let xidBase: bigint;
+    let xidFloor: bigint;
     try {
       xidBase = s.create
         ? await migrate(sql, s.schema)
         : await requireSchema(sql, s.schema, s.where);
+      // A schema restored into another cluster: its transaction ids went back (see _xid.ts).
+      xidFloor = await checkTransactionIds(sql, s.schema, xidBase, s.where);
     } catch (e) {
       await sql.end({ timeout: 1 }).catch(() => {});
       throw storeErrorOf(
@@ -215,7 +222,7 @@ export class PostgresStore implements EventStore {
         s.where,
       );
     }
-    return new PostgresStore(s, sql, xidBase);
+    return new PostgresStore(s, sql, xidBase, xidFloor);
   }
 
   /** The PostgreSQL schema holding this store. */
@@ -257,6 +264,10 @@ export class PostgresStore implements EventStore {
       where: this.#s.where,
       table: this.#table,
       xidBase: this.#xidBase,
+      xidFloor: () =>
+        this.#lastXid !== undefined && this.#lastXid > this.#xidFloor
+          ? this.#lastXid
+          : this.#xidFloor,
       ids: this.#ids,
       clock: this.#s.clock ?? Date.now,
       leaseNow: this.#leaseNow,
