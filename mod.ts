@@ -53,6 +53,7 @@ export type {
   Fence,
   Freshness,
   IndexEntry,
+  LifecycleSummary,
   OpenReport,
   ReadOptions,
   ReadStreamOptions,
@@ -63,6 +64,8 @@ export type {
 } from "./src/core/types.ts";
 export type { Ownership } from "./src/ownership/ownership.ts";
 export type { StoreConfig, SyncConfig } from "./src/engine/settings.ts";
+export type { RetentionPolicy } from "./src/core/lifecycle.ts";
+export type { CompactOptions, CompactReport } from "./src/ops/compact.ts";
 
 // Errors: every one a StoreError with a stable code
 export {
@@ -86,6 +89,7 @@ export {
   StoreError,
   type StoreErrorCode,
   StoreLockedError,
+  StreamDeletedError,
   WriterPoisonedError,
 } from "./src/core/errors.ts";
 

@@ -79,13 +79,14 @@ export const inspect: Command = {
     let summary;
     try {
       const d = store.diagnostics();
-      const all = Region.all();
+      const all = Region.all().withSystem(); // the log's first and last events, whatever they are
       const first = store.queryAfter(all, 0, 1)[0]?.timestampMs;
       const last = store.queryAfter(all, Math.max(0, d.events - 1), 1)[0]?.timestampMs;
       summary = {
         dir,
         events: d.events,
         entities: d.entities,
+        lifecycle: d.lifecycle,
         firstTimestampMs: first,
         lastTimestampMs: last,
         openReport: d.openReport,
@@ -118,6 +119,14 @@ export const inspect: Command = {
         r.truncatedBytes === 0 ? "none" : `cut ${r.truncatedBytes} bytes from the last segment`,
       ],
     ];
+    const l = summary.lifecycle;
+    rows.push([
+      "lifecycle",
+      `${formatCount(l.deletedStreams)} deleted stream(s) (tombstones), ` +
+      `${formatCount(l.truncatedStreams)} truncated, ${formatCount(l.retentionPolicies)} ` +
+      `retention polic${l.retentionPolicies === 1 ? "y" : "ies"}, ` +
+      `${formatCount(l.redactedEvents)} redacted event(s)`,
+    ]);
     for (const why of r.rejectedSidecars) rows.push(["rejected sidecar", why]);
     io.out(renderTable(rows));
     io.out("\nfiles\n");

@@ -8,6 +8,7 @@
  * deno task cli verify ./data --json  # re-read every frame; exit 1 on problems
  * deno task cli tail ./data --prefix account: -n 20
  * deno task cli dump ./data --entity account:42
+ * deno task cli compact ./data       # erase deleted and redacted payloads
  * deno task cli inspect 'postgres://app@db:5432/app?schema=shop'
  * deno task cli harness --seed 7
  * deno task cli gates
@@ -36,6 +37,7 @@
 import { StoreError } from "../../mod.ts";
 import { CliError, type Command, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from "./_args.ts";
 import { type CliIo, processIo } from "./_output.ts";
+import { compact } from "./compact.ts";
 import { dump } from "./dump.ts";
 import { gates } from "./gates.ts";
 import { harness } from "./harness.ts";
@@ -45,7 +47,7 @@ import { verify } from "./verify.ts";
 
 export type { CliIo } from "./_output.ts";
 
-const COMMANDS: readonly Command[] = [inspect, verify, tail, dump, harness, gates];
+const COMMANDS: readonly Command[] = [inspect, verify, tail, dump, compact, harness, gates];
 
 const COMMAND_NAMES = COMMANDS.map((c) => c.name).join(", ");
 

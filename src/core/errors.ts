@@ -137,6 +137,37 @@ export class ReservedKindError extends StoreError {
 }
 
 /**
+ * The entity's stream was deleted (`Store.deleteStream`): a
+ * deletion is final, so appending to it (with or without
+ * `expectedSequence`) is refused. Its last sequence stays readable through
+ * `lastSequence`.
+ *
+ * @example
+ * ```ts
+ * import { Coordinate, EventKind, Store, StreamDeletedError } from "@seed/batpak";
+ * const store = Store.open(Deno.makeTempDirSync());
+ * const coord = new Coordinate("acct:1", "bank");
+ * store.append(coord, EventKind.custom(1, 1), {});
+ * store.deleteStream("acct:1");
+ * try {
+ *   store.append(coord, EventKind.custom(1, 1), {});
+ * } catch (e) {
+ *   if (e instanceof StreamDeletedError) console.log(e.code, e.entity); // STREAM_DELETED acct:1
+ * }
+ * store.close();
+ * ```
+ */
+export class StreamDeletedError extends StoreError {
+  /** The deleted entity. */
+  readonly entity: string;
+  /** Build the error. */
+  constructor(entity: string, detail = "appends to it are refused") {
+    super("STREAM_DELETED", `entity "${entity}" was deleted: ${detail}`);
+    this.entity = entity;
+  }
+}
+
+/**
  * `expectedSequence` did not match the entity's last sequence.
  *
  * @example

@@ -168,6 +168,11 @@ export interface StoredEvent extends IndexEntry {
   prevHash: string;
   /** Hex BLAKE3 of this event's encoded body (which includes `prevHash`). */
   eventHash: string;
+  /**
+   * Present (`true`) when the payload was redacted (`Store.redact`): `payload`
+   * is then `undefined`, the rest of the event and its hashes are kept.
+   */
+  redacted?: true;
 }
 
 /**
@@ -332,6 +337,33 @@ export interface Diagnostics {
   events: number;
   /** Distinct entities. */
   entities: number;
+  /** What deletions, truncations, retention policies and redactions are in force. */
+  lifecycle: LifecycleSummary;
+}
+
+/**
+ * Counts of the lifecycle changes in force in a store (see `Store.deleteStream`,
+ * `truncateBefore`, `setRetention`, `redact`).
+ *
+ * @example
+ * ```ts
+ * import { Coordinate, EventKind, type LifecycleSummary, Store } from "@seed/batpak";
+ * using store = Store.open(Deno.makeTempDirSync());
+ * store.append(new Coordinate("a", "s"), EventKind.custom(1, 1), 1);
+ * store.deleteStream("a");
+ * const l: LifecycleSummary = store.diagnostics().lifecycle;
+ * console.log(l.deletedStreams, l.redactedEvents); // 1 0
+ * ```
+ */
+export interface LifecycleSummary {
+  /** Deleted streams (entities). */
+  deletedStreams: number;
+  /** Streams truncated before some sequence. */
+  truncatedStreams: number;
+  /** Scopes with a retention policy. */
+  retentionPolicies: number;
+  /** Redacted events. */
+  redactedEvents: number;
 }
 
 /**

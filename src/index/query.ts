@@ -188,14 +188,23 @@ class MergeHeap {
 
 /**
  * Global sequences of the events in `region` with `globalSequence > after`,
- * at most `limit`, ascending.
+ * at most `limit`, ascending. `hidden`, when given, leaves out the events it
+ * is true for (deleted, truncated, expired: `src/read/visibility.ts`); the
+ * limit counts only the events returned.
  */
-export function queryIndex(index: Index, region: Region, after: number, limit: number): number[] {
+export function queryIndex(
+  index: Index,
+  region: Region,
+  after: number,
+  limit: number,
+  hidden?: (g: number) => boolean,
+): number[] {
   const out: number[] = [];
   if (limit <= 0 || after >= index.count) return out;
   const kindFiltered = region.kinds !== undefined || region.category !== undefined;
   const dropSystem = !includesSystem(region);
   const keep = (g: number): boolean => {
+    if (hidden !== undefined && hidden(g)) return false;
     if (!kindFiltered && !dropSystem) return true;
     const kind = index.kindOf(g);
     if (dropSystem && (kind >>> CATEGORY_SHIFT) === SYSTEM_CATEGORY) return false;

@@ -348,6 +348,20 @@ export class LogWriter implements LogEnd {
     this.#onRotate(next, sealedSize);
   }
 
+  /**
+   * Seal the active segment now (when it holds any frame) and continue in a
+   * new one, so that everything written so far is in sealed segments
+   * (compaction rewrites only those). Throws when the new segment cannot be
+   * created.
+   */
+  seal(): void {
+    this.assertWritable();
+    if (this.size === SEGMENT_HEADER_BYTES) return;
+    const before = this.segment;
+    this.#rotate(0);
+    if (this.segment === before) throw this.rotationError!;
+  }
+
   /** Room for `bytes` in the write buffer; returns the index to write at. */
   #reserve(bytes: number): number {
     if (this.#bufLen + bytes > this.#buf.length) {

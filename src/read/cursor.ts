@@ -21,8 +21,8 @@ import { InvalidArgumentError, StoreClosedError } from "../core/errors.ts";
 import type { Region } from "../core/region.ts";
 import type { Cursor, StoredEvent } from "../core/types.ts";
 import { COORDINATE_BYTES_MAX } from "../core/coordinate.ts";
-import { queryIndex } from "../index/query.ts";
 import { type EventSource, readEvents, readPage } from "./events.ts";
+import { queryVisible } from "./visibility.ts";
 
 /** Events a cursor reads ahead in one go for `poll()`. */
 export const CURSOR_PAGE_EVENTS = 256;
@@ -56,6 +56,8 @@ export class GuaranteedCursor implements Cursor {
   /** Events read ahead of the position, not yet delivered (a bounded page). */
   #ahead: StoredEvent[] = [];
   #next = 0;
+  /** The lifecycle version the page was read at: a deletion since drops it (takes effect at once). */
+  #aheadVersion = -1;
 
   constructor(source: EventSource, region: Region, after: number) {
     this.#s = source;
@@ -75,15 +77,24 @@ export class GuaranteedCursor implements Cursor {
   /** The next event of the region, or `undefined` when caught up. */
   poll(): StoredEvent | undefined {
     this.#assertOpen();
+    this.#dropStalePage();
     if (this.#next === this.#ahead.length) {
-      const gs = queryIndex(this.#s.index, this.#region, this.#position, CURSOR_PAGE_EVENTS);
+      const gs = queryVisible(this.#s, this.#region, this.#position, CURSOR_PAGE_EVENTS);
       this.#ahead = readPage(this.#s, gs, 0, CURSOR_PAGE_EVENTS, CURSOR_PAGE_BYTES);
+      this.#aheadVersion = this.#s.lifecycle.version;
       this.#next = 0;
       if (this.#ahead.length === 0) return undefined;
     }
     const event = this.#ahead[this.#next++];
     this.#position = event.globalSequence;
     return event;
+  }
+
+  #dropStalePage(): void {
+    if (this.#next < this.#ahead.length && this.#aheadVersion !== this.#s.lifecycle.version) {
+      this.#ahead = [];
+      this.#next = 0;
+    }
   }
 
   /** Up to `max` next events of the region, in order; empty when caught up. */
@@ -94,11 +105,12 @@ export class GuaranteedCursor implements Cursor {
       );
     }
     this.#assertOpen();
+    this.#dropStalePage();
     const ready = Math.min(max, this.#ahead.length - this.#next);
     let events = this.#ahead.slice(this.#next, this.#next + ready);
     if (ready < max) {
       const from = ready > 0 ? events[ready - 1].globalSequence : this.#position;
-      const more = readEvents(this.#s, queryIndex(this.#s.index, this.#region, from, max - ready));
+      const more = readEvents(this.#s, queryVisible(this.#s, this.#region, from, max - ready));
       events = ready > 0 ? events.concat(more) : more;
       this.#ahead = [];
       this.#next = 0;

@@ -19,6 +19,7 @@ import { HASH_BYTES } from "../core/hash.ts";
 import type { EventId } from "../core/ids.ts";
 import type { EventKind } from "../core/kind.ts";
 import { PayloadDecodeError, type PayloadDecoder } from "../core/payload.ts";
+import type { LifecycleState } from "../core/lifecycle.ts";
 import type { StoredEvent } from "../core/types.ts";
 import { type Index, PAGE_BITS, PAGE_ROWS } from "../index/index.ts";
 import { type EventHeader, ID_BYTES, newHeader, PREV_LINK_BYTES } from "../log/event_codec.ts";
@@ -26,6 +27,7 @@ import { readEventFrame } from "../log/frames.ts";
 import type { SegmentReader } from "../log/reader.ts";
 import { segmentName } from "../log/segment.ts";
 import type { LogEnd } from "../log/writer.ts";
+import type { Visibility } from "../index/visibility.ts";
 
 /** What the read side needs of a store: its index, the log, and its append notifications. */
 export interface EventSource {
@@ -41,6 +43,10 @@ export interface EventSource {
   readonly text: EventText;
   /** True once the store is closed. */
   readonly closed: boolean;
+  /** What is deleted, truncated, retained or redacted. */
+  readonly lifecycle: LifecycleState;
+  /** This store's cache of what the lifecycle state hides. */
+  readonly visibility: Visibility;
   /** Call `listener` after every append; returns the unsubscribe function. */
   onAppend(listener: () => void): () => void;
   /** The store's clock, checked. */
@@ -231,7 +237,9 @@ function decodeFrame(
     );
   }
   let payload: unknown;
-  if (!h.erased) {
+  const redactions = s.lifecycle.redacted;
+  const redacted = h.erased || (redactions.size > 0 && redactions.has(g));
+  if (!redacted) {
     try {
       payload = s.decoder.decode(buf, h.payloadAt, h.payloadEnd);
     } catch (e) {
@@ -265,6 +273,7 @@ function decodeFrame(
   };
   if (h.correlationAt >= 0) event.correlationId = s.text.id(buf, h.correlationAt);
   if (h.causationAt >= 0) event.causationId = s.text.id(buf, h.causationAt);
+  if (redacted) event.redacted = true;
   return event;
 }
 

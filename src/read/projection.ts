@@ -17,14 +17,19 @@ import { isEventKind } from "../core/kind.ts";
 
 import type { EventSourced, Freshness, StoredEvent } from "../core/types.ts";
 import { type EventSource, forEachEvent } from "./events.ts";
+import { visiblePostings } from "./visibility.ts";
 
 /** Cached states kept per projection object (least recently used evicted). */
 export const PROJECTION_CACHE_ENTITIES_MAX = 4096;
 
 interface Cached {
   state: unknown;
-  /** Events of the entity's stream folded so far. */
+  /** Global sequence of the last event of the entity's stream folded so far (0: none). */
   upto: number;
+  /** The first event it folded, and the lifecycle version then: either changed (a
+   * truncation, deletion or expiry hid events already folded) → fold afresh. */
+  first: number;
+  version: number;
   /** True once a relevant event was applied. */
   relevant: boolean;
   /** Clock time of the last catch-up, ms. */
@@ -60,6 +65,18 @@ function staleLimitMs(freshness: unknown): number {
   return ms;
 }
 
+/** First position in the ascending `gs` whose value is above `g`. */
+function firstAbove(gs: Uint32Array, g: number): number {
+  let lo = 0;
+  let hi = gs.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (gs[mid] <= g) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 /** Projection states of one store. */
 export class ProjectionCache {
   readonly #cache = new WeakMap<EventSourced<unknown>, Map<string, Cached>>();
@@ -92,37 +109,44 @@ export class ProjectionCache {
     let perEntity = this.#cache.get(p);
     if (!perEntity) this.#cache.set(p, perEntity = new Map());
     const now = s.now();
+    const version = s.lifecycle.version;
     const cached = perEntity.get(entity);
     if (cached) {
       // Re-insert: Map order is the LRU order.
       perEntity.delete(entity);
       perEntity.set(entity, cached);
-      if (staleMs >= 0 && now - cached.atMs <= staleMs) {
+      if (staleMs >= 0 && now - cached.atMs <= staleMs && cached.version === version) {
         return cached.relevant ? cached.state as T : undefined;
       }
     }
-    const postings = index.entities.postings[eid];
-    const from = cached?.upto ?? 0;
-    const to = postings.length;
-    if (cached && from === to) {
-      cached.atMs = now;
-      return cached.relevant ? cached.state as T : undefined;
+    const visible = visiblePostings(s, eid);
+    const first = visible.length > 0 ? visible[0] : 0;
+    const reuse = cached?.version === version && cached.first === first ? cached : undefined;
+    let from = 0;
+    if (reuse) {
+      from = firstAbove(visible, reuse.upto);
+      if (from === visible.length) {
+        reuse.atMs = now;
+        return reuse.relevant ? reuse.state as T : undefined;
+      }
     }
-    let gs: ArrayLike<number> = postings.items;
+    const to = visible.length;
+    const upto = to > 0 ? visible[to - 1] : 0;
+    let gs: ArrayLike<number> = visible;
     let start = from;
     let end = to;
     if (kinds) {
       const wanted: number[] = [];
       for (let i = from; i < to; i++) {
-        const g = postings.items[i];
+        const g = visible[i];
         if (kinds.has(index.kindOf(g))) wanted.push(g);
       }
       gs = wanted;
       start = 0;
       end = wanted.length;
     }
-    let state = cached ? cached.state : projection.initial();
-    const relevant = (cached?.relevant ?? false) || end > start;
+    let state = reuse ? reuse.state : projection.initial();
+    const relevant = (reuse?.relevant ?? false) || end > start;
     try {
       forEachEvent(s, gs, start, end, (event: StoredEvent) => {
         state = projection.apply(state as T, event);
@@ -132,7 +156,7 @@ export class ProjectionCache {
       perEntity.delete(entity);
       throw e;
     }
-    perEntity.set(entity, { state, upto: to, relevant, atMs: now });
+    perEntity.set(entity, { state, upto, first, version, relevant, atMs: now });
     if (perEntity.size > PROJECTION_CACHE_ENTITIES_MAX) {
       perEntity.delete(perEntity.keys().next().value!);
     }

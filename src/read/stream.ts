@@ -10,6 +10,7 @@ import { describeValue } from "../core/describe.ts";
 import { InvalidArgumentError } from "../core/errors.ts";
 import type { ReadStreamOptions, StoredEvent } from "../core/types.ts";
 import { type EventSource, readEvents } from "./events.ts";
+import { visiblePostings } from "./visibility.ts";
 
 function bad(what: string, expected: string, found: unknown): never {
   throw new InvalidArgumentError(
@@ -40,13 +41,37 @@ export function readStream(
   const limit = maxCount ?? Infinity;
   const id = s.index.entities.lookup(entity);
   if (id < 0) return [];
-  const postings = s.index.entities.postings[id];
-  const last = postings.length;
-  if (direction === "forwards") {
-    const start = Math.min((from ?? 1) - 1, last);
-    return readEvents(s, postings.items, start, Math.min(last, start + limit));
+  const gs = visiblePostings(s, id);
+  const all = s.index.entities.postings[id].length;
+  // Nothing hidden: sequence n is at position n - 1. Otherwise (truncated, expired, deleted)
+  // positions are found by sequence, by binary search over the visible postings.
+  if (gs.length === all) {
+    if (direction === "forwards") {
+      const start = Math.min((from ?? 1) - 1, all);
+      return readEvents(s, gs, start, Math.min(all, start + limit));
+    }
+    const top = Math.min(from ?? all, all);
+    return readEvents(s, gs, Math.max(0, top - limit), top).reverse();
   }
-  const top = Math.min(from ?? last, last);
-  const start = Math.max(0, top - limit);
-  return readEvents(s, postings.items, start, top).reverse();
+  const seqOf = (k: number) => {
+    const [page, r] = s.index.row(gs[k]);
+    return page.seq[r];
+  };
+  // First position whose sequence is ≥ n.
+  const atOrAfter = (n: number) => {
+    let lo = 0;
+    let hi = gs.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (seqOf(mid) < n) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  };
+  if (direction === "forwards") {
+    const start = atOrAfter(from ?? 1);
+    return readEvents(s, gs, start, Math.min(gs.length, start + limit));
+  }
+  const top = from === undefined ? gs.length : atOrAfter(from + 1);
+  return readEvents(s, gs, Math.max(0, top - limit), top).reverse();
 }

@@ -22,9 +22,9 @@ import { describeValue } from "../core/describe.ts";
 import { InvalidArgumentError } from "../core/errors.ts";
 import type { Region } from "../core/region.ts";
 import type { StoredEvent, SubscribeOptions } from "../core/types.ts";
-import { queryIndex } from "../index/query.ts";
 import { checkPosition } from "./cursor.ts";
 import { type EventSource, readPage } from "./events.ts";
+import { queryVisible } from "./visibility.ts";
 
 /** Most events read from the log per page. */
 export const SUBSCRIPTION_PAGE_EVENTS = 256;
@@ -41,6 +41,7 @@ class Subscription implements AsyncIterator<StoredEvent, undefined> {
   #position: number;
   #page: StoredEvent[] = [];
   #next = 0;
+  #pageVersion = -1;
   #finished = false;
   /** Wakes the pending wait, if any; also called by return(). */
   #wake: (() => void) | undefined;
@@ -70,9 +71,10 @@ class Subscription implements AsyncIterator<StoredEvent, undefined> {
 
   /** Fill the page with the next events after the position; false when caught up. */
   #fill(): boolean {
-    const gs = queryIndex(this.#s.index, this.#region, this.#position, SUBSCRIPTION_PAGE_EVENTS);
+    const gs = queryVisible(this.#s, this.#region, this.#position, SUBSCRIPTION_PAGE_EVENTS);
     if (gs.length === 0) return false;
     this.#page = readPage(this.#s, gs, 0, SUBSCRIPTION_PAGE_EVENTS, SUBSCRIPTION_PAGE_BYTES);
+    this.#pageVersion = this.#s.lifecycle.version;
     this.#next = 0;
     return true;
   }
@@ -96,6 +98,10 @@ class Subscription implements AsyncIterator<StoredEvent, undefined> {
   async #step(): Promise<IteratorResult<StoredEvent, undefined>> {
     for (;;) {
       if (this.#stopped()) return DONE;
+      if (this.#next < this.#page.length && this.#pageVersion !== this.#s.lifecycle.version) {
+        this.#page = []; // a deletion since the page was read takes effect at once
+        this.#next = 0;
+      }
       if (this.#next < this.#page.length) {
         const event = this.#page[this.#next++];
         this.#position = event.globalSequence;

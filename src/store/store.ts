@@ -35,7 +35,6 @@ import { resolveConfig, type StoreConfig } from "../engine/settings.ts";
 import { refreshFollower } from "../engine/tail.ts";
 import { defaultFileSystem } from "../fs/default.ts";
 import type { Denial } from "../gate/denial.ts";
-import { queryIndex } from "../index/query.ts";
 import { snapshotStore } from "../ops/snapshot.ts";
 import { verifyStore } from "../ops/verify.ts";
 import { type Ownership, OwnershipImpl } from "../ownership/ownership.ts";
@@ -43,9 +42,13 @@ import { checkCursorName, checkPosition, GuaranteedCursor } from "../read/cursor
 import { type EventSource, EventText, readEvents, readOne } from "../read/events.ts";
 import { ProjectionCache } from "../read/projection.ts";
 import { subscribe } from "../read/subscription.ts";
+import { hiddenNow, queryVisible, Visibility, visiblePostings } from "../read/visibility.ts";
 import { appendOne } from "../write/append.ts";
 import { appendBatch } from "../write/batch.ts";
 import { appendDenial } from "../write/denial.ts";
+import { deleteStream, redact, setRetention, truncateBefore } from "../write/lifecycle.ts";
+import { type CompactOptions, type CompactReport, compactStore } from "../ops/compact.ts";
+import type { RetentionPolicy } from "../core/lifecycle.ts";
 import { readStream } from "../read/stream.ts";
 import type { StoreReader } from "./reader.ts";
 
@@ -123,6 +126,10 @@ export class Store implements StoreReader {
       get closed() {
         return engine.closed;
       },
+      get lifecycle() {
+        return engine.system.lifecycle;
+      },
+      visibility: new Visibility(),
       onAppend: (listener) => engine.onAppend(listener),
       now: () => engine.now(),
     };
@@ -218,6 +225,10 @@ export class Store implements StoreReader {
     this.#e.assertOpen();
     const g = this.#e.index.findId(requireId("get: id", id));
     if (g === 0) throw new NotFoundError(`no event with id ${id}`);
+    if (hiddenNow(this.#source)?.(g)) {
+      const why = Visibility.reason(this.#e.index, this.#e.system.lifecycle, g, this.#e.now());
+      throw new NotFoundError(`event ${id} is no longer returned: ${why}`);
+    }
     return readOne(this.#source, g);
   }
 
@@ -227,9 +238,9 @@ export class Store implements StoreReader {
     const index = this.#e.index;
     const id = index.entities.lookup(entityArg("stream", entity));
     if (id < 0) return [];
-    const postings = index.entities.postings[id];
-    const out: IndexEntry[] = new Array(postings.length);
-    for (let i = 0; i < postings.length; i++) out[i] = index.entry(postings.items[i]);
+    const gs = visiblePostings(this.#source, id);
+    const out: IndexEntry[] = new Array(gs.length);
+    for (let i = 0; i < gs.length; i++) out[i] = index.entry(gs[i]);
     return out;
   }
 
@@ -283,7 +294,7 @@ export class Store implements StoreReader {
   ): number[] {
     const r = regionArg(where, region);
     const a = count(`${where}: ${afterName}`, after);
-    return queryIndex(this.#e.index, r, a, count(`${where}: limit`, limit));
+    return queryVisible(this.#source, r, a, count(`${where}: limit`, limit));
   }
 
   /**
@@ -343,6 +354,127 @@ export class Store implements StoreReader {
   ): T | undefined {
     this.#e.assertOpen();
     return this.#projections.project(this.#source, entity, projection, freshness);
+  }
+
+  // ---------------------------------------------------------------- lifecycle
+
+  /**
+   * Delete `entity`'s stream, for good: from now on no read returns its
+   * events (`get` throws {@linkcode NotFoundError}; `stream`, `readStream`,
+   * `query`, cursors, subscriptions and projections leave them out),
+   * {@linkcode Store.lastSequence} keeps its last sequence, and appending to
+   * it throws `StreamDeletedError` (a retry of an earlier append by
+   * its idempotency key still returns the first receipt). Durable when it
+   * returns (a system event, fsynced). {@linkcode Store.compact} then erases
+   * the payloads from the files. Deleting again does nothing.
+   *
+   * @example
+   * ```ts
+   * import { Coordinate, EventKind, Store } from "@seed/batpak";
+   * using store = Store.open(Deno.makeTempDirSync());
+   * store.append(new Coordinate("user:7", "crm"), EventKind.custom(1, 1), { email: "a@b.c" });
+   * store.deleteStream("user:7");
+   * console.log(store.readStream("user:7").length, store.lastSequence("user:7")); // 0 1
+   * ```
+   */
+  deleteStream(entity: string): void {
+    this.#e.assertOpen();
+    deleteStream(this.#e, entity);
+  }
+
+  /**
+   * Stop returning `entity`'s events with a sequence below `sequence` (from
+   * 1 to its last sequence + 1; a lower value than an earlier truncation
+   * does nothing). Appends continue at `lastSequence + 1`. Durable when it
+   * returns; {@linkcode Store.compact} erases the payloads.
+   *
+   * @example
+   * ```ts
+   * import { Coordinate, EventKind, Store } from "@seed/batpak";
+   * using store = Store.open(Deno.makeTempDirSync());
+   * const c = new Coordinate("log:1", "ops");
+   * for (let i = 1; i <= 5; i++) store.append(c, EventKind.custom(1, 1), { i });
+   * store.truncateBefore("log:1", 4);
+   * console.log(store.readStream("log:1").map((e) => e.sequence)); // [ 4, 5 ]
+   * ```
+   */
+  truncateBefore(entity: string, sequence: number): void {
+    this.#e.assertOpen();
+    truncateBefore(this.#e, entity, sequence);
+  }
+
+  /**
+   * Set `scope`'s retention: its events older than `maxAgeMs` (by the store
+   * clock, at each read) and those not among their entity's last `maxCount`
+   * (by sequence) are no longer returned. An empty policy removes it. Until
+   * {@linkcode Store.compact} erases them, removing the policy brings the
+   * events back; after it, they come back as redacted (no payload).
+   *
+   * @example
+   * ```ts
+   * import { Coordinate, EventKind, Store } from "@seed/batpak";
+   * using store = Store.open(Deno.makeTempDirSync());
+   * const c = new Coordinate("sensor:1", "metrics");
+   * for (let i = 1; i <= 5; i++) store.append(c, EventKind.custom(1, 1), { i });
+   * store.setRetention("metrics", { maxCount: 2 });
+   * console.log(store.readStream("sensor:1").map((e) => e.sequence)); // [ 4, 5 ]
+   * ```
+   */
+  setRetention(scope: string, policy: RetentionPolicy): void {
+    this.#e.assertOpen();
+    setRetention(this.#e, scope, policy);
+  }
+
+  /**
+   * Remove an event's payload for good: reads return it with `payload:
+   * undefined` and `redacted: true`, its hashes and place in the stream are
+   * kept, and {@linkcode Store.verify} still proves the chain. Durable when it
+   * returns; {@linkcode Store.compact} erases the payload bytes from the
+   * files. `reason` (at most 1024 UTF-8 bytes) is kept in the redaction's
+   * system event.
+   *
+   * @example
+   * ```ts
+   * import { Coordinate, EventKind, Store } from "@seed/batpak";
+   * using store = Store.open(Deno.makeTempDirSync());
+   * const r = store.append(new Coordinate("user:1", "crm"), EventKind.custom(1, 1), { ssn: "x" });
+   * store.redact(r.eventId, "GDPR request 42");
+   * const e = store.get(r.eventId);
+   * console.log(e.payload, e.redacted, store.verify().ok); // undefined true true
+   * ```
+   */
+  redact(eventId: EventId, reason?: string): void {
+    this.#e.assertOpen();
+    redact(this.#e, eventId, reason);
+  }
+
+  /**
+   * Rewrite sealed segments (sealing the active one first when it holds
+   * something to erase) without the payload bytes of deleted, truncated,
+   * expired and redacted events, and reclaim the space. The events stay as
+   * headers with their hashes: global order, cursors, subscriptions and
+   * `verify()` are unaffected. Crash-safe at every step; appends and reads
+   * run between segments. A read-only follower in another process must
+   * reopen after a compaction.
+   *
+   * @example
+   * ```ts
+   * import { Coordinate, EventKind, Store } from "@seed/batpak";
+   * using store = Store.open(Deno.makeTempDirSync());
+   * const c = new Coordinate("user:9", "crm");
+   * store.append(c, EventKind.custom(1, 1), { secret: "x".repeat(1000) });
+   * store.deleteStream("user:9");
+   * const report = await store.compact({ onProgress: (done, total) => console.log(done, total) });
+   * console.log(report.eventsDropped, report.bytesAfter < report.bytesBefore); // 1 true
+   * ```
+   */
+  compact(options?: CompactOptions): Promise<CompactReport> {
+    try {
+      this.#e.assertOpen();
+      return compactStore(this.#e, options);
+    } catch (e) {
+      return Promise.reject(e);
+    }
   }
 
   // --------------------------------------------------------------- operations
@@ -407,6 +539,12 @@ export class Store implements StoreReader {
       segments: e.segments.length,
       events: e.index.count,
       entities: e.index.entities.names.length,
+      lifecycle: {
+        deletedStreams: e.system.lifecycle.deleted.size,
+        truncatedStreams: e.system.lifecycle.truncated.size,
+        retentionPolicies: e.system.lifecycle.retention.size,
+        redactedEvents: e.system.lifecycle.redacted.size,
+      },
     };
   }
 

@@ -12,6 +12,7 @@ import {
   IdempotencyConflictError,
   PayloadTooLargeError,
   StoreError,
+  StreamDeletedError,
 } from "../core/errors.ts";
 import { checkFence } from "../core/fence.ts";
 import { isSystemKind } from "../core/kind.ts";
@@ -52,6 +53,12 @@ export function assertLogRoom(engine: Engine, count: number): void {
   }
 }
 
+/** Throw {@linkcode StreamDeletedError} when `entity`'s stream was deleted. */
+export function assertNotDeleted(engine: Engine, entity: string): void {
+  const deleted = engine.system.lifecycle.deleted;
+  if (deleted.size > 0 && deleted.has(entity)) throw new StreamDeletedError(entity);
+}
+
 /**
  * Append one event. `system` allows the store's own kinds (fences,
  * denials); user appends pass `false`.
@@ -72,6 +79,7 @@ export function appendOne(
   const writer = engine.requireWriter();
   const dup = existingReceipt(engine, p, where);
   if (dup) return dup;
+  assertNotDeleted(engine, p.entity);
   const index = engine.index;
   const entityId = index.entities.lookup(p.entity);
   const last = index.lastSequence(entityId);

@@ -30,7 +30,7 @@ import { utf8Encode } from "../core/utf8.ts";
 import type { Engine } from "../engine/engine.ts";
 import { eventBodyLength2, type EventParts } from "../log/event_codec.ts";
 import { FRAME_HEADER_BYTES, MARKER_FRAME_BYTES } from "../log/frame.ts";
-import { assertLogRoom, existingReceipt } from "./append.ts";
+import { assertLogRoom, assertNotDeleted, existingReceipt } from "./append.ts";
 import { ByteArena, prepare, type Prepared, readCausation } from "./prepare.ts";
 import { Receipt } from "./receipt.ts";
 
@@ -112,6 +112,7 @@ export function appendBatch(engine: Engine, items: unknown): AppendReceipt[] {
         continue;
       }
     }
+    assertNotDeleted(engine, p.entity);
     const prevPlan = lastPlanOfEntity.get(p.entity) ?? -1;
     const entityId = index.entities.lookup(p.entity);
     const last = prevPlan >= 0 ? plans[prevPlan].sequence : index.lastSequence(entityId);

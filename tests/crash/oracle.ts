@@ -11,13 +11,24 @@
  * - Global order is gapless, per-entity sequences and hash links are
  *   consistent, `stream()` agrees, correlation ids point backwards.
  * - No partial batch: a batch id appears with all its items, contiguous.
+ * - A compaction op's secret (entity `gone:…`) reads redacted exactly when its
+ *   redaction event (the next global sequence) is there, and that event names it.
  * - `verify()` is clean and checked every event.
  *
  * @module
  */
 
 import { Region, type Store, type StoredEvent, StoreError } from "../../mod.ts";
-import { canonical, type Payload } from "./workload.ts";
+import {
+  canonical,
+  GONE_PREFIX,
+  isRedactionItem,
+  type Payload,
+  REDACTION_REASON,
+} from "./workload.ts";
+
+/** The payload text of a redacted event. */
+export const REDACTED = "<redacted>";
 
 /** One event as read back. */
 export interface Rec {
@@ -86,7 +97,7 @@ export function toRec(ev: StoredEvent): Rec {
     kind: ev.kind,
     sequence: ev.sequence,
     timestampMs: ev.timestampMs,
-    payload: canonical(ev.payload),
+    payload: ev.redacted ? REDACTED : canonical(ev.payload),
     prevHash: ev.prevHash,
     eventHash: ev.eventHash,
   };
@@ -113,7 +124,8 @@ export function checkStore(store: Store, exp: Expectation): CheckResult {
     if (problems.length < PROBLEMS_MAX) problems.push(msg);
   };
   const unreadable: number[] = [];
-  const entries = store.query(Region.all());
+  // With the store's own events: the workload's redactions are system events.
+  const entries = store.query(Region.all().withSystem());
   const n = entries.length;
   if (store.diagnostics().events !== n) {
     fail(`diagnostics().events is ${store.diagnostics().events}, query(all) returned ${n}`);
@@ -126,6 +138,8 @@ export function checkStore(store: Store, exp: Expectation): CheckResult {
   // hash undefined: the previous event could not be read, so its link cannot be checked.
   const perEntity = new Map<string, { seq: number; hash: string | undefined; gs: number[] }>();
   const batches = new Map<string, { gs: number[]; is: number[]; n: number }>();
+  /** Secrets read redacted whose redaction event is not seen yet. */
+  const redactedAt = new Set<number>();
   for (let i = 0; i < n; i++) {
     const entry = entries[i];
     const g = i + 1;
@@ -164,8 +178,14 @@ export function checkStore(store: Store, exp: Expectation): CheckResult {
       if (diff) fail(`g=${g}: an event verified before changed: ${diff}`);
     } else {
       const c = exp.candidate(g);
+      const redaction = c !== undefined && isRedactionItem(c.entity, c.kind);
+      const redactedSecret = c !== undefined && c.entity.startsWith(GONE_PREFIX) &&
+        rec.payload === REDACTED;
       if (!c) fail(`g=${g}: an event nobody appended (${rec.entity}, ${rec.payload.slice(0, 80)})`);
-      else if (c.entity !== rec.entity || c.kind !== rec.kind || c.payload !== rec.payload) {
+      else if (
+        c.entity !== rec.entity || c.kind !== rec.kind ||
+        (!redaction && !redactedSecret && c.payload !== rec.payload)
+      ) {
         fail(
           `g=${g}: wrong event: expected ${c.entity} ${
             c.payload.slice(0, 80)
@@ -177,6 +197,20 @@ export function checkStore(store: Store, exp: Expectation): CheckResult {
         (c.sequence !== undefined && c.sequence !== rec.sequence)
       ) {
         fail(`g=${g}: the event differs from its receipt (id, hash or sequence)`);
+      }
+    }
+    if (rec.payload === REDACTED) {
+      if (!rec.entity.startsWith(GONE_PREFIX)) fail(`g=${g}: ${rec.entity} reads redacted`);
+      redactedAt.add(g);
+    }
+    if (isRedactionItem(rec.entity, rec.kind)) {
+      const want = canonical({
+        globalSequence: g - 1,
+        eventId: records.at(-2)?.eventId,
+        reason: REDACTION_REASON,
+      });
+      if (rec.payload !== want || !redactedAt.delete(g - 1)) {
+        fail(`g=${g}: a redaction that does not name the redacted secret before it`);
       }
     }
     if (idToG.get(rec.eventId) !== g) fail(`g=${g}: duplicate event id ${rec.eventId}`);
@@ -207,6 +241,7 @@ export function checkStore(store: Store, exp: Expectation): CheckResult {
       batches.set(p.b, b);
     }
   }
+  for (const g of redactedAt) fail(`g=${g}: a secret reads redacted with no redaction after it`);
   // An unreadable event may be a batch item: the batch check needs every payload.
   if (unreadable.length > 0) loud.push(`batch check skipped: ${unreadable.length} unreadable`);
   else {

@@ -96,6 +96,8 @@ export interface SimResult {
   ackedChecked: number;
   /** Poisoned-writer checks passed (R6). */
   poisonChecks: number;
+  /** Compactions that finished (each redacted a secret and rewrote segments). */
+  compactions: number;
   /** Lying-disk outcomes: opened clean, failed closed, detected by verify. */
   lying: { recovered: number; failedClosed: number; detectedByVerify: number; lostAcked: number };
 }
@@ -153,6 +155,7 @@ export async function runSeed(seed: number): Promise<SimResult> {
     faults: {},
     ackedChecked: 0,
     poisonChecks: 0,
+    compactions: 0,
     lying: { recovered: 0, failedClosed: 0, detectedByVerify: 0, lostAcked: 0 },
   };
   let fs = new MemoryFileSystem();
@@ -389,6 +392,9 @@ export async function runSeed(seed: number): Promise<SimResult> {
         dedup(ok, detail) {
           if (!ok) throw new Violation(`idempotency violated: ${detail}`);
         },
+        compacted() {
+          result.compactions++;
+        },
       }, mixSeed(seed, epoch, 0x7e7));
       let failure: unknown;
       let done = 0;
@@ -526,6 +532,7 @@ export interface SimTotals {
   faults: Partial<Record<FaultPlan, number>>;
   ackedChecked: number;
   poisonChecks: number;
+  compactions: number;
   lying: SimResult["lying"];
 }
 
@@ -544,6 +551,7 @@ export async function runSeeds(
     faults: {},
     ackedChecked: 0,
     poisonChecks: 0,
+    compactions: 0,
     lying: { recovered: 0, failedClosed: 0, detectedByVerify: 0, lostAcked: 0 },
   };
   for (let seed = start; seed < start + count; seed++) {
@@ -553,6 +561,7 @@ export async function runSeeds(
     totals.crashes += r.crashes;
     totals.ackedChecked += r.ackedChecked;
     totals.poisonChecks += r.poisonChecks;
+    totals.compactions += r.compactions;
     for (const [k, v] of Object.entries(r.faults)) {
       totals.faults[k as FaultPlan] = (totals.faults[k as FaultPlan] ?? 0) + v;
     }
@@ -581,6 +590,7 @@ function addTotals(into: SimTotals, t: SimTotals): void {
   into.crashes += t.crashes;
   into.ackedChecked += t.ackedChecked;
   into.poisonChecks += t.poisonChecks;
+  into.compactions += t.compactions ?? 0;
   for (const [k, v] of Object.entries(t.faults)) {
     into.faults[k as FaultPlan] = (into.faults[k as FaultPlan] ?? 0) + v;
   }
@@ -687,6 +697,7 @@ if (import.meta.main) {
       totals.seeds - totals.failed.length
     }/${totals.seeds} seeds clean, ${totals.epochs} epochs, ${totals.crashes} crashes, ` +
       `${totals.ackedChecked} acknowledged-durable events checked, ${totals.poisonChecks} poisoned-writer checks, ` +
+      `${totals.compactions} compactions, ` +
       `faults fired ${JSON.stringify(totals.faults)}, lying disk (dropped fsyncs): ${
         JSON.stringify(totals.lying)
       }, ${s} s`,

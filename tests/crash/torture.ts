@@ -58,6 +58,8 @@ export interface TortureSummary {
   truncatedBytes: number;
   /** Idempotency retries that returned the first receipt. */
   dedupChecks: number;
+  /** Compactions the children finished (each one redacted a secret and rewrote segments). */
+  compactions: number;
   /** Open paths of the parent's reopens. */
   paths: Record<string, number>;
   /** Rounds whose original directory went to the next child unrecovered. */
@@ -187,6 +189,7 @@ export async function runTorture(options: TortureOptions): Promise<TortureSummar
     tailCuts: 0,
     truncatedBytes: 0,
     dedupChecks: 0,
+    compactions: 0,
     paths: {},
     copyVerified: 0,
     elapsedMs: 0,
@@ -214,6 +217,7 @@ export async function runTorture(options: TortureOptions): Promise<TortureSummar
         summary.kills++;
         if (run.beforeReady) summary.killsBeforeReady++;
       } else summary.cleanExits++;
+      for (const l of run.lines) if (l.t === "compacted") summary.compactions++;
       for (const l of run.lines) {
         if (l.t !== "dedup") continue;
         if (!l.ok) throw new Error(`${where}: idempotency violated: ${l.detail}`);
@@ -333,6 +337,7 @@ if (import.meta.main) {
       ` ${s.ackedChecked} acknowledged-durable events checked, ${s.eventsVerified} event reads compared,` +
       ` ${s.finalEvents} events at the end, ${s.tailCuts} torn tails cut (${s.truncatedBytes} B),` +
       ` ${s.copyVerified} recoveries left to the next child, ${s.dedupChecks} idempotency retries,` +
+      ` ${s.compactions} compactions,` +
       ` open paths ${JSON.stringify(s.paths)}, ${(s.elapsedMs / 1000).toFixed(1)} s`,
   );
   if (s.failure) {

@@ -7,6 +7,7 @@
  * Usage: `deno run -A torture_child.ts <dataDir> <seed> <round> <opBudget> <configJSON>`
  *
  * Lines: `{"t":"ready"}`, `{"t":"a",...Ack}`, `{"t":"dedup","ok":bool,"detail":...}`,
+ * `{"t":"compacted","eventsDropped":n}` (a compaction finished),
  * `{"t":"closed"}` (budget used up, store closed), `{"t":"error","message":...}`.
  *
  * @module
@@ -40,6 +41,9 @@ async function main(): Promise<void> {
     },
     dedup(ok, detail) {
       emit({ t: "dedup", ok, detail });
+    },
+    compacted(report) {
+      emit({ t: "compacted", eventsDropped: report.eventsDropped });
     },
   }, mixSeed(seed, round, 0x7e7));
   let done = 0;

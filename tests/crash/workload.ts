@@ -15,6 +15,7 @@ import {
   type AppendOptions,
   type AppendReceipt,
   type BatchAppendItem,
+  type CompactReport,
   Coordinate,
   EventKind,
   Region,
@@ -74,6 +75,10 @@ export const SCOPE = "torture";
 export const KIND_PLAIN = EventKind.custom(0x1, 1);
 /** Kind of events appended with an idempotency key (found again by kind for dedup checks). */
 export const KIND_KEYED = EventKind.custom(0x2, 1);
+/** Kind of the redaction system events (the store's own: `SystemKind.EventRedacted`). */
+const REDACTION_KIND = 0x007 as EventKind;
+/** Entity of the store's lifecycle events. */
+const LIFECYCLE_ENTITY = "$lifecycle";
 /** Kind of the parent's "still writable" probe. */
 export const KIND_PROBE = EventKind.custom(0x3, 1);
 const ENTITIES = ["acct:0", "acct:1", "acct:2", "order:a", "order:b", "cart:é", "cart:日本"];
@@ -117,7 +122,8 @@ export type Op =
   | { t: "batch"; items: Item[] }
   | { t: "group"; items: Item[] }
   | { t: "sync" }
-  | { t: "retry" };
+  | { t: "retry" }
+  | { t: "compact"; item: Item };
 
 /** Filler text: seeded slices of one long string (fast even for the rare 400 KB payload). */
 const FILLER_SOURCE = FILLER.repeat(Math.ceil(420_000 / FILLER.length) + 1);
@@ -170,22 +176,62 @@ export function* workload(seed: number, round: number): Generator<Op> {
       for (let i = 0; i < n; i++) items.push(item(0, null, 1));
       yield { t: "group", items };
     } else if (roll < 0.96) yield { t: "sync" };
-    else yield { t: "retry" };
+    else if (roll < 0.985) yield { t: "retry" };
+    else {
+      // A secret appended, redacted and compacted away: compaction (SIGKILL and faults at any
+      // point of it included) must leave every other event byte-identical.
+      const it = item(0, null, 1);
+      it.entity = `${GONE_PREFIX}${round}.${k}`;
+      it.cas = false;
+      it.correlate = false;
+      yield { t: "compact", item: it };
+    }
   }
 }
 
-/** The events an op writes, in log order (retries and syncs write none). */
+/**
+ * The events an op writes, in log order (retries and syncs write none; a
+ * compaction writes its secret and the redaction's system event).
+ */
 export function itemsOf(op: Op): Item[] {
   switch (op.t) {
     case "single":
     case "keyed":
       return [op.item];
+    case "compact":
+      return [op.item, redactionOf(op.item)];
     case "batch":
     case "group":
       return op.items;
     default:
       return [];
   }
+}
+
+/** Entity prefix of the secrets a compaction op redacts. */
+export const GONE_PREFIX = "gone:";
+/** Reason given for the workload's redactions. */
+export const REDACTION_REASON = "workload";
+
+/**
+ * The pseudo-item standing for the redaction event of `secret` (entity
+ * `"$lifecycle"`, a system kind): its payload names the secret's global
+ * sequence and id, which only the log knows, so the oracle checks it by
+ * shape ({@linkcode isRedactionItem}).
+ */
+function redactionOf(secret: Item): Item {
+  return {
+    entity: LIFECYCLE_ENTITY,
+    kind: REDACTION_KIND,
+    payload: { ...secret.payload, f: REDACTION_REASON },
+    cas: false,
+    correlate: false,
+  };
+}
+
+/** True for the pseudo-item of a redaction. */
+export function isRedactionItem(entity: string, kind: number): boolean {
+  return entity === LIFECYCLE_ENTITY && kind === REDACTION_KIND;
 }
 
 /** The canonical text of a payload, for byte-level comparison. */
@@ -232,6 +278,8 @@ export interface Reporter {
   acked(acks: Ack[]): void;
   /** A repeated idempotency key returned the first receipt (`ok`), or did not. */
   dedup(ok: boolean, detail: string): void;
+  /** A compaction finished (what it reported). */
+  compacted?(report: CompactReport): void;
 }
 
 /** Per-round executor state. */
@@ -353,6 +401,23 @@ export class Executor {
         store.sync();
         this.#ackAll();
         return;
+      case "compact": {
+        const r = this.#appendOne(op.item);
+        const redaction = redactionOf(op.item);
+        this.#report.attempt([redaction]);
+        store.redact(r.eventId, REDACTION_REASON); // fsynced: everything before it is durable
+        const last = store.queryAfter(Region.all().withSystem(), r.globalSequence, 1)[0];
+        this.#report.written([redaction], [{
+          eventId: last.eventId,
+          sequence: last.sequence,
+          globalSequence: last.globalSequence,
+          eventHash: store.get(last.eventId).eventHash,
+          duplicate: false,
+        }]);
+        this.#ackAll();
+        this.#report.compacted?.(await store.compact());
+        return;
+      }
       case "retry": {
         const keyed = store.query(Region.all().withKinds(KIND_KEYED));
         if (keyed.length === 0) return;
