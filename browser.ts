@@ -39,7 +39,20 @@ export {
   SEGMENT_MAX_BYTES_MAX,
 } from "./src/core/limits.ts";
 export { Coordinate, COORDINATE_BYTES_MAX } from "./src/core/coordinate.ts";
-export { EventKind } from "./src/core/kind.ts";
+export {
+  EventKind,
+  KIND_NAME_BYTES_MAX,
+  type KindedEvent,
+  type KindOptions,
+  SCHEMA_VERSION_MAX,
+  TypedKind,
+  type Upcaster,
+} from "./src/core/kind.ts";
+export {
+  defineProjection,
+  type NamedProjection,
+  type ProjectionDefinition,
+} from "./src/read/projection.ts";
 export { Region } from "./src/core/region.ts";
 export type { EventId } from "./src/core/ids.ts";
 export type {
@@ -48,6 +61,7 @@ export type {
   AsyncOwnership,
   Awaitable,
   BatchAppendItem,
+  CheckedBatchItems,
   Cursor,
   Diagnostics,
   EventSourced,
@@ -55,16 +69,21 @@ export type {
   Fence,
   Freshness,
   IndexEntry,
+  LifecycleSummary,
   OpenReport,
   ReadOptions,
   ReadStreamOptions,
   StoredEvent,
+  StoreSubscribeOptions,
   SubscribeOptions,
+  TypedBatchAppendItem,
   VerifyProblem,
   VerifyReport,
 } from "./src/core/types.ts";
 export type { Ownership } from "./src/ownership/ownership.ts";
 export type { StoreConfig, SyncConfig } from "./src/engine/settings.ts";
+export type { RetentionPolicy } from "./src/core/lifecycle.ts";
+export type { CompactOptions, CompactReport } from "./src/ops/compact.ts";
 export {
   ConcurrencyError,
   CorruptSegmentError,
@@ -75,6 +94,7 @@ export {
   InvalidPayloadError,
   IoError,
   type IoErrorKind,
+  KindConflictError,
   NotFoundError,
   OwnershipError,
   type OwnershipRejection,
@@ -86,6 +106,8 @@ export {
   StoreError,
   type StoreErrorCode,
   StoreLockedError,
+  StreamDeletedError,
+  UpcastError,
   WriterPoisonedError,
 } from "./src/core/errors.ts";
 export type {

@@ -37,7 +37,20 @@ export {
   SEGMENT_MAX_BYTES_MAX,
 } from "./src/core/limits.ts";
 export { Coordinate, COORDINATE_BYTES_MAX } from "./src/core/coordinate.ts";
-export { EventKind } from "./src/core/kind.ts";
+export {
+  EventKind,
+  KIND_NAME_BYTES_MAX,
+  type KindedEvent,
+  type KindOptions,
+  SCHEMA_VERSION_MAX,
+  TypedKind,
+  type Upcaster,
+} from "./src/core/kind.ts";
+export {
+  defineProjection,
+  type NamedProjection,
+  type ProjectionDefinition,
+} from "./src/read/projection.ts";
 export { Region } from "./src/core/region.ts";
 export type { EventId } from "./src/core/ids.ts";
 export type {
@@ -46,6 +59,7 @@ export type {
   AsyncOwnership,
   Awaitable,
   BatchAppendItem,
+  CheckedBatchItems,
   Cursor,
   Diagnostics,
   EventSourced,
@@ -58,7 +72,9 @@ export type {
   ReadOptions,
   ReadStreamOptions,
   StoredEvent,
+  StoreSubscribeOptions,
   SubscribeOptions,
+  TypedBatchAppendItem,
   VerifyProblem,
   VerifyReport,
 } from "./src/core/types.ts";
@@ -78,6 +94,7 @@ export {
   InvalidPayloadError,
   IoError,
   type IoErrorKind,
+  KindConflictError,
   NotFoundError,
   OwnershipError,
   type OwnershipRejection,
@@ -90,6 +107,7 @@ export {
   type StoreErrorCode,
   StoreLockedError,
   StreamDeletedError,
+  UpcastError,
   WriterPoisonedError,
 } from "./src/core/errors.ts";
 

@@ -7,7 +7,7 @@
 
 import type { Awaitable, ReadOptions, Region, StoredEvent } from "../../mod.ts";
 import { CliError, type Command, EXIT_OK, parseCommand } from "./_args.ts";
-import { formatKind } from "./_event.ts";
+import { kindLabel, type KindNameSource } from "./_event.ts";
 import { type CliIo, renderTable, toJson } from "./_output.ts";
 import {
   describeSelection,
@@ -41,7 +41,7 @@ Exit codes: 0 ok, 1 the store cannot be opened or no event matched, 2 bad
 command line.
 `;
 
-function eventBlock(e: StoredEvent): string {
+function eventBlock(e: StoredEvent, names: KindNameSource | undefined): string {
   const rows = [
     ["id", e.eventId],
     ["prevHash", e.prevHash || "-"],
@@ -50,8 +50,8 @@ function eventBlock(e: StoredEvent): string {
   if (e.correlationId) rows.push(["correlationId", e.correlationId]);
   if (e.causationId) rows.push(["causationId", e.causationId]);
   rows.push(["payload", toJson(e.payload)]);
-  return `seq ${e.sequence}  #${e.globalSequence}  ${new Date(e.timestampMs).toISOString()}  kind ${
-    formatKind(e.kind)
+  return `seq ${e.sequence}  #${e.globalSequence}  ${new Date(e.timestampMs).toISOString()}  ${
+    kindLabel(e.kind, names, e.schemaVersion)
   }  scope ${e.scope}\n` + renderTable(rows, "  ");
 }
 
@@ -77,14 +77,15 @@ async function selectedEvents(store: DumpSource, select: Selection): Promise<Sto
 }
 
 /** Text output: a header per entity, then its events. */
-function entitySections(events: StoredEvent[]): string {
+function entitySections(events: StoredEvent[], names: KindNameSource | undefined): string {
   const sections: string[] = [];
   for (let i = 0; i < events.length;) {
     let j = i;
     while (j < events.length && events[j].entity === events[i].entity) j++;
     const group = events.slice(i, j);
     sections.push(
-      `${events[i].entity}: ${group.length} event(s)\n\n` + group.map(eventBlock).join("\n"),
+      `${events[i].entity}: ${group.length} event(s)\n\n` +
+        group.map((e) => eventBlock(e, names)).join("\n"),
     );
     i = j;
   }
@@ -117,7 +118,7 @@ export const dump: Command = {
         );
       }
       if (values.json) io.out(toJson(events, 2) + "\n");
-      else io.out(entitySections(events));
+      else io.out(entitySections(events, opened.kind === "dir" ? opened.store : undefined));
       return EXIT_OK;
     } finally {
       await closeOpened(opened);

@@ -98,8 +98,9 @@ export const tail: Command = {
     const n = integerFlag("lines", values.lines) ?? TAIL_EVENTS_DEFAULT;
     const select = selection(values);
     const region = regionOf(select);
-    const print = (e: StoredEvent) => io.out(values.json ? toJson(e) + "\n" : eventLine(e));
     const opened = await openTarget(parseTarget(positionals[0]));
+    const names = opened.kind === "dir" ? opened.store : undefined; // kind names (kinds.dat)
+    const print = (e: StoredEvent) => io.out(values.json ? toJson(e) + "\n" : eventLine(e, names));
     try {
       let after: number;
       if (opened.kind === "dir") {

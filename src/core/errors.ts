@@ -39,6 +39,8 @@ export type StoreErrorCode =
   | "OWNERSHIP"
   | "PAYLOAD_TOO_LARGE"
   | "STREAM_DELETED"
+  | "KIND_CONFLICT"
+  | "UPCAST_FAILED"
   | "INTERNAL";
 
 /**
@@ -573,6 +575,97 @@ export class ReadOnlyError extends StoreError {
   /** Build the error. */
   constructor() {
     super("READ_ONLY", "the store was opened with readOnly: true; it cannot write");
+  }
+}
+
+/**
+ * Two names for one kind number (or one name for two kind numbers) in one
+ * store: a kind's name, once recorded (`kinds.dat`) or registered
+ * (`StoreConfig.kinds`), is fixed. Also thrown when an append's typed kind
+ * disagrees with the definition the store registered (another schema
+ * version). Nothing was written.
+ *
+ * @example
+ * ```ts
+ * import { Coordinate, EventKind, KindConflictError, Store } from "@seed/batpak";
+ * const store = Store.open(Deno.makeTempDirSync());
+ * const coord = new Coordinate("acct:1", "bank");
+ * store.append(coord, EventKind.define<{ amount: number }>(0x1, 4, "Deposited"), { amount: 1 });
+ * try {
+ *   store.append(coord, EventKind.define<{ amount: number }>(0x1, 4, "Paid"), { amount: 1 });
+ * } catch (e) {
+ *   if (e instanceof KindConflictError) console.log(e.code, e.recorded, e.attempted); // KIND_CONFLICT Deposited Paid
+ * }
+ * store.close();
+ * ```
+ */
+export class KindConflictError extends StoreError {
+  /** The kind number. */
+  readonly kind: number;
+  /** What the store has for it (a name, or `name vN`). */
+  readonly recorded: string;
+  /** What was given instead. */
+  readonly attempted: string;
+  /** Build the error; `message` says where and what to do. */
+  constructor(kind: number, recorded: string, attempted: string, message: string) {
+    super("KIND_CONFLICT", message);
+    this.kind = kind;
+    this.recorded = recorded;
+    this.attempted = attempted;
+  }
+}
+
+/**
+ * An event could not be brought to its kind's current schema version: its
+ * upcaster threw (`reason: "upcaster_threw"`, the error in `cause`), or the
+ * event was written at a newer version than this code knows (`reason:
+ * "newer_version"`: never guessed at). Names the kind and the version. The
+ * read fails; the store stays usable and the stored event is unchanged.
+ *
+ * @example
+ * ```ts
+ * import { Coordinate, EventKind, Store, UpcastError } from "@seed/batpak";
+ * const dir = Deno.makeTempDirSync();
+ * const V1 = EventKind.define<{ amount: number }>(0x1, 4, "Deposited");
+ * const first = Store.open(dir);
+ * const { eventId } = first.append(new Coordinate("acct:1", "bank"), V1, { amount: 1 });
+ * first.close();
+ * const V2 = EventKind.define<{ cents: number }>(0x1, 4, "Deposited", {
+ *   version: 2,
+ *   upcast: { 1: () => { throw new Error("not yet"); } },
+ * });
+ * const store = Store.open({ dataDir: dir, kinds: [V2] });
+ * try {
+ *   store.get(eventId);
+ * } catch (e) {
+ *   if (e instanceof UpcastError) console.log(e.code, e.kindName, e.version, e.reason); // UPCAST_FAILED Deposited 1 upcaster_threw
+ * }
+ * store.close();
+ * ```
+ */
+export class UpcastError extends StoreError {
+  /** The kind number. */
+  readonly kind: number;
+  /** The kind's name. */
+  readonly kindName: string;
+  /** The version the failing step started from (for `"newer_version"`: the event's). */
+  readonly version: number;
+  /** What went wrong. */
+  readonly reason: "upcaster_threw" | "newer_version";
+  /** Build the error; `message` names the kind, the version and the event. */
+  constructor(
+    kind: number,
+    kindName: string,
+    version: number,
+    reason: "upcaster_threw" | "newer_version",
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super("UPCAST_FAILED", message, options);
+    this.kind = kind;
+    this.kindName = kindName;
+    this.version = version;
+    this.reason = reason;
   }
 }
 

@@ -1,5 +1,5 @@
-import type { EventKind } from "./kind.ts";
-import { CATEGORY_SHIFT, isEventKind, isSystemKind, KIND_CATEGORY_MAX } from "./kind.ts";
+import type { EventKind, TypedKind } from "./kind.ts";
+import { CATEGORY_SHIFT, isEventKind, isSystemKind, KIND_CATEGORY_MAX, kindCode } from "./kind.ts";
 import { InvalidArgumentError } from "./errors.ts";
 
 /**
@@ -101,18 +101,19 @@ export class Region {
     return new Region(undefined, undefined, scope, undefined, undefined, false);
   }
 
-  /** Keep only events of these kinds. */
-  withKinds(...kinds: EventKind[]): Region {
-    for (const k of kinds) {
-      if (!isEventKind(k)) {
-        throw new InvalidArgumentError(`Region.withKinds: ${String(k)} is not an EventKind`);
+  /** Keep only events of these kinds (plain or typed, `EventKind.define`). */
+  withKinds(...kinds: (EventKind | TypedKind<unknown>)[]): Region {
+    const codes = kinds.map(kindCode);
+    for (let i = 0; i < codes.length; i++) {
+      if (!isEventKind(codes[i])) {
+        throw new InvalidArgumentError(`Region.withKinds: ${String(kinds[i])} is not an EventKind`);
       }
     }
     return new Region(
       this.entity,
       this.entityPrefix,
       this.scope,
-      kinds,
+      codes as EventKind[],
       this.category,
       this.includeSystem,
     );

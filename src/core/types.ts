@@ -6,7 +6,7 @@
 
 import type { Coordinate } from "./coordinate.ts";
 import type { EventId } from "./ids.ts";
-import type { EventKind } from "./kind.ts";
+import type { EventKind, TypedKind } from "./kind.ts";
 import type { Region } from "./region.ts";
 
 /**
@@ -115,6 +115,60 @@ export interface BatchAppendItem {
 }
 
 /**
+ * A batch item of a typed kind ({@linkcode TypedKind}): its payload must
+ * have the kind's payload type. `appendBatch` checks each item of an array
+ * literal against its own kind.
+ *
+ * @example
+ * ```ts
+ * import { Coordinate, EventKind, Store, type TypedBatchAppendItem } from "@seed/batpak";
+ * const Deposited = EventKind.define<{ amount: number }>(0x1, 4, "Deposited");
+ * const item: TypedBatchAppendItem<{ amount: number }> = {
+ *   coord: new Coordinate("acct:1", "bank"),
+ *   kind: Deposited,
+ *   payload: { amount: 5 },
+ * };
+ * const store = Store.open(Deno.makeTempDirSync());
+ * console.log(store.appendBatch([item, { ...item, payload: { amount: 7 } }]).length); // 2
+ * store.close();
+ * ```
+ */
+export interface TypedBatchAppendItem<P> {
+  /** Where the event goes. */
+  coord: Coordinate;
+  /** Its typed kind. */
+  kind: TypedKind<P>;
+  /** A payload of the kind's type. */
+  payload: NoInfer<P>;
+  /** CAS, idempotency, correlation and fence options. */
+  options?: AppendOptions;
+  /** The cause: an earlier item of the same batch, or an existing event. */
+  causation?: { priorItem: number } | { eventId: EventId };
+}
+
+/**
+ * The items of `appendBatch`, each checked against its own kind: an item
+ * whose `kind` is a {@linkcode TypedKind} is a
+ * {@linkcode TypedBatchAppendItem} of it, any other a
+ * {@linkcode BatchAppendItem}.
+ *
+ * @example
+ * ```ts
+ * import { type BatchAppendItem, type CheckedBatchItems, Coordinate, EventKind } from "@seed/batpak";
+ * const items: BatchAppendItem[] = [
+ *   { coord: new Coordinate("a", "s"), kind: EventKind.custom(1, 1), payload: 1 },
+ * ];
+ * const checked: CheckedBatchItems<typeof items> = items;
+ * console.log(checked.length); // 1
+ * ```
+ */
+export type CheckedBatchItems<T> = {
+  readonly [I in keyof T]: T[I] extends { readonly kind: TypedKind<infer P> }
+    ? TypedBatchAppendItem<P>
+    : BatchAppendItem;
+};
+
+/**
  * What the index knows about an event, without reading its payload.
  *
  * @example
@@ -168,6 +222,12 @@ export interface StoredEvent extends IndexEntry {
   prevHash: string;
   /** Hex BLAKE3 of this event's encoded body (which includes `prevHash`). */
   eventHash: string;
+  /**
+   * Schema version of `payload`, when above 1: after upcasting (a kind the
+   * store registered in `StoreConfig.kinds`) the kind's current version,
+   * otherwise the version it was written at. Absent: version 1.
+   */
+  schemaVersion?: number;
   /**
    * Present (`true`) when the payload was redacted (`Store.redact`): `payload`
    * is then `undefined`, the rest of the event and its hashes are kept.
@@ -427,6 +487,45 @@ export interface SubscribeOptions {
   after?: number;
   /** Ends the iteration (cleanly, without an error) when aborted. */
   signal?: AbortSignal;
+}
+
+/**
+ * Options of the embedded store's `subscribe`: {@linkcode SubscribeOptions}
+ * and a caught-up signal.
+ *
+ * @example
+ * ```ts
+ * import { Coordinate, EventKind, Region, Store, type StoreSubscribeOptions } from "@seed/batpak";
+ * const store = Store.open(Deno.makeTempDirSync());
+ * store.append(new Coordinate("a", "s"), EventKind.custom(1, 1), "history");
+ * const stop = new AbortController();
+ * const seen: string[] = [];
+ * const options: StoreSubscribeOptions = {
+ *   signal: stop.signal,
+ *   onCaughtUp: (position) => {
+ *     seen.push(`caught up at ${position}`);
+ *     store.append(new Coordinate("a", "s"), EventKind.custom(1, 1), "live");
+ *   },
+ * };
+ * for await (const e of store.subscribe(Region.all(), options)) {
+ *   seen.push(String(e.payload));
+ *   if (e.payload === "live") stop.abort();
+ * }
+ * console.log(seen); // [ "history", "caught up at 1", "live" ]
+ * store.close();
+ * ```
+ */
+export interface StoreSubscribeOptions extends SubscribeOptions {
+  /**
+   * Called once per iteration, when catch-up ends and live delivery starts:
+   * after the last event that was in the log when the iteration caught up
+   * has been delivered (the consumer asked for the next one and there was
+   * none), before any later event — at once when there is no history.
+   * Gets the position caught up to (the last delivered global sequence, or
+   * `after`). Not called when the iteration ends before catching up. If it
+   * throws, the iteration ends with that error.
+   */
+  onCaughtUp?: (position: number) => void;
 }
 
 /** A value, or a promise of it: what a backend's method may return. */

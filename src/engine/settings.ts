@@ -17,6 +17,7 @@ import {
   SYNC_EVERY_N_EVENTS_DEFAULT,
 } from "../core/limits.ts";
 import type { FileSystem } from "../fs/types.ts";
+import type { TypedKind } from "../core/kind.ts";
 
 /**
  * How and when the writer fsyncs.
@@ -90,6 +91,14 @@ export interface StoreConfig {
    * open. {@linkcode Store.refresh} picks up what that process appended since.
    */
   readOnly?: boolean;
+  /**
+   * The typed kinds (`EventKind.define`) whose schema this store knows: their
+   * events are returned in the current shape on every read path (older
+   * versions upcast), and a versioned kind can be appended only when listed
+   * here. Their names are recorded at a writable open. Per store: another
+   * store in the same process does not see them.
+   */
+  kinds?: readonly TypedKind<unknown>[];
 }
 
 function noDefault(): never {
@@ -112,6 +121,8 @@ export interface Settings {
   random: RandomSource;
   fs: FileSystem;
   readOnly: boolean;
+  /** `config.kinds` as given (validated by the facade into a registry). */
+  kinds: unknown;
 }
 
 function positiveInt(
@@ -217,5 +228,6 @@ export function resolveConfig(
     random: c.random ?? cryptoRandom,
     fs: fs ?? defaultFs() ?? noDefault(),
     readOnly: boolOption("config.readOnly", c.readOnly, false),
+    kinds: c.kinds,
   };
 }

@@ -23,6 +23,7 @@ import { CorruptSegmentError, InvalidArgumentError, StoreError } from "../core/e
 import type { Engine } from "../engine/engine.ts";
 import { SNAPSHOT_INCOMPLETE_FILE } from "../engine/open.ts";
 import { joinPath, parentPath } from "../fs/path.ts";
+import type { FileSystem } from "../fs/types.ts";
 import { IMAGE_FILE, saveSidecar } from "../index/sidecar.ts";
 import { segmentName } from "../log/segment.ts";
 import { storageError } from "../log/writer.ts";
@@ -34,8 +35,23 @@ const MARKER_TEXT = new TextEncoder().encode(
     "The directory does not hold the whole store: delete it and take the snapshot again.\n",
 );
 
-/** Copy the store into `destDir`, which must not exist or be an empty directory. */
-export function snapshotStore(engine: Engine, destDir: string): void {
+/** A file kept beside the log by a layer above the engine (the kind names), copied too. */
+export interface BesideFile {
+  /** Its name in the store directory. */
+  readonly file: string;
+  /** Write it into `dir` (nothing when there is nothing to keep). */
+  copyTo(fs: FileSystem, dir: string): unknown;
+}
+
+/**
+ * Copy the store into `destDir`, which must not exist or be an empty
+ * directory, with the `beside` files.
+ */
+export function snapshotStore(
+  engine: Engine,
+  destDir: string,
+  beside: readonly BesideFile[] = [],
+): void {
   if (typeof destDir !== "string" || destDir.length === 0 || destDir.includes("\0")) {
     throw new InvalidArgumentError(
       `snapshot: destDir must be a non-empty path string, found ${String(destDir)}`,
@@ -95,6 +111,10 @@ export function snapshotStore(engine: Engine, destDir: string): void {
     }
     written.push(joinPath(destDir, "cursors.dat"));
     engine.cursors.copyTo(fs, destDir);
+    for (const b of beside) {
+      written.push(joinPath(destDir, b.file));
+      b.copyTo(fs, destDir);
+    }
     const index = engine.index;
     if (index.count > 0) {
       written.push(joinPath(destDir, IMAGE_FILE + ".tmp"), joinPath(destDir, IMAGE_FILE));

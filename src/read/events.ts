@@ -27,6 +27,8 @@ import { readEventFrame } from "../log/frames.ts";
 import type { SegmentReader } from "../log/reader.ts";
 import { segmentName } from "../log/segment.ts";
 import type { LogEnd } from "../log/writer.ts";
+import type { KindRegistry } from "../core/kind_registry.ts";
+import { upcastEvent } from "./upcast.ts";
 import type { Visibility } from "../index/visibility.ts";
 
 /** What the read side needs of a store: its index, the log, and its append notifications. */
@@ -43,6 +45,8 @@ export interface EventSource {
   readonly text: EventText;
   /** True once the store is closed. */
   readonly closed: boolean;
+  /** The kinds this store registered (`StoreConfig.kinds`), whose older events are upcast; absent: none. */
+  readonly kinds?: KindRegistry;
   /** What is deleted, truncated, retained or redacted. */
   readonly lifecycle: LifecycleState;
   /** This store's cache of what the lifecycle state hides. */
@@ -274,6 +278,7 @@ function decodeFrame(
   if (h.correlationAt >= 0) event.correlationId = s.text.id(buf, h.correlationAt);
   if (h.causationAt >= 0) event.causationId = s.text.id(buf, h.causationAt);
   if (redacted) event.redacted = true;
+  if (s.kinds !== undefined || h.schemaVersion > 1) upcastEvent(s.kinds, event, h.schemaVersion);
   return event;
 }
 

@@ -9,11 +9,22 @@
  * weakly by the projection object, so dropping the projection frees its
  * states.
  *
+ * A projection made by {@linkcode defineProjection} is keyed by its name
+ * instead: every object of that name shares one cache, so a definition
+ * written inline at the call site (a new object each call) still applies
+ * only new events. A plain `{ initial, apply }` literal is keyed by its
+ * identity: written inline, each call is a new object and folds the whole
+ * stream again (hold it in a constant, or name it). At most
+ * {@linkcode PROJECTION_NAMES_MAX} names are kept, least recently used
+ * dropped first.
+ *
  * @module
  */
 
 import { InvalidArgumentError, StoreClosedError } from "../core/errors.ts";
-import { isEventKind } from "../core/kind.ts";
+import { type EventKind, isEventKind, kindCode, type TypedKind } from "../core/kind.ts";
+import { describeValue } from "../core/describe.ts";
+import { kindHex } from "../core/kind_registry.ts";
 
 import type { EventSourced, Freshness, StoredEvent } from "../core/types.ts";
 import { type EventSource, forEachEvent } from "./events.ts";
@@ -21,6 +32,8 @@ import { visiblePostings } from "./visibility.ts";
 
 /** Cached states kept per projection object (least recently used evicted). */
 export const PROJECTION_CACHE_ENTITIES_MAX = 4096;
+/** Projection names whose states a store keeps (least recently used evicted). */
+export const PROJECTION_NAMES_MAX = 1024;
 
 interface Cached {
   state: unknown;
@@ -77,9 +90,175 @@ function firstAbove(gs: Uint32Array, g: number): number {
   return lo;
 }
 
+/**
+ * A projection with a name ({@linkcode defineProjection}): the store caches
+ * its states by the name, not by the object.
+ *
+ * @example
+ * ```ts
+ * import { defineProjection, type NamedProjection } from "@seed/batpak";
+ * const count: NamedProjection<number> = defineProjection("count", {
+ *   initial: () => 0,
+ *   apply: (n) => n + 1,
+ * });
+ * console.log(count.name); // count
+ * ```
+ */
+export interface NamedProjection<T> extends EventSourced<T> {
+  /** Identifies the fold in a store's projection cache. */
+  readonly name: string;
+}
+
+/**
+ * What {@linkcode defineProjection} takes: an {@linkcode EventSourced}
+ * whose `kinds` may also be typed kinds (`EventKind.define`).
+ *
+ * @example
+ * ```ts
+ * import { EventKind, type ProjectionDefinition } from "@seed/batpak";
+ * const Deposited = EventKind.define<{ amount: number }>(0x1, 4, "Deposited");
+ * const sum: ProjectionDefinition<number> = {
+ *   kinds: [Deposited],
+ *   initial: () => 0,
+ *   apply: (total, e) => Deposited.is(e) ? total + e.payload.amount : total,
+ * };
+ * console.log(sum.initial()); // 0
+ * ```
+ */
+export interface ProjectionDefinition<T> {
+  /** Kinds the projection cares about; absent = all. */
+  readonly kinds?: readonly (EventKind | TypedKind<unknown>)[];
+  /** The state before any event. */
+  initial(): T;
+  /** Fold one event into the state. */
+  apply(state: T, event: StoredEvent): T;
+}
+
+const namedProjections = new WeakSet<object>();
+
+/**
+ * A projection cached by `name` in each store: `store.project(entity,
+ * defineProjection("balance", { … }))` applies only the events appended
+ * since the previous call even when the definition is written inline (a
+ * new object each call). The name identifies the fold: definitions that
+ * share a name must fold alike (the latest call's `apply` folds the new
+ * events into the cached state) and have the same `kinds` (otherwise
+ * `project` throws `InvalidArgumentError`); give a changed fold a new name.
+ * `kinds` may be typed kinds; bad input throws `InvalidArgumentError`.
+ *
+ * @example A counting apply shows the second call applies only the new event
+ * ```ts
+ * import { Coordinate, defineProjection, EventKind, Store } from "@seed/batpak";
+ * const Deposited = EventKind.define<{ amount: number }>(0x1, 4, "Deposited");
+ * const store = Store.open(Deno.makeTempDirSync());
+ * const acct = new Coordinate("acct:1", "bank");
+ * let applied = 0;
+ * const balance = () =>
+ *   store.project("acct:1", defineProjection("balance", {
+ *     kinds: [Deposited],
+ *     initial: () => 0,
+ *     apply: (sum: number, e) => (applied++, Deposited.is(e) ? sum + e.payload.amount : sum),
+ *   }));
+ * store.append(acct, Deposited, { amount: 10 });
+ * store.append(acct, Deposited, { amount: 5 });
+ * console.log(balance(), applied); // 15 2
+ * store.append(acct, Deposited, { amount: 1 });
+ * console.log(balance(), applied); // 16 3
+ * store.close();
+ * ```
+ */
+export function defineProjection<T>(
+  name: string,
+  definition: ProjectionDefinition<T>,
+): NamedProjection<T> {
+  if (typeof name !== "string" || name.length === 0) {
+    throw new InvalidArgumentError(
+      `defineProjection: name must be a non-empty string, found ${describeValue(name)}`,
+    );
+  }
+  if (typeof definition !== "object" || definition === null) {
+    throw new InvalidArgumentError(
+      `defineProjection: the definition must be { initial, apply, kinds? }, found ${
+        describeValue(definition)
+      }`,
+    );
+  }
+  const { kinds, initial, apply } = definition; // one read of each
+  if (typeof initial !== "function" || typeof apply !== "function") {
+    throw new InvalidArgumentError(
+      `defineProjection: "${name}" must have initial() and apply(state, event)`,
+    );
+  }
+  let codes: EventKind[] | undefined;
+  if (kinds !== undefined) {
+    const given: unknown = kinds;
+    if (!Array.isArray(given)) {
+      throw new InvalidArgumentError(
+        `defineProjection: "${name}".kinds must be an array of kinds, found ${
+          describeValue(given)
+        }`,
+      );
+    }
+    codes = given.map((k: unknown, i) => {
+      const code = kindCode(k);
+      if (!isEventKind(code)) {
+        throw new InvalidArgumentError(
+          `defineProjection: "${name}".kinds[${i}] must be an EventKind, found ${describeValue(k)}`,
+        );
+      }
+      return code;
+    });
+  }
+  const p: NamedProjection<T> = Object.freeze(
+    codes === undefined
+      ? { name, initial, apply }
+      : { name, kinds: Object.freeze(codes), initial, apply },
+  );
+  namedProjections.add(p);
+  return p;
+}
+
+/** The cached states of one name. */
+interface Named {
+  /** Its kinds, as a canonical key. */
+  kinds: string;
+  perEntity: Map<string, Cached>;
+}
+
+function kindsKey(kinds: Set<number> | null): string {
+  return kinds === null ? "all" : [...kinds].sort((a, b) => a - b).map(kindHex).join(", ");
+}
+
 /** Projection states of one store. */
 export class ProjectionCache {
   readonly #cache = new WeakMap<EventSourced<unknown>, Map<string, Cached>>();
+  readonly #named = new Map<string, Named>();
+
+  /** The states of `p`: by name for a named projection, else by identity. */
+  #states(p: EventSourced<unknown>, kinds: Set<number> | null): Map<string, Cached> {
+    if (!namedProjections.has(p)) {
+      let perEntity = this.#cache.get(p);
+      if (!perEntity) this.#cache.set(p, perEntity = new Map());
+      return perEntity;
+    }
+    const name = (p as NamedProjection<unknown>).name;
+    const key = kindsKey(kinds);
+    let named = this.#named.get(name);
+    if (named !== undefined) {
+      if (named.kinds !== key) {
+        throw new InvalidArgumentError(
+          `project: the projection "${name}" was used with kinds [${named.kinds}] and now ` +
+            `[${key}]; a name identifies one fold (give this one another name)`,
+        );
+      }
+      this.#named.delete(name); // re-inserted: Map order is the LRU order
+    } else named = { kinds: key, perEntity: new Map() };
+    this.#named.set(name, named);
+    if (this.#named.size > PROJECTION_NAMES_MAX) {
+      this.#named.delete(this.#named.keys().next().value!);
+    }
+    return named.perEntity;
+  }
 
   /** Fold `entity` with `projection`, reusing and extending the cached state. */
   project<T>(
@@ -106,8 +285,7 @@ export class ProjectionCache {
     const index = s.index;
     const eid = index.entities.lookup(entity);
     if (eid < 0) return undefined;
-    let perEntity = this.#cache.get(p);
-    if (!perEntity) this.#cache.set(p, perEntity = new Map());
+    const perEntity = this.#states(p, kinds);
     const now = s.now();
     const version = s.lifecycle.version;
     const cached = perEntity.get(entity);

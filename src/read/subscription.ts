@@ -15,13 +15,17 @@
  * the log until asked for. Appends only wake a waiting iterator; they never
  * queue events.
  *
+ * Caught up: the first time an iteration finds nothing more to deliver,
+ * it calls `onCaughtUp(position)` (once), before it waits for an append —
+ * so after the last historical event and before the first live one.
+ *
  * @module
  */
 
 import { describeValue } from "../core/describe.ts";
 import { InvalidArgumentError } from "../core/errors.ts";
 import type { Region } from "../core/region.ts";
-import type { StoredEvent, SubscribeOptions } from "../core/types.ts";
+import type { StoredEvent, StoreSubscribeOptions } from "../core/types.ts";
 import { checkPosition } from "./cursor.ts";
 import { type EventSource, readPage } from "./events.ts";
 import { queryVisible } from "./visibility.ts";
@@ -38,6 +42,8 @@ class Subscription implements AsyncIterator<StoredEvent, undefined> {
   readonly #s: EventSource;
   readonly #region: Region;
   readonly #signal: AbortSignal | undefined;
+  /** Called once, when catch-up ends (then cleared). */
+  #onCaughtUp: ((position: number) => void) | undefined;
   #position: number;
   #page: StoredEvent[] = [];
   #next = 0;
@@ -48,11 +54,18 @@ class Subscription implements AsyncIterator<StoredEvent, undefined> {
   /** Serializes overlapping next() calls. */
   #tail: Promise<unknown> = Promise.resolve();
 
-  constructor(s: EventSource, region: Region, after: number, signal: AbortSignal | undefined) {
+  constructor(
+    s: EventSource,
+    region: Region,
+    after: number,
+    signal: AbortSignal | undefined,
+    onCaughtUp: ((position: number) => void) | undefined,
+  ) {
     this.#s = s;
     this.#region = region;
     this.#position = after;
     this.#signal = signal;
+    this.#onCaughtUp = onCaughtUp;
   }
 
   #stopped(): boolean {
@@ -108,6 +121,17 @@ class Subscription implements AsyncIterator<StoredEvent, undefined> {
         return { done: false, value: event };
       }
       if (this.#fill()) continue;
+      const caughtUp = this.#onCaughtUp;
+      if (caughtUp !== undefined) {
+        this.#onCaughtUp = undefined;
+        try {
+          caughtUp(this.#position);
+        } catch (e) {
+          this.#finish();
+          throw e;
+        }
+        continue; // it may have appended: look again before waiting
+      }
       await this.#waitForAppend();
     }
   }
@@ -136,19 +160,24 @@ class Subscription implements AsyncIterator<StoredEvent, undefined> {
 export function subscribe(
   s: EventSource,
   region: Region,
-  options: SubscribeOptions | undefined,
+  options: StoreSubscribeOptions | undefined,
 ): AsyncIterable<StoredEvent> {
   if (options !== undefined && (typeof options !== "object" || options === null)) {
     throw new InvalidArgumentError(
       `subscribe: options must be an object, found ${describeValue(options)}`,
     );
   }
-  const { after: from, signal } = options ?? {};
+  const { after: from, signal, onCaughtUp } = options ?? {};
   const after = checkPosition(s, "subscribe: after", from ?? 0);
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
     throw new InvalidArgumentError("subscribe: signal must be an AbortSignal");
   }
+  if (onCaughtUp !== undefined && typeof onCaughtUp !== "function") {
+    throw new InvalidArgumentError(
+      `subscribe: onCaughtUp must be a function, found ${describeValue(onCaughtUp)}`,
+    );
+  }
   return {
-    [Symbol.asyncIterator]: () => new Subscription(s, region, after, signal),
+    [Symbol.asyncIterator]: () => new Subscription(s, region, after, signal, onCaughtUp),
   };
 }

@@ -7,6 +7,7 @@
  */
 
 import type { EventId } from "../core/ids.ts";
+import type { EventKind, TypedKind } from "../core/kind.ts";
 import type { Region } from "../core/region.ts";
 import type {
   Cursor,
@@ -17,7 +18,7 @@ import type {
   ReadOptions,
   ReadStreamOptions,
   StoredEvent,
-  SubscribeOptions,
+  StoreSubscribeOptions,
   VerifyReport,
 } from "../core/types.ts";
 
@@ -63,8 +64,10 @@ export interface StoreReader {
   cursorGuaranteed(region: Region, options?: { after?: number }): Cursor;
   /** The position saved for the named cursor, or `undefined`. */
   loadCursor(name: string): number | undefined;
-  /** Live events of the region. */
-  subscribe(region: Region, options?: SubscribeOptions): AsyncIterable<StoredEvent>;
+  /** Live events of the region (`onCaughtUp` is called when catch-up ends). */
+  subscribe(region: Region, options?: StoreSubscribeOptions): AsyncIterable<StoredEvent>;
+  /** The name recorded or registered for a kind, or `undefined`. */
+  kindName(kind: EventKind | TypedKind<unknown>): string | undefined;
   /** Fold an entity's events (cached). */
   project<T>(entity: string, projection: EventSourced<T>, freshness?: Freshness): T | undefined;
   /** A consistent point-in-time copy into `destDir`. */

@@ -12,12 +12,13 @@ import { describeValue } from "../core/describe.ts";
 import { InvalidArgumentError, NotFoundError, ReadOnlyError } from "../core/errors.ts";
 import { type EventId, requireId } from "../core/ids.ts";
 import type { Coordinate } from "../core/coordinate.ts";
-import type { EventKind } from "../core/kind.ts";
+import type { EventKind, TypedKind } from "../core/kind.ts";
+import { KindRegistry } from "../core/kind_registry.ts";
 import { Region } from "../core/region.ts";
 import type {
   AppendOptions,
   AppendReceipt,
-  BatchAppendItem,
+  CheckedBatchItems,
   Cursor,
   Diagnostics,
   EventSourced,
@@ -26,10 +27,11 @@ import type {
   ReadOptions,
   ReadStreamOptions,
   StoredEvent,
-  SubscribeOptions,
+  StoreSubscribeOptions,
   VerifyReport,
 } from "../core/types.ts";
 import type { Engine } from "../engine/engine.ts";
+import { openStoreKinds, type StoreKinds } from "../engine/kind_names.ts";
 import { openEngine } from "../engine/open.ts";
 import { resolveConfig, type StoreConfig } from "../engine/settings.ts";
 import { refreshFollower } from "../engine/tail.ts";
@@ -109,11 +111,14 @@ export class Store implements StoreReader {
   readonly #e: Engine;
   readonly #source: EventSource;
   readonly #projections = new ProjectionCache();
+  readonly #kinds: StoreKinds;
 
-  private constructor(engine: Engine) {
+  private constructor(engine: Engine, kinds: StoreKinds) {
     this.#e = engine;
+    this.#kinds = kinds;
     engines.set(this, engine);
     this.#source = {
+      kinds: kinds.registry.size > 0 ? kinds.registry : undefined,
       get index() {
         return engine.index;
       },
@@ -150,7 +155,18 @@ export class Store implements StoreReader {
   /** Open (or create) the store in `config.dataDir` (or the directory path given), writable. */
   static open(config: StoreConfig | string): Store;
   static open(config: StoreConfig | string): Store {
-    return new Store(openEngine(resolveConfig(config, defaultFileSystem)));
+    const settings = resolveConfig(config, defaultFileSystem);
+    const registry = KindRegistry.from(settings.kinds); // checked before anything is opened
+    const engine = openEngine(settings);
+    try {
+      return new Store(
+        engine,
+        openStoreKinds(settings.fs, settings.dataDir, engine.writer === undefined, registry),
+      );
+    } catch (e) {
+      engine.close();
+      throw e;
+    }
   }
 
   // ------------------------------------------------------------------ writes
@@ -164,14 +180,32 @@ export class Store implements StoreReader {
    * (`duplicate: true`), with another entity or kind throws
    * `IdempotencyConflictError`; a stale `fence` throws `OwnershipError`. The
    * payload is read once. A rejected append writes nothing.
+   *
+   * With a typed kind (`EventKind.define`) the payload must have its type;
+   * the store records the kind's name before its first event
+   * (`KindConflictError` for a second name), and a versioned kind, which
+   * must be listed in `StoreConfig.kinds`, writes its schema version.
    */
+  append<P>(
+    coord: Coordinate,
+    kind: TypedKind<P>,
+    payload: NoInfer<P>,
+    options?: AppendOptions,
+  ): AppendReceipt;
+  /** Append one event of a plain kind (any payload). */
   append(
     coord: Coordinate,
     kind: EventKind,
     payload: unknown,
     options?: AppendOptions,
+  ): AppendReceipt;
+  append(
+    coord: Coordinate,
+    kind: EventKind | TypedKind<unknown>,
+    payload: unknown,
+    options?: AppendOptions,
   ): AppendReceipt {
-    return appendOne(this.#e, coord, kind, payload, options, false);
+    return appendOne(this.#e, coord, kind, payload, options, false, this.#kinds);
   }
 
   /**
@@ -179,9 +213,10 @@ export class Store implements StoreReader {
    * fsynced before they become visible. CAS and idempotency are checked per
    * item in order, counting earlier items; the same key twice in one batch
    * throws `IdempotencyConflictError`. If any item fails, nothing is written.
+   * Items of typed kinds are checked against their own kind's payload type.
    */
-  appendBatch(items: BatchAppendItem[]): AppendReceipt[] {
-    return appendBatch(this.#e, items);
+  appendBatch<const T extends readonly object[]>(items: T & CheckedBatchItems<T>): AppendReceipt[] {
+    return appendBatch(this.#e, items, this.#kinds);
   }
 
   /**
@@ -215,7 +250,20 @@ export class Store implements StoreReader {
    */
   refresh(): number {
     this.#e.assertOpen();
-    return this.#e.writer === undefined ? refreshFollower(this.#e) : 0;
+    if (this.#e.writer !== undefined) return 0;
+    this.#kinds.names.reload();
+    return refreshFollower(this.#e);
+  }
+
+  /**
+   * The name of a kind in this store: recorded by an append of a typed kind
+   * (`EventKind.define`) or registered in `StoreConfig.kinds`; `undefined`
+   * for a kind that never had one.
+   */
+  kindName(kind: EventKind | TypedKind<unknown>): string | undefined {
+    this.#e.assertOpen();
+    const code = typeof kind === "object" && kind !== null ? kind.code : kind;
+    return this.#kinds.names.get(code) ?? this.#kinds.registry.get(code)?.name;
   }
 
   // ------------------------------------------------------------------- reads
@@ -335,17 +383,22 @@ export class Store implements StoreReader {
    * `options.after`, then delivers new events as they are appended, with no
    * gap and no duplicate. Ends on `options.signal` abort, on
    * {@linkcode Store.close}, or when the loop breaks.
+   * `options.onCaughtUp(position)` is called once per iteration, when
+   * catch-up ends: after the last historical event, before the first live
+   * one (at once when there is no history).
    */
-  subscribe(region: Region, options?: SubscribeOptions): AsyncIterable<StoredEvent> {
+  subscribe(region: Region, options?: StoreSubscribeOptions): AsyncIterable<StoredEvent> {
     this.#e.assertOpen();
     return subscribe(this.#source, regionArg("subscribe", region), options);
   }
 
   /**
    * Fold an entity's events (only `projection.kinds`, when given) into a
-   * state, cached per projection object and entity: a later call applies
-   * only events appended since. `undefined` when the entity has no relevant
-   * events.
+   * state, cached per projection and entity: a later call applies only
+   * events appended since. A projection from `defineProjection(name, …)` is
+   * cached by its name (an inline definition is cached too); any other by
+   * object identity (an inline `{ initial, apply }` literal folds afresh on
+   * every call). `undefined` when the entity has no relevant events.
    */
   project<T>(
     entity: string,
@@ -486,7 +539,7 @@ export class Store implements StoreReader {
    */
   snapshot(destDir: string): void {
     this.#e.assertOpen();
-    snapshotStore(this.#e, destDir);
+    snapshotStore(this.#e, destDir, [this.#kinds.names]);
   }
 
   /**
@@ -550,7 +603,11 @@ export class Store implements StoreReader {
 
   /** Flush, fsync, write the index image, release the directory lock. Idempotent. */
   close(): void {
-    this.#e.close();
+    try {
+      this.#e.close();
+    } finally {
+      this.#kinds.names.close();
+    }
   }
 
   /** `using store = Store.open(dir)` closes it at the end of the scope. */

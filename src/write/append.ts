@@ -20,6 +20,7 @@ import { FRAME_BODY_BYTES_MAX, GLOBAL_SEQUENCE_MAX } from "../core/limits.ts";
 import { utf8Encode } from "../core/utf8.ts";
 import type { Engine } from "../engine/engine.ts";
 import { eventBodyLength2, type EventParts } from "../log/event_codec.ts";
+import { recordKindNames, type StoreKinds } from "./kinds.ts";
 import { prepare, type Prepared } from "./prepare.ts";
 import { Receipt, receiptOf } from "./receipt.ts";
 
@@ -61,7 +62,8 @@ export function assertNotDeleted(engine: Engine, entity: string): void {
 
 /**
  * Append one event. `system` allows the store's own kinds (fences,
- * denials); user appends pass `false`.
+ * denials); user appends pass `false`. `kinds` are the store's registered
+ * and recorded kinds, which a typed kind is checked against.
  */
 export function appendOne(
   engine: Engine,
@@ -70,10 +72,11 @@ export function appendOne(
   payload: unknown,
   options: unknown,
   system: boolean,
+  kinds?: StoreKinds,
 ): Receipt {
   const where = "append";
   engine.requireWriter();
-  const p = prepare(engine.encoder, coord, kind, payload, options, where, system);
+  const p = prepare(engine.encoder, coord, kind, payload, options, where, system, kinds);
   // User code (getters, the clock) has run; from here on nothing outside the store runs.
   const now = engine.now();
   const writer = engine.requireWriter();
@@ -107,9 +110,14 @@ export function appendOne(
     key: p.key,
     keyIsString: p.keyIsString,
     payload: p.payload,
+    schemaVersion: p.schemaVersion,
   };
   const length = eventBodyLength2(parts);
   if (length > FRAME_BODY_BYTES_MAX) throw new PayloadTooLargeError(length, FRAME_BODY_BYTES_MAX);
+  // A new kind name is durable before the first event of its kind is written.
+  if (kinds !== undefined && p.kindName !== null) {
+    recordKindNames(kinds, [p.kind], [p.kindName], where);
+  }
   const w = writer.appendEvent(parts);
   const hash = engine.keepHash(w.hash);
   const g = parts.globalSequence;

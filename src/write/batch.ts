@@ -31,6 +31,7 @@ import type { Engine } from "../engine/engine.ts";
 import { eventBodyLength2, type EventParts } from "../log/event_codec.ts";
 import { FRAME_HEADER_BYTES, MARKER_FRAME_BYTES } from "../log/frame.ts";
 import { assertLogRoom, assertNotDeleted, existingReceipt } from "./append.ts";
+import { recordKindNames, type StoreKinds } from "./kinds.ts";
 import { ByteArena, prepare, type Prepared, readCausation } from "./prepare.ts";
 import { Receipt } from "./receipt.ts";
 
@@ -50,8 +51,15 @@ interface Plan {
   causation: Uint8Array | null;
 }
 
-/** Append `items` atomically; see the module doc. */
-export function appendBatch(engine: Engine, items: unknown): AppendReceipt[] {
+/**
+ * Append `items` atomically; see the module doc. `kinds` are the store's
+ * registered and recorded kinds, which typed kinds are checked against.
+ */
+export function appendBatch(
+  engine: Engine,
+  items: unknown,
+  kinds?: StoreKinds,
+): AppendReceipt[] {
   engine.requireWriter();
   if (!Array.isArray(items)) {
     throw new InvalidArgumentError(
@@ -75,7 +83,7 @@ export function appendBatch(engine: Engine, items: unknown): AppendReceipt[] {
       throw new InvalidArgumentError(`${where} must be an object, found ${describeValue(item)}`);
     }
     const { coord, kind, payload, options, causation } = item as Record<string, unknown>;
-    const p = prepare(engine.encoder, coord, kind, payload, options, where);
+    const p = prepare(engine.encoder, coord, kind, payload, options, where, false, kinds);
     encodedBytes += p.payload.length;
     if (encodedBytes > BATCH_BYTES_MAX) {
       throw new PayloadTooLargeError(encodedBytes, BATCH_BYTES_MAX);
@@ -174,12 +182,18 @@ export function appendBatch(engine: Engine, items: unknown): AppendReceipt[] {
       key: p.key,
       keyIsString: p.keyIsString,
       payload: p.payload,
+      schemaVersion: p.schemaVersion,
     };
     const length = eventBodyLength2(parts[k]);
     if (length > FRAME_BODY_BYTES_MAX) throw new PayloadTooLargeError(length, FRAME_BODY_BYTES_MAX);
     total += FRAME_HEADER_BYTES + length;
   }
   if (total > BATCH_BYTES_MAX) throw new PayloadTooLargeError(total, BATCH_BYTES_MAX);
+  // New kind names are durable before the first events of their kinds are written.
+  if (kinds !== undefined && plans.some((plan) => plan.p.kindName !== null)) {
+    const ps = plans.map((plan) => plan.p);
+    recordKindNames(kinds, ps.map((p) => p.kind), ps.map((p) => p.kindName), "appendBatch");
+  }
   const w = writer.appendBatch(parts, prevItem); // durable before visible
   const hashes = w.hashes.map((h) => engine.keepHash(h));
   for (let k = 0; k < plans.length; k++) {

@@ -13,11 +13,12 @@ import { describeValue } from "../core/describe.ts";
 import { InvalidArgumentError, InvalidCoordinateError } from "../core/errors.ts";
 import { type FenceCheck, readFence } from "../core/fence.ts";
 import { idToBytes, requireId } from "../core/ids.ts";
-import { checkUserKind, isEventKind } from "../core/kind.ts";
+import { checkUserKind, isEventKind, TypedKind } from "../core/kind.ts";
 import { BIGINT_KEY_MAX, IDEMPOTENCY_KEY_BYTES_MAX } from "../core/limits.ts";
 import type { PayloadEncoder } from "../core/payload.ts";
 import { utf8Encode } from "../core/utf8.ts";
 import { keyString } from "../log/event_codec.ts";
+import { admitKind, type StoreKinds } from "./kinds.ts";
 
 /** Entity names with this prefix belong to the store (fences, denials). */
 export const RESERVED_ENTITY_PREFIX = "$";
@@ -37,6 +38,10 @@ export interface Prepared {
   causation: Uint8Array | null;
   expectedSequence: number | undefined;
   fence: FenceCheck | undefined;
+  /** The typed kind's schema version to write (0: none, version 1). */
+  schemaVersion: number;
+  /** The typed kind's name when the store has not recorded it yet, else null. */
+  kindName: string | null;
 }
 
 function idField(where: string, id: unknown): Uint8Array {
@@ -87,7 +92,9 @@ function readKey(
 
 /**
  * Validate one append's arguments and encode its payload with `encoder`.
- * `system` allows the store's own kinds (categories 0x0 and 0xD).
+ * `system` allows the store's own kinds (categories 0x0 and 0xD). A
+ * {@linkcode TypedKind} is checked against the store's `kinds` and becomes
+ * its number, schema version and (when new to the store) name.
  */
 export function prepare(
   encoder: PayloadEncoder,
@@ -97,6 +104,7 @@ export function prepare(
   options: unknown,
   where: string,
   system = false,
+  kinds?: StoreKinds,
 ): Prepared {
   if (!Coordinate.is(coord)) {
     throw new InvalidCoordinateError(
@@ -112,6 +120,13 @@ export function prepare(
       `${where}: entity names starting with "${RESERVED_ENTITY_PREFIX}" are reserved for the ` +
         `store's own events, found ${describeValue(coord.entity)}`,
     );
+  }
+  let schemaVersion = 0;
+  let kindName: string | null = null;
+  if (kind instanceof TypedKind) {
+    if (kinds !== undefined) kindName = admitKind(kinds, kind, where);
+    if (kind.version > 1) schemaVersion = kind.version;
+    kind = kind.code;
   }
   if (system) {
     if (!isEventKind(kind)) {
@@ -166,6 +181,8 @@ export function prepare(
     causation,
     expectedSequence: expectedSequence as number | undefined,
     fence: f,
+    schemaVersion,
+    kindName,
   };
 }
 
