@@ -283,3 +283,49 @@ Deno.test("upcast: a redacted event (no payload) is never upcast", () => {
   const live = { kind: Deposited.code, payload: { amount: 1 } } as unknown as StoredEvent;
   assert.throws(() => upcastEvent(registry, live, 0), UpcastError);
 });
+
+Deno.test("upcast: a redacted event of a registered kind is returned without a payload, never upcast", () => {
+  const fs = threeGenerations();
+  const Throwing = EventKind.define<V3>(0x1, 0x004, "Deposited", {
+    version: 3,
+    upcast: {
+      1: () => {
+        throw new Error("must not run on a redacted event");
+      },
+      2: toV3,
+    },
+  });
+  const writer = Store.open({ dataDir: DIR, fs, kinds: [Deposited] });
+  writer.redact(writer.stream("acct:1")[0].eventId, "erasure request");
+  writer.close();
+  const store = Store.open({ dataDir: DIR, fs, kinds: [Throwing] });
+  const [first, , second, third] = store.readStream("acct:1");
+  assert.deepEqual([first.payload, first.redacted, first.schemaVersion], [
+    undefined,
+    true,
+    undefined,
+  ]);
+  assert.equal(Throwing.is(first), false, "no payload to narrow to");
+  assert.deepEqual([second.payload, third.payload], [CURRENT[1], CURRENT[2]]);
+  assert.ok(store.verify().ok);
+  store.close();
+});
+
+Deno.test("upcast: a compaction keeps each event's schema version", async () => {
+  const fs = threeGenerations();
+  const store = Store.open({ dataDir: DIR, fs, kinds: [Deposited] });
+  store.append(new Coordinate("acct:2", "bank"), Deposited, { cents: 1, currency: "EUR" });
+  store.deleteStream("acct:2");
+  store.redact(store.stream("acct:1")[1].eventId); // the Noted event
+  const report = await store.compact();
+  assert.ok(report.eventsDropped >= 1);
+  store.close();
+  for (const kinds of [[Deposited], []]) {
+    const again = Store.open({ dataDir: DIR, fs, kinds });
+    const events = again.readStream("acct:1");
+    if (kinds.length > 0) assert.deepEqual(payloadsOf(events), CURRENT);
+    else assert.deepEqual(events.map((e) => e.schemaVersion), [undefined, undefined, 2, 3]);
+    assert.ok(again.verify().ok);
+    again.close();
+  }
+});
