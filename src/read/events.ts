@@ -14,15 +14,14 @@
  * @module
  */
 
-import { CorruptSegmentError, InternalError, StoreClosedError } from "../core/errors.ts";
+import { CorruptSegmentError, StoreClosedError } from "../core/errors.ts";
 import { HASH_BYTES } from "../core/hash.ts";
-import type { EventId } from "../core/ids.ts";
 import type { EventKind } from "../core/kind.ts";
 import { PayloadDecodeError, type PayloadDecoder } from "../core/payload.ts";
 import type { LifecycleState } from "../core/lifecycle.ts";
 import type { StoredEvent } from "../core/types.ts";
 import { type Index, PAGE_BITS, PAGE_ROWS } from "../index/index.ts";
-import { type EventHeader, ID_BYTES, newHeader, PREV_LINK_BYTES } from "../log/event_codec.ts";
+import { type EventHeader, ID_BYTES, newHeader } from "../log/event_codec.ts";
 import { readEventFrame } from "../log/frames.ts";
 import type { SegmentReader } from "../log/reader.ts";
 import { segmentName } from "../log/segment.ts";
@@ -65,131 +64,226 @@ export const READ_GAP_BYTES_MAX = 16 * 1024;
 const PAGE_MASK = PAGE_ROWS - 1;
 const ID_TEXT_CHARS = 36;
 const HASH_TEXT_CHARS = 64;
-const TEXT_CHARS = ID_TEXT_CHARS + 2 * HASH_TEXT_CHARS;
 const DASH = 0x2d;
 const HEX_CODES = new TextEncoder().encode("0123456789abcdef");
 /** Both hex digits of a byte, as one little-endian u16 of two ASCII codes. */
 const HEX_PAIRS = new Uint16Array(256);
 for (let b = 0; b < 256; b++) HEX_PAIRS[b] = HEX_CODES[b >>> 4] | (HEX_CODES[b & 15] << 8);
+/**
+ * Events whose texts are made by one `TextDecoder` call. The call's fixed
+ * cost dominated a read (a third of it, measured); a batch amortizes it.
+ * The texts are slices of the batch's string, so an event kept alone keeps
+ * at most a batch's text (~15 KiB) alive.
+ */
+export const TEXT_BATCH_EVENTS = 64;
+/** Text bytes one event may need: its id, hash, previous hash, correlation and causation ids. */
+const EVENT_TEXT_BYTES_MAX = 3 * ID_TEXT_CHARS + 2 * HASH_TEXT_CHARS;
 // Hash texts by entity: reading an entity's events in order, each event's prevHash is the
 // previous event's eventHash, so its text is reused instead of rebuilt (and, in format 2,
 // found without reading the previous frame). A direct-mapped table (slot = entity id mod
-// size) keeps this O(1) and bounded; the bytes are compared before reuse, so a slot shared by
-// two entities is only a miss.
+// size) keeps this O(1) and bounded; a slot remembers the global sequence whose hash it
+// holds, so a slot shared by two entities is only a miss.
 const HASH_CACHE_SLOTS = 1024;
+/** No text yet (a placeholder of the same type, so every event has one shape). */
+const UNSET = "";
 
 /**
- * The text forms of one store's ids and hashes: the id and both hashes of
- * an event are written as ASCII into one scratch buffer and made into a
- * string by one native call; the three fields are slices of it.
- * Concatenating hex digits instead builds ropes: dozens of short-lived
- * objects per event, which showed as a third of a replay's time plus
- * garbage collection. Each store has its own (no state shared between
- * stores).
+ * The text forms of one store's ids and hashes, made in batches: each
+ * event's id and hashes are written as ASCII hex into a scratch buffer, and
+ * one `TextDecoder` call per batch turns a batch of them into one string,
+ * which the events' fields are slices of. Concatenating hex digits instead
+ * builds ropes (dozens of short-lived objects per event), and a decode per
+ * event costs its fixed overhead every time. Each store has its own (no
+ * state shared between stores).
+ *
+ * Also checks the hash chain on every read: the link an event's frame holds
+ * to its predecessor must be the predecessor's hash.
  */
 export class EventText {
-  readonly #text = new Uint8Array(TEXT_CHARS);
-  readonly #pairs = new Uint16Array(this.#text.buffer, 0, TEXT_CHARS / 2);
-  // UTF-8 decoding of ASCII bytes has a fast path (a latin1 decoder measured 3x slower).
-  readonly #ascii = new TextDecoder();
-  readonly #cachedEntity = new Int32Array(HASH_CACHE_SLOTS).fill(-1);
-  readonly #cachedBytes = new Uint8Array(HASH_CACHE_SLOTS * HASH_BYTES);
-  readonly #cachedText: string[] = new Array(HASH_CACHE_SLOTS).fill("");
-
-  #writeId(buf: Uint8Array, at: number): void {
-    const into = this.#text;
-    let w = 0;
-    for (let i = 0; i < ID_BYTES; i++) {
-      if (i === 4 || i === 6 || i === 8 || i === 10) into[w++] = DASH;
-      const b = buf[at + i];
-      into[w++] = HEX_CODES[b >>> 4];
-      into[w++] = HEX_CODES[b & 15];
-    }
-  }
-
-  #writeHash(buf: Uint8Array, at: number, pairAt: number): void {
-    const pairs = this.#pairs;
-    for (let i = 0; i < HASH_BYTES; i++) pairs[pairAt + i] = HEX_PAIRS[buf[at + i]];
-  }
-
-  /** The canonical UUID text of the 16 id bytes at `buf[at]`. */
-  id(buf: Uint8Array, at: number): EventId {
-    this.#writeId(buf, at);
-    return this.#ascii.decode(this.#text.subarray(0, ID_TEXT_CHARS));
-  }
-
-  /** The id text of the event last passed to {@linkcode EventText.fill}. */
-  eventId = "";
-  /** Its event hash text. */
-  eventHash = "";
-  /** Its previous hash text ("" for an entity's first event). */
-  prevHash = "";
   /** Scratch header the decoder fills per frame (no allocation per event). */
   readonly header: EventHeader = newHeader();
+  readonly #text = new Uint8Array(TEXT_BATCH_EVENTS * EVENT_TEXT_BYTES_MAX);
+  readonly #pairs = new Uint16Array(this.#text.buffer);
+  // UTF-8 decoding of ASCII bytes has a fast path (a latin1 decoder measured 3x slower).
+  readonly #ascii = new TextDecoder();
+  #w = 0;
+  #events: StoredEvent[] = [];
+  readonly #schema = new Int32Array(TEXT_BATCH_EVENTS);
+  readonly #idAt = new Int32Array(TEXT_BATCH_EVENTS);
+  readonly #hashAt = new Int32Array(TEXT_BATCH_EVENTS);
+  /** Where the previous hash's text is: ≥ 0 in the scratch, -1 known already, -2 - j: event j's hash. */
+  readonly #prevAt = new Int32Array(TEXT_BATCH_EVENTS);
+  readonly #corrAt = new Int32Array(TEXT_BATCH_EVENTS);
+  readonly #causAt = new Int32Array(TEXT_BATCH_EVENTS);
+  readonly #slotG = new Float64Array(HASH_CACHE_SLOTS);
+  /** The first 8 bytes of the slot's hash, as two words. */
+  readonly #slotLink = new Uint32Array(HASH_CACHE_SLOTS * 2);
+  readonly #slotText: string[] = new Array(HASH_CACHE_SLOTS).fill(UNSET);
+  /** The batch position of the slot's event while its text is not made yet, else -1. */
+  readonly #slotPending = new Int32Array(HASH_CACHE_SLOTS).fill(-1);
 
-  /**
-   * True when the previous hash of an event of `entity` whose leading
-   * `linkBytes` bytes are at `buf[at ..]` is the entity's cached last hash
-   * (a format-2 link can then be expanded without reading the previous frame).
-   */
-  knows(entity: number, buf: Uint8Array, at: number, linkBytes: number): boolean {
-    return this.#cached(entity, buf, at, linkBytes) !== "";
+  /** Events queued, not flushed yet. */
+  get pending(): number {
+    return this.#events.length;
+  }
+
+  /** The canonical UUID text (8-4-4-4-12) of the 16 bytes at `buf[at]`; starts at an even offset. */
+  #writeId(buf: Uint8Array, at: number): number {
+    const into = this.#text;
+    const pairs = this.#pairs;
+    const start = this.#w;
+    // Groups at even text offsets take two digits per store; the two at odd ones one.
+    const p = start >>> 1;
+    pairs[p] = HEX_PAIRS[buf[at]];
+    pairs[p + 1] = HEX_PAIRS[buf[at + 1]];
+    pairs[p + 2] = HEX_PAIRS[buf[at + 2]];
+    pairs[p + 3] = HEX_PAIRS[buf[at + 3]];
+    into[start + 8] = DASH;
+    let b = buf[at + 4];
+    into[start + 9] = HEX_CODES[b >>> 4];
+    into[start + 10] = HEX_CODES[b & 15];
+    b = buf[at + 5];
+    into[start + 11] = HEX_CODES[b >>> 4];
+    into[start + 12] = HEX_CODES[b & 15];
+    into[start + 13] = DASH;
+    pairs[p + 7] = HEX_PAIRS[buf[at + 6]];
+    pairs[p + 8] = HEX_PAIRS[buf[at + 7]];
+    into[start + 18] = DASH;
+    b = buf[at + 8];
+    into[start + 19] = HEX_CODES[b >>> 4];
+    into[start + 20] = HEX_CODES[b & 15];
+    b = buf[at + 9];
+    into[start + 21] = HEX_CODES[b >>> 4];
+    into[start + 22] = HEX_CODES[b & 15];
+    into[start + 23] = DASH;
+    for (let i = 0; i < 6; i++) pairs[p + 12 + i] = HEX_PAIRS[buf[at + 10 + i]];
+    this.#w = start + ID_TEXT_CHARS;
+    return start;
+  }
+
+  #writeHash(buf: Uint8Array, at: number): number {
+    const start = this.#w;
+    const pairs = this.#pairs;
+    const pairAt = start >>> 1;
+    for (let i = 0; i < HASH_BYTES; i++) pairs[pairAt + i] = HEX_PAIRS[buf[at + i]];
+    this.#w = start + HASH_TEXT_CHARS;
+    return start;
   }
 
   /**
-   * Set {@linkcode EventText.eventId}, {@linkcode EventText.eventHash} and
-   * {@linkcode EventText.prevHash} for an event of entity `entity`. The
-   * previous hash is at `prev[prevAt ..]` (`prevAt` < 0: none, the entity's
-   * first event); with `linkBytes` < 32 only that many leading bytes are
-   * there (a format-2 link) and the entity's cached last hash is used: call
-   * {@linkcode EventText.knows} first and pass the whole hash when it does not.
+   * Queue `event` (its id and hash fields still {@linkcode UNSET}) of entity
+   * `entity` at global sequence `g`, whose frame is in `buf` as `h` says;
+   * `prevG` is its entity's previous event (0: none). Returns false, queuing
+   * nothing, when the frame's link to its predecessor is not the
+   * predecessor's hash (a broken chain). The predecessor's hash is read
+   * back from `source` when neither the frame nor the cache has it.
    */
-  fill(
+  add(
+    event: StoredEvent,
     entity: number,
+    g: number,
+    prevG: number,
     buf: Uint8Array,
-    idAt: number,
-    hashAt: number,
-    prev: Uint8Array,
-    prevAt: number,
-    linkBytes: number,
-  ): void {
-    let prevHash = prevAt >= 0 ? this.#cached(entity, prev, prevAt, linkBytes) : "";
-    this.#writeId(buf, idAt);
-    this.#writeHash(buf, hashAt, ID_TEXT_CHARS / 2);
-    let chars = ID_TEXT_CHARS + HASH_TEXT_CHARS;
-    if (prevAt >= 0 && prevHash === "") {
-      if (linkBytes < HASH_BYTES) {
-        throw new InternalError("EventText.fill: an unknown link needs the whole hash");
+    h: EventHeader,
+    source: EventSource,
+  ): boolean {
+    const n = this.#events.length;
+    const slot = entity & (HASH_CACHE_SLOTS - 1);
+    let prevAt = -1;
+    if (prevG > 0) {
+      const linkAt = h.prevHashAt >= 0 ? h.prevHashAt : h.prevLinkAt;
+      const link0 = readWord(buf, linkAt);
+      const link1 = readWord(buf, linkAt + 4);
+      if (this.#slotG[slot] === prevG) {
+        if (this.#slotLink[slot * 2] !== link0 || this.#slotLink[slot * 2 + 1] !== link1) {
+          return false;
+        }
+        const j = this.#slotPending[slot];
+        if (j >= 0) prevAt = -2 - j;
+        else event.prevHash = this.#slotText[slot];
+      } else if (h.prevHashAt >= 0) {
+        prevAt = this.#writeHash(buf, h.prevHashAt); // format 1: the frame holds the whole hash
+      } else {
+        const prev = hashOf(source, prevG);
+        if (readWord(prev, 0) !== link0 || readWord(prev, 4) !== link1) return false;
+        prevAt = this.#writeHash(prev, 0);
       }
-      this.#writeHash(prev, prevAt, chars / 2);
-      chars = TEXT_CHARS;
     }
-    const all = this.#ascii.decode(this.#text.subarray(0, chars));
-    const eventHash = all.slice(ID_TEXT_CHARS, ID_TEXT_CHARS + HASH_TEXT_CHARS);
-    if (chars === TEXT_CHARS) prevHash = all.slice(ID_TEXT_CHARS + HASH_TEXT_CHARS);
-    this.#cache(entity, buf, hashAt, eventHash);
-    this.eventId = all.slice(0, ID_TEXT_CHARS);
-    this.eventHash = eventHash;
-    this.prevHash = prevHash;
+    this.#idAt[n] = this.#writeId(buf, h.bodyAt);
+    this.#hashAt[n] = this.#writeHash(buf, h.hashAt);
+    this.#prevAt[n] = prevAt;
+    this.#corrAt[n] = h.correlationAt >= 0 ? this.#writeId(buf, h.correlationAt) : -1;
+    this.#causAt[n] = h.causationAt >= 0 ? this.#writeId(buf, h.causationAt) : -1;
+    this.#schema[n] = h.schemaVersion;
+    this.#events.push(event);
+    this.#slotG[slot] = g;
+    this.#slotLink[slot * 2] = readWord(buf, h.hashAt);
+    this.#slotLink[slot * 2 + 1] = readWord(buf, h.hashAt + 4);
+    this.#slotPending[slot] = n;
+    return true;
   }
 
-  #cached(entity: number, buf: Uint8Array, at: number, n: number): string {
-    const slot = entity & (HASH_CACHE_SLOTS - 1);
-    if (this.#cachedEntity[slot] !== entity) return "";
-    const base = slot * HASH_BYTES;
-    const bytes = this.#cachedBytes;
-    for (let i = 0; i < n; i++) if (buf[at + i] !== bytes[base + i]) return "";
-    return this.#cachedText[slot];
+  /**
+   * Make the texts of the queued events and call `each(event,
+   * schemaVersion)` for each, in order; the queue is empty afterwards (also
+   * when `each` throws).
+   */
+  flush(each: (event: StoredEvent, schemaVersion: number) => void): void {
+    const events = this.#events;
+    const n = events.length;
+    if (n === 0) return;
+    const all = this.#ascii.decode(this.#text.subarray(0, this.#w));
+    for (let k = 0; k < n; k++) {
+      const e = events[k];
+      const idAt = this.#idAt[k];
+      const hashAt = this.#hashAt[k];
+      e.eventId = all.slice(idAt, idAt + ID_TEXT_CHARS);
+      e.eventHash = all.slice(hashAt, hashAt + HASH_TEXT_CHARS);
+      const prevAt = this.#prevAt[k];
+      if (prevAt >= 0) e.prevHash = all.slice(prevAt, prevAt + HASH_TEXT_CHARS);
+      else if (prevAt < -1) e.prevHash = events[-2 - prevAt].eventHash;
+      const corrAt = this.#corrAt[k];
+      if (corrAt >= 0) e.correlationId = all.slice(corrAt, corrAt + ID_TEXT_CHARS);
+      const causAt = this.#causAt[k];
+      if (causAt >= 0) e.causationId = all.slice(causAt, causAt + ID_TEXT_CHARS);
+    }
+    // The cache's pending slots now have their texts.
+    const pending = this.#slotPending;
+    for (let slot = 0; slot < HASH_CACHE_SLOTS; slot++) {
+      const j = pending[slot];
+      if (j >= 0) {
+        this.#slotText[slot] = events[j].eventHash;
+        pending[slot] = -1;
+      }
+    }
+    this.#w = 0;
+    // Hand over from a fresh queue: `each` may read the store (and queue) again.
+    const schema = this.#schema.slice(0, n);
+    this.#events = [];
+    for (let k = 0; k < n; k++) each(events[k], schema[k]);
   }
 
-  #cache(entity: number, buf: Uint8Array, at: number, hashText: string): void {
-    const slot = entity & (HASH_CACHE_SLOTS - 1);
-    const base = slot * HASH_BYTES;
-    const bytes = this.#cachedBytes;
-    for (let i = 0; i < HASH_BYTES; i++) bytes[base + i] = buf[at + i];
-    this.#cachedEntity[slot] = entity;
-    this.#cachedText[slot] = hashText;
+  /** Drop the queued events (their reads failed); the cache forgets their hashes. */
+  discard(): void {
+    const pending = this.#slotPending;
+    for (let slot = 0; slot < HASH_CACHE_SLOTS; slot++) {
+      if (pending[slot] >= 0) {
+        pending[slot] = -1;
+        this.#slotG[slot] = 0;
+      }
+    }
+    this.#events.length = 0;
+    this.#w = 0;
   }
+
+  /** True when another event fits in the batch. */
+  get room(): boolean {
+    return this.#events.length < TEXT_BATCH_EVENTS;
+  }
+}
+
+function readWord(buf: Uint8Array, at: number): number {
+  return (buf[at] | (buf[at + 1] << 8) | (buf[at + 2] << 16) | (buf[at + 3] << 24)) >>> 0;
 }
 
 /** Receives one event. */
@@ -199,12 +293,9 @@ function corrupt(segment: number, offset: number, message: string): CorruptSegme
   return new CorruptSegmentError(segmentName(segment), offset, message);
 }
 
-/** The hash bytes of the event before `g` in its entity's stream, read back from the log. */
-function previousHash(s: EventSource, g: number): Uint8Array {
-  const index = s.index;
-  const postings = index.entities.postings[index.entityOf(g)];
-  const prevG = postings.items[postings.firstAfter(g - 1) - 1];
-  const loc = index.location(prevG);
+/** The hash bytes of event `g`, read back from the log. */
+function hashOf(s: EventSource, g: number): Uint8Array {
+  const loc = s.index.location(g);
   const buf = s.reader.readRaw(loc.segment, loc.offset, loc.length);
   const h = readEventFrame(buf, 0, loc.length);
   if (typeof h === "string") throw corrupt(loc.segment, loc.offset, h);
@@ -214,7 +305,10 @@ function previousHash(s: EventSource, g: number): Uint8Array {
 /**
  * Decode the event frame at `buf[at .. at+length)`, which the index says
  * holds global sequence `g` (with its event id) and lives at
- * `segment`/`offset`. Fails closed when the frame is not that event.
+ * `segment`/`offset`, and queue it in the store's {@linkcode EventText}
+ * (its texts are made at the next flush). Fails closed when the frame is
+ * not that event, or its link to its predecessor is not the predecessor's
+ * hash.
  */
 function decodeFrame(
   s: EventSource,
@@ -224,8 +318,9 @@ function decodeFrame(
   length: number,
   segment: number,
   offset: number,
-): StoredEvent {
-  const h = readEventFrame(buf, at, length, s.text.header);
+): void {
+  const text = s.text;
+  const h = readEventFrame(buf, at, length, text.header);
   if (typeof h === "string") throw corrupt(segment, offset, h);
   const index = s.index;
   const i = g - 1;
@@ -252,34 +347,46 @@ function decodeFrame(
     }
   }
   const entity = page.ent[r];
-  const text = s.text;
-  let prev = buf;
-  let prevAt = h.prevHashAt >= 0 ? h.prevHashAt : h.prevLinkAt;
-  let linkBytes = h.prevHashAt >= 0 ? HASH_BYTES : PREV_LINK_BYTES;
-  if (prevAt >= 0 && linkBytes < HASH_BYTES && !text.knows(entity, buf, prevAt, linkBytes)) {
-    prev = previousHash(s, g);
-    prevAt = 0;
-    linkBytes = HASH_BYTES;
+  const sequence = h.sequence;
+  const hasLink = h.prevHashAt >= 0 || h.prevLinkAt >= 0;
+  // Sequence n is at position n - 1 of the entity's postings: its predecessor is one before.
+  const prevG = sequence > 1 ? index.entities.postings[entity].items[sequence - 2] : 0;
+  if (hasLink !== prevG > 0) {
+    throw corrupt(
+      segment,
+      offset,
+      hasLink ? "the entity's first event links to a predecessor" : "the event lacks its link",
+    );
   }
-  text.fill(entity, buf, h.bodyAt, h.hashAt, prev, prevAt, linkBytes);
   // Same fields in the same order everywhere, so every read path has one shape.
   const event: StoredEvent = {
-    eventId: text.eventId,
+    eventId: UNSET,
     entity: index.entities.names[entity],
     scope: index.scopes.names[page.scp[r]],
     kind: h.kind as EventKind,
-    sequence: h.sequence,
+    sequence,
     globalSequence: g,
     timestampMs: h.timestampMs,
     payload,
-    prevHash: text.prevHash,
-    eventHash: text.eventHash,
+    prevHash: UNSET,
+    eventHash: UNSET,
   };
-  if (h.correlationAt >= 0) event.correlationId = s.text.id(buf, h.correlationAt);
-  if (h.causationAt >= 0) event.causationId = s.text.id(buf, h.causationAt);
   if (redacted) event.redacted = true;
-  if (s.kinds !== undefined || h.schemaVersion > 1) upcastEvent(s.kinds, event, h.schemaVersion);
-  return event;
+  if (!text.add(event, entity, g, prevG, buf, h, s)) {
+    throw corrupt(
+      segment,
+      offset,
+      `hash chain broken: the event's link is not the hash of ${event.entity}'s event before it`,
+    );
+  }
+}
+
+/** Finish a queued event: upcast it when its kind asks, then hand it over. */
+function finish(s: EventSource, visit: EventVisitor): (e: StoredEvent, schema: number) => void {
+  return (event, schema) => {
+    if (s.kinds !== undefined || schema > 1) upcastEvent(s.kinds, event, schema);
+    visit(event);
+  };
 }
 
 /** True when the 16 id bytes at `buf[at]` are the four words at `words[w]`. */
@@ -302,7 +409,15 @@ export function readOne(s: EventSource, g: number): StoredEvent {
   const offset = page.off[r];
   const length = page.len[r];
   const buf = s.reader.readRaw(segment, offset, length);
-  return decodeFrame(s, g, buf, 0, length, segment, offset);
+  let out: StoredEvent | undefined;
+  try {
+    decodeFrame(s, g, buf, 0, length, segment, offset);
+  } catch (e) {
+    s.text.discard();
+    throw e;
+  }
+  s.text.flush(finish(s, (e) => (out = e)));
+  return out!;
 }
 
 /**
@@ -322,6 +437,10 @@ export function forEachEvent(
   const pages = s.index.pages;
   const reader = s.reader;
   const writer = s.end;
+  const text = s.text;
+  const done = finish(s, visit);
+  // A visitor that reads the store (or threw out of an earlier read) left nothing queued.
+  if (text.pending > 0) text.discard();
   let k = start;
   while (k < end) {
     const first = gs[k] - 1;
@@ -353,9 +472,17 @@ export function forEachEvent(
       const p = pages[i >>> PAGE_BITS];
       const r = i & PAGE_MASK;
       const off = p.off[r];
-      visit(decodeFrame(s, g, buf, off - runStart, p.len[r], segment, off));
+      try {
+        decodeFrame(s, g, buf, off - runStart, p.len[r], segment, off);
+      } catch (e) {
+        // The events before the bad one are good: hand them over, then fail.
+        text.flush(done);
+        throw e;
+      }
+      if (!text.room) text.flush(done);
     }
   }
+  text.flush(done);
 }
 
 /** The events `gs[start .. end)` as an array. */

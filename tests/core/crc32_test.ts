@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { crc32 as zlibCrc32 } from "node:zlib";
 import fc from "fast-check";
-import { crc32, crc32Range } from "../../src/core/crc32.ts";
+import { crc32, crc32Range, NATIVE_CRC32_MIN_BYTES, setNativeCrc32 } from "../../src/core/crc32.ts";
 
 /** The longest input of the random properties: past 64 KiB, several slicing tails. */
 const LENGTH_MAX = 70_000;
@@ -134,5 +134,25 @@ Deno.test("crc32Range: rejects a range outside the buffer, naming what it found"
         e.message.includes(`start ${start}, end ${end}`),
       `start ${start}, end ${end}`,
     );
+  }
+});
+
+Deno.test("crc32: a registered native CRC is used from NATIVE_CRC32_MIN_BYTES on, with the same result", () => {
+  const calls: number[] = [];
+  const data = new Uint8Array(4096);
+  for (let i = 0; i < data.length; i++) data[i] = (i * 131 + 7) & 255;
+  const lengths = [0, 1, 100, NATIVE_CRC32_MIN_BYTES - 1, NATIVE_CRC32_MIN_BYTES, 1000, 4096];
+  const both = (n: number) => [
+    crc32(data.subarray(0, n)),
+    crc32Range(data, 3, Math.min(data.length, 3 + n), 77),
+  ];
+  const before = setNativeCrc32(undefined);
+  try {
+    const plain = lengths.map(both);
+    setNativeCrc32((d, v) => (calls.push(d.length), zlibCrc32(d, v)));
+    assert.deepEqual(lengths.map(both), plain);
+    assert.ok(calls.length > 0 && calls.every((n) => n >= NATIVE_CRC32_MIN_BYTES), `${calls}`);
+  } finally {
+    setNativeCrc32(before);
   }
 });
