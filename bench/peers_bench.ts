@@ -703,9 +703,24 @@ function targetLines(rows: Row[]): string[] {
       `≤ ${fmt(p7.goal)} ${p7.unit} | ${fmt(targetRatio(p7, stream1kUs), 2)} |`,
   );
   add(
+    "ours 1K stream with payloads / SQLite",
+    times(find("read1k", "ours: events with payloads"), find("read1k", "sqlite")),
+    PEER_TARGETS.p7Read1kVsSqlite,
+  );
+  add(
+    "ours 100K stream with payloads / SQLite",
+    times(find("read100k", "ours: events with payloads"), find("read100k", "sqlite")),
+    PEER_TARGETS.p7Read100kVsSqlite,
+  );
+  add(
     "ours full scan with payloads / SQLite SELECT *",
     times(find("scan", "ours: every event"), find("scan", "sqlite")),
     PEER_TARGETS.p7ScanVsSqlite,
+  );
+  add(
+    "ours cold open + 1K read / SQLite's",
+    times(find("open", "ours:"), find("open", "sqlite")),
+    PEER_TARGETS.p10OpenVsSqlite,
   );
   return out;
 }

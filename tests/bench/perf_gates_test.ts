@@ -24,6 +24,7 @@ import {
   type Target,
   TargetGate,
   targetRatio,
+  TARGETS,
 } from "../../bench/check_perf_gates.ts";
 import {
   ConcurrencyError,
@@ -211,7 +212,7 @@ Deno.test("checker: a healthy run breaches no floor, and samples give the median
   const appendRow = ev.rows.find((r) => r.bench === BENCH.append);
   assert.equal(appendRow?.value, 5_000 / 0.02);
   assert.equal(appendRow?.target?.id, "P1");
-  assert.equal(appendRow?.ratio, 1);
+  assert.equal(appendRow?.ratio, 250_000 / TARGETS.p1Append.goal);
   assert.match(markdownReport(ev, {}), /\| perf-gates\/append 5K \| 20 ms \|/);
 });
 
