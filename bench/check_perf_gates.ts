@@ -1,6 +1,6 @@
 /**
  * The perf-gate checker's old address, kept so that existing imports
- * (tests/perf_gates_test.ts) and command lines keep working: it re-exports
+ * (tests/bench/perf_gates_test.ts) and command lines keep working: it re-exports
  * bench/perf_gates/ and, run as a script, runs bench/perf_gates/main.ts
  * (`deno task perf-gates`). New code imports from bench/perf_gates/ directly.
  *

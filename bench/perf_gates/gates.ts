@@ -5,7 +5,7 @@
  * result, and {@linkcode TargetGate}, a TARGETS.md goal as a gate (the
  * warning tier). Each denial carries its measurements as context and an
  * "Investigate:" pointer. Used by the checker (evaluate.ts) and by
- * tests/gate_test.ts and tests/perf_gates_test.ts.
+ * tests/gate/gate_test.ts and tests/bench/perf_gates_test.ts.
  *
  * @example
  * ```ts

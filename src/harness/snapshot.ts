@@ -72,7 +72,7 @@ export function snapshotMarkdownOf(report: Report): string {
     "",
     "Written by `deno task snapshot` with the default seed and the default budgets.",
     "",
-    "`tests/harness_test.ts` fails when the harness drifts from this file without a version bump.",
+    "`tests/harness/harness_test.ts` fails when the harness drifts from this file without a version bump.",
     "",
     ...table(["field", "value"], [
       ["snapshot_version", SNAPSHOT_VERSION],

@@ -1,6 +1,6 @@
 /**
  * The storage port's behavioural cases, runner-agnostic: the same table
- * `tests/fs_test.ts` runs on Deno and memory, as plain functions, so they
+ * `tests/fs/fs_test.ts` runs on Deno and memory, as plain functions, so they
  * also run inside a browser worker (on OPFS) and on the OPFS pool's
  * in-memory stand-in in Deno. Each case gets a fresh file system and an
  * existing, empty directory `root` in it.
