@@ -96,10 +96,10 @@ function initCwd(): string | undefined {
 /**
  * `path` as the user meant it: absolute paths as they are; relative ones
  * against `INIT_CWD` when it is set (see the module doc), else left for
- * the process's working directory.
+ * the process's working directory. An empty `base` is no base.
  */
 export function resolveUserPath(path: string, base: string | undefined = initCwd()): string {
-  if (isAbsolute(path) || base === undefined) return path;
+  if (isAbsolute(path) || !base) return path;
   return resolve(base, path);
 }
 

@@ -21,7 +21,7 @@ import { PayloadDecodeError, type PayloadDecoder } from "../core/payload.ts";
 import type { LifecycleState } from "../core/lifecycle.ts";
 import type { StoredEvent } from "../core/types.ts";
 import { type Index, PAGE_BITS, PAGE_ROWS } from "../index/index.ts";
-import { type EventHeader, ID_BYTES, newHeader } from "../log/event_codec.ts";
+import { type EventHeader, newHeader } from "../log/event_codec.ts";
 import { readEventFrame } from "../log/frames.ts";
 import type { SegmentReader } from "../log/reader.ts";
 import { segmentName } from "../log/segment.ts";

@@ -534,7 +534,8 @@ Deno.test("cli: <store> arguments: paths against INIT_CWD, postgres:// URLs with
   assert.equal(resolveUserPath("./data", "/home/me"), "/home/me/data");
   assert.equal(resolveUserPath("../data", "/home/me/app"), "/home/me/data");
   assert.equal(resolveUserPath("/srv/data", "/home/me"), "/srv/data");
-  assert.equal(resolveUserPath("data", undefined), "data");
+  // No base (INIT_CWD unset; passing undefined would take the default, which reads it).
+  assert.equal(resolveUserPath("data", ""), "data");
   assert.deepEqual(parseTarget("./data", "/home/me"), {
     kind: "dir",
     dir: "/home/me/data",
