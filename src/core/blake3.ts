@@ -3,9 +3,16 @@
  *
  * Most event bodies are a few hundred bytes; for them a JavaScript
  * compression loop beats a call into WebAssembly (measured ~1.5 µs per
- * 100-byte hash through hash-wasm, dominated by call and copy overhead).
- * Longer inputs go to hash-wasm (see `hash.ts`). Both produce the standard
- * 32-byte BLAKE3 digest; `tests/hash_test.ts` checks them against each other.
+ * 100-byte hash through hash-wasm's wrapper, dominated by call and copy
+ * overhead; its raw WASM export, called directly, measured no faster than
+ * this file). Longer inputs go to hash-wasm (see `hash.ts`). Both produce the
+ * standard 32-byte BLAKE3 digest; `tests/core/hash_test.ts` checks them
+ * against each other.
+ *
+ * {@linkcode blake3Range} hashes a range of a buffer in place: message words
+ * are read straight from it (only a partial last block is copied, into a
+ * zero-padded scratch block), so a hash allocates nothing. That halved the
+ * cost of a one-block hash against slicing the input first.
  *
  * @module
  */
@@ -35,14 +42,18 @@ const IV_0 = IV[0] | 0;
 const IV_1 = IV[1] | 0;
 const IV_2 = IV[2] | 0;
 const IV_3 = IV[3] | 0;
+const IV_4 = IV[4] | 0;
+const IV_5 = IV[5] | 0;
+const IV_6 = IV[6] | 0;
+const IV_7 = IV[7] | 0;
 const cv = new Int32Array(8);
-const m = new Int32Array(16);
 const block = new Uint8Array(BLOCK_BYTES);
 
 // One compression with the 16 state words and 16 message words in locals (G inlined, the
 // permutation as moves): V8 keeps them in registers. A G function over arrays was ~2x slower,
 // and a schedule table lookup per message word another ~2x.
-function compress(blockLength: number, flags: number): void {
+// The 64-byte block is read from src[at ..] (little-endian words), so no copy is needed.
+function compress(src: Uint8Array, at: number, blockLength: number, flags: number): void {
   let v0 = cv[0];
   let v1 = cv[1];
   let v2 = cv[2];
@@ -59,22 +70,38 @@ function compress(blockLength: number, flags: number): void {
   let v13 = 0;
   let v14 = blockLength;
   let v15 = flags;
-  let m0 = m[0];
-  let m1 = m[1];
-  let m2 = m[2];
-  let m3 = m[3];
-  let m4 = m[4];
-  let m5 = m[5];
-  let m6 = m[6];
-  let m7 = m[7];
-  let m8 = m[8];
-  let m9 = m[9];
-  let m10 = m[10];
-  let m11 = m[11];
-  let m12 = m[12];
-  let m13 = m[13];
-  let m14 = m[14];
-  let m15 = m[15];
+  let m0 = src[at + 0] | (src[at + 1] << 8) | (src[at + 2] << 16) |
+    (src[at + 3] << 24);
+  let m1 = src[at + 4] | (src[at + 5] << 8) | (src[at + 6] << 16) |
+    (src[at + 7] << 24);
+  let m2 = src[at + 8] | (src[at + 9] << 8) | (src[at + 10] << 16) |
+    (src[at + 11] << 24);
+  let m3 = src[at + 12] | (src[at + 13] << 8) | (src[at + 14] << 16) |
+    (src[at + 15] << 24);
+  let m4 = src[at + 16] | (src[at + 17] << 8) | (src[at + 18] << 16) |
+    (src[at + 19] << 24);
+  let m5 = src[at + 20] | (src[at + 21] << 8) | (src[at + 22] << 16) |
+    (src[at + 23] << 24);
+  let m6 = src[at + 24] | (src[at + 25] << 8) | (src[at + 26] << 16) |
+    (src[at + 27] << 24);
+  let m7 = src[at + 28] | (src[at + 29] << 8) | (src[at + 30] << 16) |
+    (src[at + 31] << 24);
+  let m8 = src[at + 32] | (src[at + 33] << 8) | (src[at + 34] << 16) |
+    (src[at + 35] << 24);
+  let m9 = src[at + 36] | (src[at + 37] << 8) | (src[at + 38] << 16) |
+    (src[at + 39] << 24);
+  let m10 = src[at + 40] | (src[at + 41] << 8) | (src[at + 42] << 16) |
+    (src[at + 43] << 24);
+  let m11 = src[at + 44] | (src[at + 45] << 8) | (src[at + 46] << 16) |
+    (src[at + 47] << 24);
+  let m12 = src[at + 48] | (src[at + 49] << 8) | (src[at + 50] << 16) |
+    (src[at + 51] << 24);
+  let m13 = src[at + 52] | (src[at + 53] << 8) | (src[at + 54] << 16) |
+    (src[at + 55] << 24);
+  let m14 = src[at + 56] | (src[at + 57] << 8) | (src[at + 58] << 16) |
+    (src[at + 59] << 24);
+  let m15 = src[at + 60] | (src[at + 61] << 8) | (src[at + 62] << 16) |
+    (src[at + 63] << 24);
   for (let r = 0; r < ROUNDS; r++) {
     v0 = (v0 + v4 + m0) | 0;
     v12 ^= v0;
@@ -216,45 +243,82 @@ function compress(blockLength: number, flags: number): void {
   cv[7] = v7 ^ v15;
 }
 
-function loadWords(src: Uint8Array, at: number): void {
-  for (let i = 0; i < 16; i++) {
-    const p = at + i * 4;
-    m[i] = src[p] | (src[p + 1] << 8) | (src[p + 2] << 16) | (src[p + 3] << 24);
+/**
+ * BLAKE3-256 of `src[start .. end)` (at most {@linkcode BLAKE3_CHUNK_BYTES}
+ * bytes), written into `out[outAt .. outAt + 32)`, without slicing or
+ * copying the input. `out` may be `src` (the digest is written last).
+ *
+ * @example
+ * ```ts
+ * import { blake3Range } from "./blake3.ts";
+ * const buf = new TextEncoder().encode("..abc..");
+ * const out = new Uint8Array(32);
+ * blake3Range(buf, 2, 5, out, 0); // BLAKE3("abc")
+ * console.log(out[0].toString(16)); // 64
+ * ```
+ */
+export function blake3Range(
+  src: Uint8Array,
+  start: number,
+  end: number,
+  out: Uint8Array,
+  outAt: number,
+): void {
+  if (end - start > BLAKE3_CHUNK_BYTES || start < 0 || end < start || end > src.length) {
+    throw new RangeError(
+      `blake3Range takes 0 <= start <= end <= ${src.length} and at most ` +
+        `${BLAKE3_CHUNK_BYTES} bytes, found start ${start}, end ${end}`,
+    );
+  }
+  cv[0] = IV_0;
+  cv[1] = IV_1;
+  cv[2] = IV_2;
+  cv[3] = IV_3;
+  cv[4] = IV_4;
+  cv[5] = IV_5;
+  cv[6] = IV_6;
+  cv[7] = IV_7;
+  let at = start;
+  let flags = CHUNK_START;
+  for (; end - at > BLOCK_BYTES; at += BLOCK_BYTES) {
+    compress(src, at, BLOCK_BYTES, flags);
+    flags = 0;
+  }
+  const len = end - at;
+  if (len === BLOCK_BYTES) compress(src, at, BLOCK_BYTES, flags | CHUNK_END | ROOT);
+  else {
+    // A partial (or empty) last block: zero-padded in the scratch block.
+    const b = block;
+    let i = 0;
+    for (; i < len; i++) b[i] = src[at + i];
+    for (; i < BLOCK_BYTES; i++) b[i] = 0;
+    compress(b, 0, len, flags | CHUNK_END | ROOT);
+  }
+  for (let i = 0; i < 8; i++) {
+    const w = cv[i];
+    const p = outAt + i * 4;
+    out[p] = w;
+    out[p + 1] = w >>> 8;
+    out[p + 2] = w >>> 16;
+    out[p + 3] = w >>> 24;
   }
 }
 
 /**
  * BLAKE3-256 of `data` (at most {@linkcode BLAKE3_CHUNK_BYTES} bytes),
  * written into `out` at `at`.
+ *
+ * @example
+ * ```ts
+ * import { blake3Small } from "./blake3.ts";
+ * const out = new Uint8Array(32);
+ * blake3Small(new TextEncoder().encode("abc"), out, 0);
+ * console.log(out[0].toString(16)); // 64
+ * ```
  */
 export function blake3Small(data: Uint8Array, out: Uint8Array, at: number): void {
-  const n = data.length;
-  if (n > BLAKE3_CHUNK_BYTES) {
+  if (data.length > BLAKE3_CHUNK_BYTES) {
     throw new RangeError(`blake3Small takes at most ${BLAKE3_CHUNK_BYTES} bytes`);
   }
-  cv.set(IV);
-  const blocks = n === 0 ? 1 : Math.ceil(n / BLOCK_BYTES);
-  for (let b = 0; b < blocks; b++) {
-    const start = b * BLOCK_BYTES;
-    const last = b === blocks - 1;
-    const len = last ? n - start : BLOCK_BYTES;
-    if (len === BLOCK_BYTES) loadWords(data, start);
-    else {
-      block.fill(0);
-      block.set(data.subarray(start, start + len));
-      loadWords(block, 0);
-    }
-    let flags = 0;
-    if (b === 0) flags |= CHUNK_START;
-    if (last) flags |= CHUNK_END | ROOT;
-    compress(len, flags);
-  }
-  for (let i = 0; i < 8; i++) {
-    const w = cv[i];
-    const p = at + i * 4;
-    out[p] = w & 255;
-    out[p + 1] = (w >>> 8) & 255;
-    out[p + 2] = (w >>> 16) & 255;
-    out[p + 3] = w >>> 24;
-  }
+  blake3Range(data, 0, data.length, out, at);
 }

@@ -9,7 +9,7 @@
 
 // deno-lint-ignore no-import-prefix -- importers by path or URL do not see our import map
 import { createBLAKE3 } from "npm:hash-wasm@^4.13.0";
-import { BLAKE3_CHUNK_BYTES, blake3Small } from "./blake3.ts";
+import { BLAKE3_CHUNK_BYTES, blake3Range } from "./blake3.ts";
 
 /** Bytes of an event hash. */
 export const HASH_BYTES = 32;
@@ -18,12 +18,27 @@ const hasher = await createBLAKE3(HASH_BYTES * 8);
 
 /** BLAKE3 of `data`, written into `out` at `at`. */
 export function hashInto(data: Uint8Array, out: Uint8Array, at: number): void {
-  if (data.length <= BLAKE3_CHUNK_BYTES) {
-    blake3Small(data, out, at);
+  hashRange(data, 0, data.length, out, at);
+}
+
+/**
+ * BLAKE3 of `src[start .. end)`, written into `out` at `at`: one chunk or
+ * less is hashed in place (no slice, no allocation), longer ranges through
+ * hash-wasm.
+ */
+export function hashRange(
+  src: Uint8Array,
+  start: number,
+  end: number,
+  out: Uint8Array,
+  at: number,
+): void {
+  if (end - start <= BLAKE3_CHUNK_BYTES) {
+    blake3Range(src, start, end, out, at);
     return;
   }
   hasher.init();
-  hasher.update(data);
+  hasher.update(src.subarray(start, end));
   out.set(hasher.digest("binary"), at);
 }
 

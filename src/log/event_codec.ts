@@ -51,7 +51,7 @@
  * @module
  */
 
-import { HASH_BYTES, hashInto } from "../core/hash.ts";
+import { HASH_BYTES, hashInto, hashRange } from "../core/hash.ts";
 import { utf8Decode } from "../core/utf8.ts";
 
 export { PAYLOAD_DEPTH_MAX } from "../core/limits.ts";
@@ -200,15 +200,18 @@ export function eventBodyLength2(p: EventParts): number {
     HASH_BYTES;
 }
 
-const ZERO_HASH = new Uint8Array(HASH_BYTES);
+/** Copies up to this many bytes are byte loops (cheaper than a view and a `set`). */
+const SHORT_COPY_BYTES = 128;
 
 /**
  * Hash material and scratch of one writer (or verifier): the prefix of a
- * body, the previous hash and the payload hash are hashed as one input.
+ * body, the previous hash and the payload hash are hashed as one input,
+ * assembled in a scratch buffer (the payload's hash is written straight
+ * into it). Short copies are byte loops: for the tens of bytes an event
+ * has, a `subarray` + `set` costs more than the copy.
  */
 export class EventHasher {
   #scratch = new Uint8Array(1024);
-  readonly #payloadHash = new Uint8Array(HASH_BYTES);
 
   /**
    * The format-2 event hash into `out[outAt ..]`: over `body[bodyAt ..
@@ -229,16 +232,16 @@ export class EventHasher {
     const need = fields + 2 * HASH_BYTES;
     if (need > this.#scratch.length) this.#scratch = new Uint8Array(need * 2);
     const s = this.#scratch;
-    s.set(body.subarray(bodyAt, payloadAt), 0);
+    if (fields <= SHORT_COPY_BYTES) { for (let i = 0; i < fields; i++) s[i] = body[bodyAt + i]; }
+    else s.set(body.subarray(bodyAt, payloadAt), 0);
     // The erased flag is not part of what the hash proves: erasing keeps the hash.
     s[FLAGS_2_AT] &= ~Flag2.Erased;
-    s.set(prevHash ?? ZERO_HASH, fields);
-    if (erasedHash) s.set(erasedHash, fields + HASH_BYTES);
-    else {
-      hashInto(body.subarray(payloadAt, payloadEnd), this.#payloadHash, 0);
-      s.set(this.#payloadHash, fields + HASH_BYTES);
-    }
-    hashInto(s.subarray(0, need), out, outAt);
+    if (prevHash === null) { for (let i = 0; i < HASH_BYTES; i++) s[fields + i] = 0; }
+    else for (let i = 0; i < HASH_BYTES; i++) s[fields + i] = prevHash[i];
+    const payloadHashAt = fields + HASH_BYTES;
+    if (erasedHash) { for (let i = 0; i < HASH_BYTES; i++) s[payloadHashAt + i] = erasedHash[i]; }
+    else hashRange(body, payloadAt, payloadEnd, s, payloadHashAt);
+    hashRange(s, 0, need, out, outAt);
   }
 }
 
@@ -275,25 +278,29 @@ export function writeEventBody2(
   w = putVarint(buf, w, p.globalSequence);
   w = putVarint(buf, w, idMillis(p.id) - p.timestampMs);
   w = putVarint(buf, w, p.entity.length);
-  buf.set(p.entity, w);
-  w += p.entity.length;
+  w = copyInto(buf, w, p.entity, p.entity.length);
   w = putVarint(buf, w, p.scope.length);
-  buf.set(p.scope, w);
-  w += p.scope.length;
+  w = copyInto(buf, w, p.scope, p.scope.length);
   if (p.key) {
     w = putVarint(buf, w, p.key.length);
-    buf.set(p.key, w);
-    w += p.key.length;
+    w = copyInto(buf, w, p.key, p.key.length);
   }
   if (p.schemaVersion) w = putVarint(buf, w, p.schemaVersion);
-  if (p.correlationId) (buf.set(p.correlationId, w), w += ID_BYTES);
-  if (p.causationId) (buf.set(p.causationId, w), w += ID_BYTES);
-  if (p.prevHash) (buf.set(p.prevHash.subarray(0, PREV_LINK_BYTES), w), w += PREV_LINK_BYTES);
+  if (p.correlationId) w = copyInto(buf, w, p.correlationId, ID_BYTES);
+  if (p.causationId) w = copyInto(buf, w, p.causationId, ID_BYTES);
+  if (p.prevHash) w = copyInto(buf, w, p.prevHash, PREV_LINK_BYTES);
   const payloadAt = w;
-  if (p.erasedHash) (buf.set(p.erasedHash, w), w += HASH_BYTES);
-  else (buf.set(p.payload, w), w += p.payload.length);
+  if (p.erasedHash) w = copyInto(buf, w, p.erasedHash, HASH_BYTES);
+  else w = copyInto(buf, w, p.payload, p.payload.length);
   hasher.hash2(buf, at, payloadAt, w, p.prevHash, p.erasedHash ?? null, buf, w);
   return w;
+}
+
+/** Copy `src[0 .. n)` to `buf[at ..]`; returns the offset after it. */
+function copyInto(buf: Uint8Array, at: number, src: Uint8Array, n: number): number {
+  if (n <= SHORT_COPY_BYTES) { for (let i = 0; i < n; i++) buf[at + i] = src[i]; }
+  else buf.set(n === src.length ? src : src.subarray(0, n), at);
+  return at + n;
 }
 
 // Little-endian helpers: no DataView allocation on the append path.

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { hashInto, hashWasm } from "../../src/core/hash.ts";
-import { blake3Small } from "../../src/core/blake3.ts";
+import { hashInto, hashRange, hashWasm } from "../../src/core/hash.ts";
+import { blake3Range, blake3Small } from "../../src/core/blake3.ts";
 import { toHex } from "../../src/core/ids.ts";
 
 Deno.test("blake3: known vectors (empty input, 'abc')", () => {
@@ -31,4 +31,38 @@ Deno.test("blake3: random inputs agree with hash-wasm (property)", () => {
     }),
     { numRuns: 500 },
   );
+});
+
+Deno.test("blake3: a range hashed in place equals the sliced input's hash, also written over its own buffer", () => {
+  fc.assert(
+    fc.property(
+      fc.uint8Array({ maxLength: 1400 }),
+      fc.nat(1400),
+      fc.nat(1400),
+      fc.nat(40),
+      (bytes, a, b, outAt) => {
+        const start = Math.min(a, b, bytes.length);
+        const end = Math.min(Math.max(a, b), bytes.length);
+        const want = toHex(hashWasm(bytes.subarray(start, end)));
+        const out = new Uint8Array(outAt + 32);
+        hashRange(bytes, start, end, out, outAt);
+        assert.equal(toHex(out.subarray(outAt)), want);
+        // The digest may overwrite the input it came from.
+        const own = new Uint8Array(Math.max(bytes.length, end + 32));
+        own.set(bytes);
+        hashRange(own, start, end, own, start);
+        assert.equal(toHex(own.subarray(start, start + 32)), want);
+      },
+    ),
+    { numRuns: 500 },
+  );
+});
+
+Deno.test("blake3: blake3Range refuses a range out of bounds or over one chunk", () => {
+  const buf = new Uint8Array(2048);
+  const out = new Uint8Array(32);
+  assert.throws(() => blake3Range(buf, 0, 1025, out, 0), RangeError);
+  assert.throws(() => blake3Range(buf, 10, 5, out, 0), RangeError);
+  assert.throws(() => blake3Range(buf, -1, 5, out, 0), RangeError);
+  assert.throws(() => blake3Range(new Uint8Array(8), 0, 9, out, 0), RangeError);
 });
