@@ -68,6 +68,8 @@ export interface FsOp {
   readonly length?: number;
   /** Destination path, for `rename`. */
   readonly to?: string;
+  /** `true` for the async syncs (`syncAsync`, `syncDataAsync`). */
+  readonly async?: boolean;
   /** Global operation counter of this file system, from 0: replay a fault by its number. */
   readonly seq: number;
 }
@@ -405,11 +407,12 @@ class Kernel {
     position?: number,
     length?: number,
     to?: string,
+    async?: boolean,
   ): FsFault | undefined {
     this.assertAlive(kind, path);
     const seq = this.seq++;
     if (this.injector === undefined) return undefined;
-    const op: FsOp = { kind, path, seq, position, length, to };
+    const op: FsOp = async ? { kind, path, seq, async } : { kind, path, seq, position, length, to };
     const fault = this.injector(op);
     if (fault === undefined) return undefined;
     this.faultOp = op;
@@ -557,9 +560,9 @@ class MemoryFileHandle implements FileHandle {
     this.#inode.truncate(length);
   }
 
-  #sync(kind: "sync" | "syncData"): void {
+  #sync(kind: "sync" | "syncData", async = false): void {
     this.#check(kind);
-    const fault = this.#kernel.begin(kind, this.#key);
+    const fault = this.#kernel.begin(kind, this.#key, undefined, undefined, undefined, async);
     // File size is part of what fdatasync persists, so both kinds persist the same here.
     if (fault === undefined) this.#inode.sync();
     this.#kernel.stats.syncs++;
@@ -575,7 +578,7 @@ class MemoryFileHandle implements FileHandle {
 
   syncDataAsync(): Promise<void> {
     try {
-      this.#sync("syncData");
+      this.#sync("syncData", true);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -584,7 +587,7 @@ class MemoryFileHandle implements FileHandle {
 
   syncAsync(): Promise<void> {
     try {
-      this.#sync("sync");
+      this.#sync("sync", true);
     } catch (err) {
       return Promise.reject(err);
     }

@@ -17,7 +17,9 @@
  *
  * Group commit: {@linkcode LogWriter.durable} callers that overlap share one
  * fdatasync; appends keep flowing while it runs, and callers who arrive
- * during a sync join the next one.
+ * during a sync join the next one. A round with a single caller syncs on
+ * the calling thread instead (no thread-pool round trip for a sequential
+ * writer; see `#loneRound`).
  *
  * A failed write or sync of log data poisons the writer: the failing call
  * throws the storage error (`StorageFullError`, `IoError`), later writes
@@ -199,6 +201,8 @@ export class LogWriter implements LogEnd {
   #inflight: Promise<void> | undefined;
   #inflightCover = 0;
   #next: Deferred | undefined;
+  /** Callers of {@linkcode LogWriter.durable} waiting on `#next`. */
+  #nextWaiters = 0;
   #retired: FileHandle[] = [];
   #onRotate: RotateListener;
   /** Number of fsyncs issued (group commit evidence). */
@@ -514,6 +518,7 @@ export class LogWriter implements LogEnd {
     const target = this.mark;
     if (target <= this.durableMark) return Promise.resolve();
     if (this.#inflight && target <= this.#inflightCover) return this.#inflight;
+    this.#nextWaiters++;
     if (!this.#next) {
       this.#next = deferred();
       // Start on a microtask: every caller of the same synchronous burst (say, a
@@ -527,7 +532,9 @@ export class LogWriter implements LogEnd {
   #launchNext(): void {
     if (this.#inflight) return; // #finishRound launches it
     const next = this.#next;
+    const waiters = this.#nextWaiters;
     this.#next = undefined;
+    this.#nextWaiters = 0;
     if (!next) return;
     if (this.mark <= this.durableMark) next.resolve();
     else if (this.#closed || this.#poison !== undefined) {
@@ -536,7 +543,25 @@ export class LogWriter implements LogEnd {
       } catch (e) {
         next.reject(e);
       }
-    } else this.#startRound().then(next.resolve, next.reject);
+    } else if (waiters === 1) this.#loneRound(next);
+    else this.#startRound().then(next.resolve, next.reject);
+  }
+
+  /**
+   * A round with one caller and none in flight syncs on this thread: an
+   * async sync costs a thread-pool round trip that a sequential writer would
+   * pay on every append, and with no other caller waiting there is nobody
+   * for appends flowing during the sync to help. Two or more callers sync
+   * off-thread, so their appends keep flowing.
+   */
+  #loneRound(next: Deferred): void {
+    try {
+      this.syncNow();
+    } catch (e) {
+      next.reject(e);
+      return;
+    }
+    next.resolve();
   }
 
   #startRound(): Promise<void> {

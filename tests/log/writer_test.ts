@@ -80,6 +80,51 @@ Deno.test("poisoning: a failed async fsync rejects durable() and poisons the wri
   again.close();
 });
 
+Deno.test("poisoning: a failed off-thread fsync shared by two durable() callers rejects both", async () => {
+  const { fs, store } = memStore();
+  const c = new Coordinate("p", "s");
+  store.append(c, KIND_A, 0);
+  await store.durable();
+  store.append(c, KIND_A, 1);
+  fs.setFaultInjector(onSegments("syncData", { error: "EIO" }));
+  const [a, b] = await Promise.allSettled([store.durable(), store.durable()]);
+  assert.equal(a.status, "rejected");
+  assert.equal(b.status, "rejected");
+  assert.ok((a as PromiseRejectedResult).reason instanceof IoError);
+  assert.equal((a as PromiseRejectedResult).reason, (b as PromiseRejectedResult).reason);
+  throwsType(() => store.append(c, KIND_A, 2), WriterPoisonedError);
+  store.close();
+  const again = reopen(fs.crash());
+  assert.equal(again.stream("p").length, 1);
+  again.close();
+});
+
+Deno.test("group commit: a lone durable() syncs on the calling thread, two or more share one off-thread sync", async () => {
+  const { fs, store } = memStore();
+  const c = new Coordinate("g", "s");
+  store.append(c, KIND_A, 0);
+  store.sync(); // the first append also syncs the space it allocates
+  const calls: string[] = [];
+  fs.setFaultInjector((op) => {
+    if (op.path.endsWith(".fbat") && (op.kind === "syncData" || op.kind === "sync")) {
+      calls.push(op.async ? "async" : "blocking");
+    }
+    return undefined;
+  });
+  store.append(c, KIND_A, 1);
+  await store.durable();
+  assert.deepEqual(calls, ["blocking"]);
+  calls.length = 0;
+  store.append(c, KIND_A, 2);
+  await Promise.all([store.durable(), store.durable()]);
+  assert.deepEqual(calls, ["async"]);
+  store.append(c, KIND_A, 3); // not waited for: may be lost
+  // Everything the callers waited for is durable: a crash now keeps events 1 to 3.
+  const again = reopen(fs.crash());
+  assert.deepEqual(again.stream("g").map((e) => e.sequence).slice(0, 3), [1, 2, 3]);
+  again.close();
+});
+
 Deno.test("poisoning: an EIO while an append flushes a full buffer fails that append", () => {
   const { fs, store } = memStore();
   const c = new Coordinate("p", "s");
