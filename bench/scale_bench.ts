@@ -19,6 +19,7 @@
 import { parseArgs } from "node:util";
 import { Coordinate, EventKind, Region, Store } from "../mod.ts";
 import { fmt, writeResults } from "./_results.ts";
+import { settledMemoryUsage } from "./_workloads.ts";
 
 const ENTITIES = 1000;
 const KIND = EventKind.custom(0xf, 2);
@@ -51,11 +52,10 @@ function childFill(dir: string, from: number, to: number): Measure {
 }
 
 /** Child: open by `path`, and for the image path measure memory, a full scan and a 1K read. */
-function childOpen(dir: string, path: string): Measure {
+async function childOpen(dir: string, path: string): Promise<Measure> {
   const gc = (globalThis as { gc?: () => void }).gc;
   if (!gc) throw new Error("the child needs --v8-flags=--expose-gc");
-  gc();
-  const before = Deno.memoryUsage();
+  const before = await settledMemoryUsage(gc);
   const t0 = performance.now();
   const store = Store.open({
     dataDir: dir,
@@ -69,8 +69,7 @@ function childOpen(dir: string, path: string): Measure {
     const read = store.readStream(`entity:${ENTITIES >> 1}`).length;
     m.coldOpenRead1kMs = performance.now() - t0;
     if (read === 0) throw new Error("nothing read");
-    gc();
-    const after = Deno.memoryUsage();
+    const after = await settledMemoryUsage(gc);
     const events = store.diagnostics().events;
     m.heapBytesPerEvent = (after.heapUsed + after.external - before.heapUsed - before.external) /
       events;
@@ -109,7 +108,7 @@ function dirBytes(dir: string): { segments: number; sidecars: number } {
 
 if (Deno.args[0] === "--child") {
   const [, what, dir, a, b] = Deno.args;
-  const m = what === "fill" ? childFill(dir, Number(a), Number(b)) : childOpen(dir, a);
+  const m = what === "fill" ? childFill(dir, Number(a), Number(b)) : await childOpen(dir, a);
   console.log(JSON.stringify(m));
   Deno.exit(0);
 }
