@@ -172,8 +172,8 @@ function lifecycle(
       }, m.medianMs),
     target,
     investigate: phase.startsWith("close")
-      ? "src/store/store.ts close, src/index/sidecar.ts saveSidecar"
-      : "src/index/sidecar.ts loadSidecar, src/store/store.ts #restore",
+      ? "src/engine/engine.ts close, src/index/sidecar.ts saveSidecar"
+      : "src/index/sidecar.ts loadSidecar, src/engine/open.ts restore",
   };
 }
 
@@ -238,7 +238,7 @@ const SPECS: Spec[] = [
     floor: `≥ ${FLOORS.multiWriteEventsPerSec} events/s (multi-gate)`,
     floorGates: (_m, all) => multiGate(all, "write_throughput"),
     target: TARGETS.p1Append,
-    investigate: "src/log/writer.ts, src/store/store.ts #appendOne",
+    investigate: "src/log/writer.ts, src/write/append.ts appendOne, src/write/prepare.ts",
   },
   {
     bench: BENCH.multiQuery,
@@ -247,7 +247,7 @@ const SPECS: Spec[] = [
     floor: `≤ ${FLOORS.queryUs} µs (multi-gate)`,
     floorGates: (_m, all) => multiGate(all, "query_latency"),
     target: TARGETS.p7Stream,
-    investigate: "src/index/query.ts queryIndex, src/index/index.ts entry()",
+    investigate: "src/index/query.ts queryIndex, src/read/stream.ts",
   },
   {
     bench: BENCH.multiProjection,
@@ -256,7 +256,7 @@ const SPECS: Spec[] = [
     floor: `≤ ${FLOORS.projectionMs} ms (multi-gate)`,
     floorGates: (_m, all) => multiGate(all, "projection_replay"),
     target: TARGETS.p6Cold,
-    investigate: "src/read/projection.ts, src/store/store.ts #readEvent",
+    investigate: "src/read/projection.ts, src/read/events.ts forEachEvent",
   },
   {
     bench: BENCH.batch,
@@ -272,7 +272,7 @@ const SPECS: Spec[] = [
       }, eventsPerSec);
     },
     target: TARGETS.p2Batch,
-    investigate: "src/store/store.ts appendBatch, src/log/writer.ts syncNow",
+    investigate: "src/write/batch.ts appendBatch, src/log/writer.ts syncNow",
   },
   {
     bench: BENCH.append,
@@ -289,12 +289,12 @@ const SPECS: Spec[] = [
       }, eventsPerSec);
     },
     target: TARGETS.p1Append,
-    investigate: "src/log/writer.ts, src/store/store.ts #appendOne",
+    investigate: "src/log/writer.ts, src/write/append.ts appendOne, src/write/prepare.ts",
   },
   projection(
     BENCH.projection,
     FLOORS.projectionMs,
-    "src/read/projection.ts, src/store/store.ts #readEvent",
+    "src/read/projection.ts, src/read/events.ts forEachEvent",
   ),
   projection(
     BENCH.projectionCold,
@@ -321,7 +321,7 @@ const SPECS: Spec[] = [
       TARGETS.p5Rebuild,
     ),
     investigate:
-      "src/log/recovery.ts scanLog, src/store/store.ts #scanSink, src/index/index.ts add",
+      "src/log/recovery.ts scanLog, src/engine/replay.ts replaySink, src/index/index.ts add",
   },
 ];
 

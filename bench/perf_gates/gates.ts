@@ -72,7 +72,7 @@ export class WriteThroughputGate implements Gate<PerfContext> {
       `Write throughput ${
         num(ctx.eventsPerSec, 0)
       } events/sec < minimum ${this.minEventsPerSec}. ` +
-        "Investigate: src/log/writer.ts reserve/commit/syncNow, src/store/store.ts #appendOne, " +
+        "Investigate: src/log/writer.ts reserve/commit/syncNow, src/write/append.ts appendOne, " +
         "src/log/event_codec.ts writeEventBody (encode + hash).",
       "WRITE_THROUGHPUT_LOW",
     )
@@ -109,7 +109,7 @@ export class ProjectionGate implements Gate<PerfContext> {
       this.name,
       `Projection replay ${num(ctx.projectionMs, 1)}ms > max ${num(this.maxMs, 1)}ms for ` +
         `${ctx.eventCount} events. Investigate: src/read/projection.ts ProjectionCache.project, ` +
-        "src/store/store.ts #readEvent, src/log/reader.ts readFrame.",
+        "src/read/events.ts forEachEvent, src/log/reader.ts readFrame.",
       "PROJECTION_SLOW",
     )
       .withContext("projection_ms", num(ctx.projectionMs, 1))
