@@ -23,6 +23,9 @@ export function replaySink(engine: Engine): ScanSink {
   const entities = engine.entityNames.byBytes();
   const scopes = engine.scopeNames.byBytes();
   let firstOfSegment = -1;
+  // The segment's file name, for error messages: formatted once per segment, not per event.
+  let nameOf = -1;
+  let name = "";
   return {
     sealed(segment, size, lastFrameOffset, lastFrameCrc) {
       engine.sealed(segment, size, lastFrameOffset, lastFrameCrc);
@@ -30,7 +33,7 @@ export function replaySink(engine: Engine): ScanSink {
     event(segment, offset, frameLength, buf, h) {
       const index = engine.index;
       const g = index.count + 1;
-      const name = segmentName(segment);
+      if (segment !== nameOf) (name = segmentName(segment), nameOf = segment);
       if (h.globalSequence !== g) {
         throw new CorruptSegmentError(
           name,
