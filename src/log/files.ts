@@ -26,19 +26,25 @@ export function readWhole(fs: FileSystem, path: string, from = 0): Uint8Array {
   }
 }
 
-/** One past the last non-zero byte of `buf` (0 when all zero). */
-export function dataEnd(buf: Uint8Array): number {
+/**
+ * One past the last non-zero byte of `buf`, or `floor` when every byte from
+ * `floor` on is zero (what lies before `floor` is not looked at: a scan that
+ * resumed at `floor` has a zero-filled gap there, and walking it would touch
+ * every page of it).
+ */
+export function dataEnd(buf: Uint8Array, floor = 0): number {
   let end = buf.length;
   // Word-wise over the aligned middle: the zeroed preallocation can be a megabyte.
-  while (end > 0 && (end & 7) !== 0 && buf[end - 1] === 0) end--;
-  if ((end & 7) === 0 && (buf.byteOffset & 7) === 0) {
+  while (end > floor && (end & 7) !== 0 && buf[end - 1] === 0) end--;
+  if (end > floor && (end & 7) === 0 && (buf.byteOffset & 7) === 0) {
     const words = new BigUint64Array(buf.buffer, buf.byteOffset, end >>> 3);
+    const lowest = Math.ceil(floor / 8);
     let w = words.length;
-    while (w > 0 && words[w - 1] === 0n) w--;
+    while (w > lowest && words[w - 1] === 0n) w--;
     end = w * 8;
   }
-  while (end > 0 && buf[end - 1] === 0) end--;
-  return end;
+  while (end > floor && buf[end - 1] === 0) end--;
+  return Math.max(end, floor);
 }
 
 /**

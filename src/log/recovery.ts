@@ -175,7 +175,8 @@ export function scanLog(
       at += frame.frameLength;
     }
     // The active segment ends in zeroed preallocation: a zero frame header is the end of the log.
-    const end = sealed ? buf.length : dataEnd(buf);
+    // Only what lies past `at` matters (below, `at >= end` means "nothing follows").
+    const end = sealed ? buf.length : dataEnd(buf, at);
     if (fault !== undefined && !sealed && at >= end) fault = undefined;
     if (batch && fault === undefined) fault = "batch without commit";
     if (fault !== undefined) {

@@ -5,6 +5,7 @@
  */
 
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import { Coordinate, CorruptSegmentError, Region, Store, StoreError } from "../../mod.ts";
 import { storeInternals } from "../../src/store/_internals.ts";
 import { dataEnd } from "../../src/log/files.ts";
@@ -389,4 +390,30 @@ Deno.test("flipped byte in the last frame of the tail is cut back and reported",
   assert.equal(store.diagnostics().events, locations.length - 1);
   assertHealthy(store);
   store.close();
+});
+
+Deno.test("dataEnd: one past the last non-zero byte, never below the floor, looking only above it", () => {
+  fc.assert(
+    fc.property(
+      fc.array(fc.tuple(fc.nat(300), fc.integer({ min: 1, max: 255 })), { maxLength: 6 }),
+      fc.nat(320),
+      fc.nat(8),
+      (writes, floorIn, shift) => {
+        const backing = new Uint8Array(320 + shift);
+        const buf = backing.subarray(shift); // unaligned views too
+        for (const [at, v] of writes) buf[at] = v;
+        let last = -1;
+        for (let i = buf.length - 1; i >= 0; i--) {
+          if (buf[i] !== 0) {
+            last = i;
+            break;
+          }
+        }
+        const floor = Math.min(floorIn, buf.length);
+        assert.equal(dataEnd(buf), last + 1);
+        assert.equal(dataEnd(buf, floor), Math.max(floor, last + 1));
+      },
+    ),
+    { numRuns: 2000 },
+  );
 });
