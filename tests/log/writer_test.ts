@@ -309,3 +309,25 @@ Deno.test("a full disk while allocating space fails that append alone; the store
   ]);
   again.close();
 });
+
+Deno.test("group commit: a loop of append + await durable() lets the event loop turn between rounds", async () => {
+  // Regression: lone rounds once resolved from a microtask, so this loop never let a timer
+  // (or a stdin read that says stop) run, and a writer process looped forever.
+  const { store } = memStore();
+  const c = new Coordinate("loop", "s");
+  let stop = false;
+  const timer = setTimeout(() => stop = true, 20);
+  let rounds = 0;
+  const cap = 100_000;
+  try {
+    while (!stop && rounds < cap) {
+      store.append(c, KIND_A, rounds++);
+      await store.durable();
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+  assert.ok(stop, `the timer never ran in ${rounds} rounds`);
+  assert.ok(rounds < cap);
+  store.close();
+});
