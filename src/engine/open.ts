@@ -39,10 +39,12 @@ import { readEventFrame } from "../log/frames.ts";
 import { scanLog, type ScanResult } from "../log/recovery.ts";
 import {
   checkSegmentHeader,
+  FORMAT_VERSION,
   neverWritten,
   parseSegmentName,
   SEGMENT_HEADER_BYTES,
   segmentName,
+  segmentVersion,
   TMP_SUFFIX,
 } from "../log/segment.ts";
 import { createSegment, LogWriter, storageError } from "../log/writer.ts";
@@ -417,8 +419,18 @@ function finish(
   } else {
     // Before the tail is cut or written to: a stale sidecar outliving a cut fails a later open.
     removeSidecars(engine, discard);
-    const handle = prepareTail(engine, last, result);
+    let handle = prepareTail(engine, last, result);
+    const legacy = olderFormat(engine, handle, last);
+    if (legacy && result.endOffset === SEGMENT_HEADER_BYTES) {
+      // An older version's segment with no frame yet: replaced whole (an atomic rename) by one
+      // in this code's format.
+      handle.close();
+      handle = createSegment(engine.fs, s.dataDir, last);
+    }
     startWriter(engine, last, handle, result.endOffset);
+    // An older version's segment with frames is sealed as it is: nothing this code writes lands
+    // in a segment whose header an older reader accepts (see segment.ts).
+    if (legacy && result.endOffset > SEGMENT_HEADER_BYTES) engine.writer!.seal();
   }
   engine.checkpointedCount = path === "rebuild" ? 0 : restored;
   engine.openReport = report(path, restored, engine, started, result.truncatedBytes, rejected);
@@ -444,6 +456,27 @@ function removeSidecars(engine: Engine, files: string[]): void {
   } catch (e) {
     throw storageError(e, "remove sidecar", dataDir);
   }
+}
+
+/** True when the segment open on `handle` has a header of an older format version. */
+function olderFormat(engine: Engine, handle: FileHandle, n: number): boolean {
+  const header = new Uint8Array(SEGMENT_HEADER_BYTES);
+  const path = joinPath(engine.dataDir, segmentName(n));
+  let got = 0;
+  try {
+    while (got < SEGMENT_HEADER_BYTES) {
+      const read = handle.read(header.subarray(got), got);
+      if (read <= 0) break;
+      got += read;
+    }
+  } catch (e) {
+    throw storageError(e, "open", path);
+  }
+  // The scan checked this header a moment ago: a short file now is another process's doing.
+  if (got < SEGMENT_HEADER_BYTES) {
+    throw new CorruptSegmentError(segmentName(n), got, "the segment header is gone");
+  }
+  return segmentVersion(header) < FORMAT_VERSION;
 }
 
 /** Cut a torn tail (or rewrite a header that never landed) and make the recovered log durable. */

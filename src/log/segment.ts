@@ -5,11 +5,18 @@
  * ```
  * offset size field
  * 0      4    magic "FBAT"
- * 4      2    format version (1), little-endian
+ * 4      2    format version (1 or 2), little-endian
  * 6      2    reserved (0)
  * 8      4    segment number, little-endian
  * 12     4    crc32 of bytes 0..12
  * ```
+ *
+ * Version 2 marks a segment that may hold frames of event format 2 (frame
+ * kind 4). This code writes only into version-2 segments (a writable open
+ * whose last segment says version 1 moves on to a new segment first), so a
+ * reader of version 1 refuses such a segment — it fails closed — instead of
+ * taking frames it cannot parse for a torn tail and cutting them. It reads
+ * both versions.
  *
  * @module
  */
@@ -18,8 +25,10 @@ import { crc32 } from "../core/crc32.ts";
 
 /** Bytes of the segment header. */
 export const SEGMENT_HEADER_BYTES = 16;
-/** On-disk format version written by this code. */
-export const FORMAT_VERSION = 1;
+/** Segment format version written by this code. */
+export const FORMAT_VERSION = 2;
+/** Oldest segment format version this code reads. */
+export const FORMAT_VERSION_MIN = 1;
 /** Segment file extension. */
 export const SEGMENT_EXTENSION = ".fbat";
 /** Highest segment number (six digits in the name; the header holds 32 bits). */
@@ -48,15 +57,20 @@ export function parseSegmentName(name: string): number | undefined {
   return segmentName(n) === name ? n : undefined;
 }
 
-/** Build the header of segment `n`. */
-export function encodeSegmentHeader(n: number): Uint8Array {
+/** Build the header of segment `n` (format `version`, by default the one this code writes). */
+export function encodeSegmentHeader(n: number, version: number = FORMAT_VERSION): Uint8Array {
   const h = new Uint8Array(SEGMENT_HEADER_BYTES);
   h.set(MAGIC, 0);
   const dv = new DataView(h.buffer);
-  dv.setUint16(4, FORMAT_VERSION, true);
+  dv.setUint16(4, version, true);
   dv.setUint32(8, n, true);
   dv.setUint32(12, crc32(h.subarray(0, 12)), true);
   return h;
+}
+
+/** The format version of a segment header that {@linkcode checkSegmentHeader} accepted. */
+export function segmentVersion(h: Uint8Array): number {
+  return h[4] | (h[5] << 8);
 }
 
 /** True when `bytes` (a segment's first bytes) are a header that never landed: empty or zeros. */
@@ -73,8 +87,8 @@ export function checkSegmentHeader(h: Uint8Array, n: number): string | undefined
   const dv = new DataView(h.buffer, h.byteOffset, SEGMENT_HEADER_BYTES);
   if (dv.getUint32(12, true) !== crc32(h.subarray(0, 12))) return "header crc mismatch";
   const version = dv.getUint16(4, true);
-  if (version !== FORMAT_VERSION) {
-    return `format version ${version}, this code reads ${FORMAT_VERSION}`;
+  if (version < FORMAT_VERSION_MIN || version > FORMAT_VERSION) {
+    return `format version ${version}, this code reads ${FORMAT_VERSION_MIN} to ${FORMAT_VERSION}`;
   }
   const number = dv.getUint32(8, true);
   if (number !== n) return `header says segment ${number}, file name says ${n}`;
