@@ -29,8 +29,8 @@ import { utf8Decode, utf8Length } from "./utf8.ts";
 const INT64_MIN = -(2n ** 63n);
 const UINT64_MAX = 2n ** 64n - 1n;
 const INITIAL_BUFFER_BYTES = 4096;
-/** Strings up to this many code units are written (and read) one byte at a time. */
-const SHORT_STRING_UNITS = 24;
+/** ASCII strings up to this many bytes are decoded eight bytes per `fromCharCode` call. */
+const SHORT_STRING_BYTES = 64;
 /** Largest argument list passed to `String.fromCharCode.apply`. */
 const APPLY_CHUNK_BYTES = 4096;
 /** Map keys up to this many bytes are cached by the decoder. */
@@ -465,12 +465,22 @@ export class PayloadDecoder {
     const at = this.#need(length);
     const bytes = this.#bytes;
     const stop = at + length;
-    if (length <= SHORT_STRING_UNITS) {
+    if (length <= SHORT_STRING_BYTES) {
+      // ASCII eight bytes per call (measured ~2x a byte-per-call loop from 8 bytes up, and ahead
+      // of `fromCharCode.apply` on a view below ~30); anything else goes to the UTF-8 decoder.
+      const cc = String.fromCharCode;
       let s = "";
-      for (let i = at; i < stop; i++) {
+      let i = at;
+      for (; i + 8 <= stop; i += 8) {
+        const b0 = bytes[i], b1 = bytes[i + 1], b2 = bytes[i + 2], b3 = bytes[i + 3];
+        const b4 = bytes[i + 4], b5 = bytes[i + 5], b6 = bytes[i + 6], b7 = bytes[i + 7];
+        if ((b0 | b1 | b2 | b3 | b4 | b5 | b6 | b7) >= 0x80) return this.#utf8(at, length);
+        s += cc(b0, b1, b2, b3, b4, b5, b6, b7);
+      }
+      for (; i < stop; i++) {
         const c = bytes[i];
         if (c >= 0x80) return this.#utf8(at, length);
-        s += String.fromCharCode(c);
+        s += cc(c);
       }
       return s;
     }

@@ -78,3 +78,21 @@ Deno.test("payload codec: strings and keys keep a leading U+FEFF, short and long
     assert.deepStrictEqual(decoder.decode(bytes, 0, bytes.length), v, `length ${n}`);
   }
 });
+
+Deno.test("payload decoder: strings of every length 0..80, ASCII or with one non-ASCII character at any position, come back exact", () => {
+  const decoder = new PayloadDecoder();
+  for (let n = 0; n <= 80; n++) {
+    const ascii = Array.from({ length: n }, (_, i) => String.fromCharCode(32 + ((i * 7) % 95)))
+      .join("");
+    const variants = [ascii];
+    for (let at = 0; at < n; at++) {
+      variants.push(ascii.slice(0, at) + "é" + ascii.slice(at + 1));
+      variants.push(ascii.slice(0, at) + "\u007f" + ascii.slice(at + 1)); // highest ASCII
+    }
+    for (const text of variants) {
+      const bytes = encodePayload([text]);
+      assert.deepStrictEqual(decoder.decode(bytes, 0, bytes.length), [text], JSON.stringify(text));
+      assert.deepStrictEqual(decode(bytes), [text]);
+    }
+  }
+});
