@@ -6,7 +6,7 @@
  */
 
 import { Coordinate, COORDINATE_BYTES_MAX, validateCoordinatePart } from "../core/coordinate.ts";
-import { InvalidArgumentError, OwnershipError, StoreClosedError } from "../core/errors.ts";
+import { StoreClosedError } from "../core/errors.ts";
 import {
   FENCE_ENTITY_PREFIX,
   type FencePayload,
@@ -14,7 +14,17 @@ import {
   type SystemState,
 } from "../core/system.ts";
 import type { Fence } from "../core/types.ts";
-import { checkFence, leaseOver, readFence, tokenHash } from "../core/fence.ts";
+import {
+  checkFence,
+  checkLease,
+  checkOwner,
+  claimEpoch,
+  LEASE_MS_MAX,
+  OWNER_LENGTH_MAX,
+  readFence,
+  takeoverEpoch,
+  tokenHash,
+} from "../core/fence.ts";
 import type { EventKind } from "../core/kind.ts";
 import { toHex } from "../core/utf8.ts";
 
@@ -33,10 +43,7 @@ export interface SystemLog {
 }
 
 export { FENCE_ENTITY_PREFIX };
-/** Longest lease, ms (one day). */
-export const LEASE_MS_MAX = 86_400_000;
-/** Longest owner name, UTF-16 code units. */
-export const OWNER_LENGTH_MAX = 256;
+export { LEASE_MS_MAX, OWNER_LENGTH_MAX };
 /** Random bytes in a fencing token (128 bits: unguessable by a stale or rival owner). */
 const TOKEN_BYTES = 16;
 const textEncoder = new TextEncoder();
@@ -95,28 +102,6 @@ export interface Ownership {
   current(): Fence | undefined;
 }
 
-function checkOwner(owner: unknown): string {
-  if (typeof owner !== "string" || owner.length === 0 || owner.length > OWNER_LENGTH_MAX) {
-    const found = typeof owner === "string" ? `${owner.length} characters` : typeof owner;
-    throw new InvalidArgumentError(
-      `owner must be a non-empty string of at most ${OWNER_LENGTH_MAX} characters, found ${found}`,
-    );
-  }
-  return owner;
-}
-
-function checkLease(leaseMs: unknown): number {
-  if (
-    typeof leaseMs !== "number" || !Number.isInteger(leaseMs) || leaseMs < 1 ||
-    leaseMs > LEASE_MS_MAX
-  ) {
-    throw new InvalidArgumentError(
-      `leaseMs must be an integer in 1..${LEASE_MS_MAX}, found ${String(leaseMs)}`,
-    );
-  }
-  return leaseMs;
-}
-
 /** Same shape rule as a fenced append's `options.fence` (epochs start at 1), each field read once. */
 function checkFenceShape(f: unknown, what: string): Fence {
   return readFence(f, what);
@@ -173,17 +158,7 @@ export class OwnershipImpl implements Ownership {
     checkOwner(owner);
     checkLease(leaseMs);
     const now = this.#now();
-    const rec = this.#s.system.fences.get(this.scope);
-    if (rec && !leaseOver(rec, now)) {
-      throw new OwnershipError(
-        "lease_held",
-        this.scope,
-        rec.epoch,
-        rec.epoch + 1,
-        `"${rec.owner}" holds epoch ${rec.epoch} until ${rec.expiresAtMs} (now ${now})`,
-      );
-    }
-    const epoch = (rec?.epoch ?? 0) + 1;
+    const epoch = claimEpoch(this.scope, this.#s.system.fences.get(this.scope), now);
     const token = this.#newToken();
     this.#record("claim", owner, epoch, token, now + leaseMs);
     return { owner, epoch, token };
@@ -205,53 +180,7 @@ export class OwnershipImpl implements Ownership {
     observed = checkFenceShape(observed, "takeover: observed");
     checkLease(leaseMs);
     const now = this.#now();
-    const rec = this.#s.system.fences.get(this.scope);
-    if (!rec) {
-      throw new OwnershipError(
-        "invalid_token",
-        this.scope,
-        0,
-        observed.epoch,
-        "nothing to take over: claim it",
-      );
-    }
-    if (observed.epoch < rec.epoch) {
-      throw new OwnershipError(
-        "stale_owner",
-        this.scope,
-        rec.epoch,
-        observed.epoch,
-        `observed epoch ${observed.epoch}, but epoch ${rec.epoch} already took over`,
-      );
-    }
-    if (observed.epoch > rec.epoch) {
-      throw new OwnershipError(
-        "invalid_token",
-        this.scope,
-        rec.epoch,
-        observed.epoch,
-        "observed epoch was never issued",
-      );
-    }
-    if (observed.owner !== rec.owner) {
-      throw new OwnershipError(
-        "split_brain",
-        this.scope,
-        rec.epoch,
-        observed.epoch,
-        `observed "${observed.owner}" at epoch ${observed.epoch}, but it belongs to "${rec.owner}"`,
-      );
-    }
-    if (!leaseOver(rec, now)) {
-      throw new OwnershipError(
-        "lease_held",
-        this.scope,
-        rec.epoch,
-        observed.epoch + 1,
-        `"${rec.owner}" holds epoch ${rec.epoch} until ${rec.expiresAtMs} (now ${now})`,
-      );
-    }
-    const epoch = rec.epoch + 1;
+    const epoch = takeoverEpoch(this.scope, this.#s.system.fences.get(this.scope), observed, now);
     const token = this.#newToken();
     this.#record("takeover", owner, epoch, token, now + leaseMs);
     return { owner, epoch, token };

@@ -18,8 +18,17 @@ export {
   IDEMPOTENCY_KEY_BYTES_MAX,
 } from "../core/limits.ts";
 export { eventBodyLength, type EventParts, writeEventBody } from "../log/event_codec.ts";
-export { checkFence, type FenceCheck, leaseOver, readFence, tokenHash } from "../core/fence.ts";
-export { LEASE_MS_MAX, OWNER_LENGTH_MAX } from "../ownership/ownership.ts";
+export {
+  checkFence,
+  checkLease,
+  checkOwner,
+  claimEpoch,
+  type FenceCheck,
+  leaseOver,
+  readFence,
+  takeoverEpoch,
+  tokenHash,
+} from "../core/fence.ts";
 export { type FenceRecord, SystemState } from "../core/system.ts";
 export { describeValue } from "../core/describe.ts";
 export { readClock } from "../core/clock.ts";

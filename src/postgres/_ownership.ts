@@ -10,16 +10,17 @@
  */
 
 import type postgres from "./_driver.ts";
-import { InvalidArgumentError, OwnershipError, StoreClosedError } from "../core/errors.ts";
+import { StoreClosedError } from "../core/errors.ts";
 import type { AsyncOwnership, Fence } from "../core/types.ts";
 import {
   checkFence,
+  checkLease,
+  checkOwner,
+  claimEpoch,
   type FenceRecord,
-  LEASE_MS_MAX,
-  leaseOver,
-  OWNER_LENGTH_MAX,
   readFence,
   SystemState,
+  takeoverEpoch,
   toHex,
   tokenHash,
   validateCoordinatePart,
@@ -38,31 +39,6 @@ export interface OwnershipContext {
   isClosed(): boolean;
   /** SQL for "now" (the injected clock as a number, or the server's clock). */
   leaseNow(): postgres.PendingQuery<postgres.Row[]> | number;
-}
-
-function checkOwner(owner: unknown): string {
-  if (typeof owner !== "string" || owner.length === 0 || owner.length > OWNER_LENGTH_MAX) {
-    const found = typeof owner === "string" ? `${owner.length} characters` : typeof owner;
-    throw new InvalidArgumentError(
-      `owner must be a non-empty string of at most ${OWNER_LENGTH_MAX} characters, found ${found}`,
-    );
-  }
-  if (owner.includes("\u0000") || !owner.isWellFormed()) {
-    throw new InvalidArgumentError("owner must be well-formed text without NUL");
-  }
-  return owner;
-}
-
-function checkLease(leaseMs: unknown): number {
-  if (
-    typeof leaseMs !== "number" || !Number.isInteger(leaseMs) || leaseMs < 1 ||
-    leaseMs > LEASE_MS_MAX
-  ) {
-    throw new InvalidArgumentError(
-      `leaseMs must be an integer in 1..${LEASE_MS_MAX}, found ${String(leaseMs)}`,
-    );
-  }
-  return leaseMs;
 }
 
 function newToken(): string {
@@ -155,16 +131,7 @@ export class PostgresOwnership implements AsyncOwnership {
     checkOwner(owner);
     checkLease(leaseMs);
     return await this.#locked("claim", async (tx, rec, now) => {
-      if (rec && !leaseOver(rec, now)) {
-        throw new OwnershipError(
-          "lease_held",
-          this.scope,
-          rec.epoch,
-          rec.epoch + 1,
-          `"${rec.owner}" holds epoch ${rec.epoch} until ${rec.expiresAtMs} (now ${now})`,
-        );
-      }
-      const epoch = (rec?.epoch ?? 0) + 1;
+      const epoch = claimEpoch(this.scope, rec, now);
       const token = newToken();
       await this.#write(tx, owner, epoch, token, now + leaseMs, false);
       return { owner, epoch, token };
@@ -190,52 +157,7 @@ export class PostgresOwnership implements AsyncOwnership {
     const seen = readFence(observed, "takeover");
     checkLease(leaseMs);
     return await this.#locked("takeover", async (tx, rec, now) => {
-      if (!rec) {
-        throw new OwnershipError(
-          "invalid_token",
-          this.scope,
-          0,
-          seen.epoch,
-          "nothing to take over: claim it",
-        );
-      }
-      if (seen.epoch < rec.epoch) {
-        throw new OwnershipError(
-          "stale_owner",
-          this.scope,
-          rec.epoch,
-          seen.epoch,
-          `observed epoch ${seen.epoch}, but epoch ${rec.epoch} already took over`,
-        );
-      }
-      if (seen.epoch > rec.epoch) {
-        throw new OwnershipError(
-          "invalid_token",
-          this.scope,
-          rec.epoch,
-          seen.epoch,
-          "observed epoch was never issued",
-        );
-      }
-      if (seen.owner !== rec.owner) {
-        throw new OwnershipError(
-          "split_brain",
-          this.scope,
-          rec.epoch,
-          seen.epoch,
-          `observed "${seen.owner}" at epoch ${seen.epoch}, but it belongs to "${rec.owner}"`,
-        );
-      }
-      if (!leaseOver(rec, now)) {
-        throw new OwnershipError(
-          "lease_held",
-          this.scope,
-          rec.epoch,
-          seen.epoch + 1,
-          `"${rec.owner}" holds epoch ${rec.epoch} until ${rec.expiresAtMs} (now ${now})`,
-        );
-      }
-      const epoch = rec.epoch + 1;
+      const epoch = takeoverEpoch(this.scope, rec, seen, now);
       const token = newToken();
       await this.#write(tx, owner, epoch, token, now + leaseMs, false);
       return { owner, epoch, token };
