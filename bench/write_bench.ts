@@ -191,22 +191,34 @@ function p2(): Variant[] {
   ];
 }
 
-/** The limit for one sequential durable writer: positional writes into synced zeros. */
-function rawPreallocated(): { f: Deno.FsFile; at: number } {
-  const f = Deno.openSync(join(root, "raw_prealloc.log"), {
-    create: true,
-    read: true,
-    write: true,
-  });
+/**
+ * The limit for one sequential durable writer: `DURABLE_EVENTS` 128-byte
+ * writes, each followed by an fdatasync, into a file of synced zeros (the
+ * next run starts where the last ended, from the start once it is full).
+ * Returns the run's milliseconds.
+ */
+function rawPreallocatedLoop(name: string, fill: number): () => number {
+  const f = Deno.openSync(join(root, name), { create: true, read: true, write: true });
   f.writeSync(new Uint8Array(RAW_PREALLOC_BYTES));
   f.syncSync();
-  return { f, at: 0 };
+  const record = new Uint8Array(RAW_RECORD_BYTES).fill(fill);
+  let at = 0;
+  return () => {
+    if (at + DURABLE_EVENTS * RAW_RECORD_BYTES > RAW_PREALLOC_BYTES) at = 0;
+    f.seekSync(at, Deno.SeekMode.Start);
+    at += DURABLE_EVENTS * RAW_RECORD_BYTES;
+    return timed(() => {
+      for (let i = 0; i < DURABLE_EVENTS; i++) {
+        f.writeSync(record);
+        f.syncDataSync();
+      }
+    });
+  };
 }
 
 function p3(): Variant[] {
   const store = Store.open(dir("p3"));
-  const raw = rawPreallocated();
-  const record = new Uint8Array(RAW_RECORD_BYTES).fill(0x61);
+  const raw = rawPreallocatedLoop("raw_p3.log", 0x61);
   let stream = 0;
   return [
     {
@@ -225,17 +237,7 @@ function p3(): Variant[] {
     {
       name: "raw: 128 B write + fdatasync, preallocated (the limit)",
       events: DURABLE_EVENTS,
-      run: () => {
-        if (raw.at + DURABLE_EVENTS * RAW_RECORD_BYTES > RAW_PREALLOC_BYTES) raw.at = 0;
-        raw.f.seekSync(raw.at, Deno.SeekMode.Start);
-        raw.at += DURABLE_EVENTS * RAW_RECORD_BYTES;
-        return timed(() => {
-          for (let i = 0; i < DURABLE_EVENTS; i++) {
-            raw.f.writeSync(record);
-            raw.f.syncDataSync();
-          }
-        });
-      },
+      run: raw,
     },
   ];
 }
@@ -247,8 +249,7 @@ function p4(): Variant[] {
   const store = Store.open(dir("p4"));
   const w = storeInternals(store).writer();
   const coords = Array.from({ length: WRITERS }, (_, k) => new Coordinate(`writer:${k}`, "bench"));
-  const raw = rawPreallocated();
-  const record = new Uint8Array(RAW_RECORD_BYTES).fill(0x62);
+  const raw = rawPreallocatedLoop("raw_p4.log", 0x62);
   let i = 0;
   return [
     {
@@ -274,17 +275,7 @@ function p4(): Variant[] {
     {
       name: "raw: 128 B write + fdatasync, preallocated (1 event per fsync)",
       events: DURABLE_EVENTS,
-      run: () => {
-        if (raw.at + DURABLE_EVENTS * RAW_RECORD_BYTES > RAW_PREALLOC_BYTES) raw.at = 0;
-        raw.f.seekSync(raw.at, Deno.SeekMode.Start);
-        raw.at += DURABLE_EVENTS * RAW_RECORD_BYTES;
-        return timed(() => {
-          for (let k = 0; k < DURABLE_EVENTS; k++) {
-            raw.f.writeSync(record);
-            raw.f.syncDataSync();
-          }
-        });
-      },
+      run: raw,
     },
   ];
 }
