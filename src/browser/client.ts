@@ -19,7 +19,12 @@
 import { InvalidArgumentError, InvalidPayloadError, StoreClosedError } from "../core/errors.ts";
 import { Coordinate } from "../core/coordinate.ts";
 import type { EventId } from "../core/ids.ts";
-import { type EventKind, isEventKind } from "../core/kind.ts";
+import type { EventKind } from "../core/kind.ts";
+import {
+  checkProjectArgs,
+  PROJECTION_CACHE_ENTITIES_MAX,
+  ProjectionStates,
+} from "../read/projection.ts";
 import { encodePayload } from "../core/payload.ts";
 import type { Region } from "../core/region.ts";
 import type {
@@ -106,7 +111,8 @@ interface Subscription {
   wake?: () => void;
 }
 
-interface ProjectionCache {
+/** A projection's cached state for one entity. */
+interface ProjectionState {
   state: unknown;
   applied: boolean;
   sequence: number;
@@ -143,7 +149,8 @@ export class BrowserStore implements EventStore {
   #next = 1;
   #pending = new Map<number, Pending>();
   #subscriptions = new Map<number, Subscription>();
-  #projections = new WeakMap<object, Map<string, ProjectionCache>>();
+  /** Keyed as the embedded store keys them: by name for a `defineProjection`, else by identity. */
+  #projections = new ProjectionStates<ProjectionState>();
   #closed = false;
   #failure: Error | undefined;
 
@@ -408,51 +415,40 @@ export class BrowserStore implements EventStore {
     projection: EventSourced<T>,
     freshness: Freshness = "consistent",
   ): Promise<T | undefined> {
-    if (
-      projection === null || typeof projection !== "object" ||
-      typeof projection.initial !== "function" || typeof projection.apply !== "function"
-    ) {
-      throw new InvalidArgumentError("project: projection must have initial() and apply()");
-    }
-    const staleMs = freshness === "consistent"
-      ? undefined
-      : (freshness as { maybeStaleMs?: unknown })?.maybeStaleMs as number;
-    if (
-      freshness !== "consistent" &&
-      (typeof staleMs !== "number" || !Number.isFinite(staleMs) || staleMs < 0)
-    ) {
-      throw new InvalidArgumentError(
-        `project: freshness must be "consistent" or { maybeStaleMs: n >= 0 }, got ${
-          JSON.stringify(freshness)
-        }`,
-      );
-    }
-    const kinds = projection.kinds;
-    if (kinds !== undefined && (!Array.isArray(kinds) || !kinds.every(isEventKind))) {
-      throw new InvalidArgumentError("project: projection.kinds must be an array of EventKind");
-    }
-    let byEntity = this.#projections.get(projection);
-    if (byEntity === undefined) {
-      byEntity = new Map();
-      this.#projections.set(projection, byEntity);
-    }
+    // The embedded store's argument checks and cache keys, so both answer alike.
+    const { staleMs, kinds } = checkProjectArgs(entity, projection, freshness);
+    const byEntity = this.#projections.of(projection as EventSourced<unknown>, kinds);
     const cached = byEntity.get(entity);
-    if (cached !== undefined && staleMs !== undefined && Date.now() - cached.atMs <= staleMs) {
-      return cached.applied ? cached.state as T : undefined;
+    if (cached !== undefined) {
+      // Re-insert: Map order is the LRU order.
+      byEntity.delete(entity);
+      byEntity.set(entity, cached);
+      if (staleMs >= 0 && Date.now() - cached.atMs <= staleMs) {
+        return cached.applied ? cached.state as T : undefined;
+      }
     }
     const events = await this.readStream(entity, { from: (cached?.sequence ?? 0) + 1 });
     let state = cached?.state as T;
     let applied = cached?.applied ?? false;
-    for (const e of events) {
-      if (kinds !== undefined && !kinds.includes(e.kind)) continue;
-      if (!applied) {
-        state = projection.initial();
-        applied = true;
+    try {
+      for (const e of events) {
+        if (kinds !== null && !kinds.has(e.kind)) continue;
+        if (!applied) {
+          state = projection.initial();
+          applied = true;
+        }
+        state = projection.apply(state, e);
       }
-      state = projection.apply(state, e);
+    } catch (e) {
+      // apply may have changed the cached state before failing: fold afresh next time.
+      byEntity.delete(entity);
+      throw e;
     }
     const sequence = events.length > 0 ? events[events.length - 1].sequence : cached?.sequence ?? 0;
     byEntity.set(entity, { state, applied, sequence, atMs: Date.now() });
+    if (byEntity.size > PROJECTION_CACHE_ENTITIES_MAX) {
+      byEntity.delete(byEntity.keys().next().value!);
+    }
     return applied ? state : undefined;
   }
 

@@ -31,6 +31,7 @@ export {
 } from "../core/fence.ts";
 export { type FenceRecord, SystemState } from "../core/system.ts";
 export { describeValue } from "../core/describe.ts";
+export { checkProjectArgs, ProjectionStates } from "../read/projection.ts";
 export { readClock } from "../core/clock.ts";
 export { HASH_BYTES } from "../core/hash.ts";
 export {

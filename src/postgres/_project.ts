@@ -1,16 +1,16 @@
 /**
  * Projections on PostgreSQL: the same fold and cache semantics as the
- * embedded store (per projection object and entity, incremental, at most
- * {@linkcode PROJECTION_CACHE_ENTITIES_MAX} entities per projection, least
- * recently used evicted), reading only the entity's events past the cached
- * sequence, a page at a time.
+ * embedded store (the same argument checks, states kept per entity by the
+ * projection's name or identity through the embedded `ProjectionStates`,
+ * incremental, at most {@linkcode PROJECTION_CACHE_ENTITIES_MAX} entities per
+ * projection, least recently used evicted), reading only the entity's events
+ * past the cached sequence, a page at a time.
  *
  * @module
  */
 
-import { InvalidArgumentError } from "../core/errors.ts";
 import type { EventSourced, Freshness, StoredEvent } from "../core/types.ts";
-import { isEventKind } from "./_engine.ts";
+import { checkProjectArgs, ProjectionStates } from "./_engine.ts";
 
 /** Cached states kept per projection object. */
 export const PROJECTION_CACHE_ENTITIES_MAX = 4096;
@@ -41,54 +41,13 @@ export interface ProjectionSource {
   now(): number;
 }
 
-const kindLists = new WeakMap<EventSourced<unknown>, readonly number[] | null>();
-
-function relevantKinds(p: EventSourced<unknown>): readonly number[] | null {
-  const known = kindLists.get(p);
-  if (known !== undefined) return known;
-  const kinds = p.kinds as unknown;
-  let list: readonly number[] | null = null;
-  if (kinds !== undefined) {
-    if (!Array.isArray(kinds) || !kinds.every(isEventKind)) {
-      throw new InvalidArgumentError("project: projection.kinds must be an array of EventKind");
-    }
-    list = [...kinds];
-  }
-  kindLists.set(p, list);
-  return list;
-}
-
-function staleLimitMs(freshness: unknown): number {
-  if (freshness === "consistent") return -1;
-  const ms = (freshness as { maybeStaleMs?: unknown } | null)?.maybeStaleMs;
-  if (typeof freshness !== "object" || typeof ms !== "number" || Number.isNaN(ms) || ms < 0) {
-    throw new InvalidArgumentError(
-      `project: freshness must be "consistent" or { maybeStaleMs: number ≥ 0 }`,
-    );
-  }
-  return ms;
-}
-
 /** Projection states of one store. */
 export class ProjectionCache {
-  readonly #cache = new WeakMap<EventSourced<unknown>, Map<string, Cached>>();
+  readonly #states = new ProjectionStates<Cached>();
 
-  /** Check the arguments of `project` (before any read). */
+  /** Check the arguments of `project` (before any read); returns the staleness limit. */
   check(entity: unknown, projection: unknown, freshness: unknown): number {
-    if (typeof entity !== "string") {
-      throw new InvalidArgumentError(`project: entity must be a string, found ${typeof entity}`);
-    }
-    const p = projection as EventSourced<unknown> | null;
-    if (
-      typeof p !== "object" || p === null || typeof p.initial !== "function" ||
-      typeof p.apply !== "function"
-    ) {
-      throw new InvalidArgumentError(
-        "project: projection must have initial() and apply(state, event)",
-      );
-    }
-    relevantKinds(p);
-    return staleLimitMs(freshness);
+    return checkProjectArgs(entity, projection, freshness).staleMs;
   }
 
   /** Fold `entity` with `projection`, reusing and extending the cached state. */
@@ -98,11 +57,10 @@ export class ProjectionCache {
     projection: EventSourced<T>,
     freshness: Freshness,
   ): Promise<T | undefined> {
-    const staleMs = this.check(entity, projection, freshness);
+    const { staleMs, kinds: kindSet } = checkProjectArgs(entity, projection, freshness);
+    const kinds = kindSet === null ? null : [...kindSet];
     const p = projection as EventSourced<unknown>;
-    const kinds = relevantKinds(p);
-    let perEntity = this.#cache.get(p);
-    if (!perEntity) this.#cache.set(p, perEntity = new Map());
+    const perEntity = this.#states.of(p, kindSet);
     const now = src.now();
     const cached = perEntity.get(entity);
     if (cached) {

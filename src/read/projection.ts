@@ -219,26 +219,35 @@ export function defineProjection<T>(
 }
 
 /** The cached states of one name. */
-interface Named {
+interface Named<C> {
   /** Its kinds, as a canonical key. */
   kinds: string;
-  perEntity: Map<string, Cached>;
+  perEntity: Map<string, C>;
 }
 
 function kindsKey(kinds: Set<number> | null): string {
   return kinds === null ? "all" : [...kinds].sort((a, b) => a - b).map(kindHex).join(", ");
 }
 
-/** Projection states of one store. */
-export class ProjectionCache {
-  readonly #cache = new WeakMap<EventSourced<unknown>, Map<string, Cached>>();
-  readonly #named = new Map<string, Named>();
+/**
+ * Where a store keeps its projection states (`C` per entity): by name for a
+ * {@linkcode defineProjection}, else by the projection object's identity.
+ * Every backend's projection cache keys through this, so a name means the
+ * same fold, and a name reused with other kinds fails the same way,
+ * everywhere.
+ */
+export class ProjectionStates<C> {
+  readonly #byIdentity = new WeakMap<EventSourced<unknown>, Map<string, C>>();
+  readonly #named = new Map<string, Named<C>>();
 
-  /** The states of `p`: by name for a named projection, else by identity. */
-  #states(p: EventSourced<unknown>, kinds: Set<number> | null): Map<string, Cached> {
+  /**
+   * The per-entity states of `p` (whose kinds `checkProjectArgs` read);
+   * `InvalidArgumentError` when `p`'s name was used with other kinds.
+   */
+  of(p: EventSourced<unknown>, kinds: Set<number> | null): Map<string, C> {
     if (!namedProjections.has(p)) {
-      let perEntity = this.#cache.get(p);
-      if (!perEntity) this.#cache.set(p, perEntity = new Map());
+      let perEntity = this.#byIdentity.get(p);
+      if (!perEntity) this.#byIdentity.set(p, perEntity = new Map());
       return perEntity;
     }
     const name = (p as NamedProjection<unknown>).name;
@@ -259,6 +268,39 @@ export class ProjectionCache {
     }
     return named.perEntity;
   }
+}
+
+/**
+ * The arguments of `project` checked, before anything is read: `entity` a
+ * string, `projection` with `initial()` and `apply()` (and valid `kinds`),
+ * `freshness` `"consistent"` or `{ maybeStaleMs ≥ 0 }`. Returns how stale a
+ * cached state may be (-1: not at all) and the projection's kinds (`null`:
+ * all). Throws `InvalidArgumentError`.
+ */
+export function checkProjectArgs(
+  entity: unknown,
+  projection: unknown,
+  freshness: unknown,
+): { staleMs: number; kinds: Set<number> | null } {
+  if (typeof entity !== "string") {
+    throw new InvalidArgumentError(`project: entity must be a string, found ${typeof entity}`);
+  }
+  const p = projection as EventSourced<unknown> | null;
+  if (
+    typeof p !== "object" || p === null || typeof p.initial !== "function" ||
+    typeof p.apply !== "function"
+  ) {
+    throw new InvalidArgumentError(
+      "project: projection must have initial() and apply(state, event)",
+    );
+  }
+  const staleMs = staleLimitMs(freshness);
+  return { staleMs, kinds: relevantKinds(p) };
+}
+
+/** Projection states of one store. */
+export class ProjectionCache {
+  readonly #states = new ProjectionStates<Cached>();
 
   /** Fold `entity` with `projection`, reusing and extending the cached state. */
   project<T>(
@@ -268,24 +310,12 @@ export class ProjectionCache {
     freshness: Freshness,
   ): T | undefined {
     if (s.closed) throw new StoreClosedError();
-    if (typeof entity !== "string") {
-      throw new InvalidArgumentError(`project: entity must be a string, found ${typeof entity}`);
-    }
-    if (
-      typeof projection !== "object" || projection === null ||
-      typeof projection.initial !== "function" || typeof projection.apply !== "function"
-    ) {
-      throw new InvalidArgumentError(
-        "project: projection must have initial() and apply(state, event)",
-      );
-    }
-    const staleMs = staleLimitMs(freshness);
+    const { staleMs, kinds } = checkProjectArgs(entity, projection, freshness);
     const p = projection as EventSourced<unknown>;
-    const kinds = relevantKinds(p);
     const index = s.index;
     const eid = index.entities.lookup(entity);
     if (eid < 0) return undefined;
-    const perEntity = this.#states(p, kinds);
+    const perEntity = this.#states.of(p, kinds);
     const now = s.now();
     const version = s.lifecycle.version;
     const cached = perEntity.get(entity);

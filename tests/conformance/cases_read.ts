@@ -9,7 +9,9 @@ import { Coordinate } from "../../src/core/coordinate.ts";
 import { EventKind } from "../../src/core/kind.ts";
 import { Region } from "../../src/core/region.ts";
 import type { EventSourced, EventStore, StoredEvent } from "../../src/core/types.ts";
-import { assert, assertEquals } from "./assert.ts";
+import { InvalidArgumentError } from "../../src/core/errors.ts";
+import { defineProjection } from "../../src/read/projection.ts";
+import { assert, assertEquals, assertFails } from "./assert.ts";
 import {
   assertGlobalOrder,
   type ConformanceCase,
@@ -331,6 +333,39 @@ export const readCases: ConformanceCase[] = [
         assert(maybe === 16 || maybe === 116, `maybeStaleMs gives a recent state, found ${maybe}`);
         assertEquals(await store.project("account:1", balance), 116);
         await sleep(0);
+      }),
+  },
+  {
+    name:
+      "project: a defineProjection is cached by its name, even written inline; its name is one fold",
+    run: (open) =>
+      withStore(open, async (store) => {
+        const coord = new Coordinate("account:2", "bank");
+        let applied = 0;
+        // A new object on every call, as when it is written at the call site.
+        const balance = (kinds = [K1]) =>
+          defineProjection("conformance-balance", {
+            kinds,
+            initial: () => 0,
+            apply: (sum: number, e: StoredEvent) => {
+              applied++;
+              return sum + (e.payload as { amount: number }).amount;
+            },
+          });
+        await store.append(coord, K1, { amount: 10 });
+        await store.append(coord, K1, { amount: 5 });
+        assertEquals(await store.project("account:2", balance()), 15);
+        assertEquals(applied, 2);
+        assertEquals(await store.project("account:2", balance()), 15, "cached by name");
+        assertEquals(applied, 2, "nothing re-applied for a new object of the same name");
+        await store.append(coord, K1, { amount: 1 });
+        assertEquals(await store.project("account:2", balance()), 16);
+        assertEquals(applied, 3, "only the new event applied");
+        await assertFails(
+          () => store.project("account:2", balance([K1, K2])),
+          InvalidArgumentError,
+          "one name, other kinds",
+        );
       }),
   },
 ];
