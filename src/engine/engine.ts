@@ -147,7 +147,7 @@ export class Engine {
         `entity ${entityId} gets sequence ${sequence} after ${index.lastSequence(entityId)}`,
       );
     }
-    index.add(segment, offset, length, entityId, scopeId, sequence, kind, timestampMs, id);
+    index.add(segment, offset, length, entityId, scopeId, kind, timestampMs, id);
     index.setEntityHash(entityId, hash, hashAt);
     if (key !== null) index.keys.set(key, index.count);
     if (systemPayload !== undefined) {

@@ -1,10 +1,15 @@
 /**
  * The in-memory index: one row per event, stored column-wise in typed-array
  * pages of {@linkcode PAGE_ROWS} rows, plus per-entity and per-scope postings
- * (global sequences in order) and an open-addressing id table. About 67 bytes
+ * (global sequences in order) and an open-addressing id table. About 60 bytes
  * per event; no per-event JavaScript objects.
  *
- * Row `g - 1` holds the event with global sequence `g`.
+ * Row `g - 1` holds the event with global sequence `g`. Two fields are not
+ * stored as columns because they are derivable: an event's sequence in its
+ * stream is its position in the entity's postings plus one (`Engine.apply`
+ * asserts it), and its timestamp is kept as the number of milliseconds its
+ * UUIDv7 id's timestamp is ahead of it (0 unless the clock stalled or went
+ * back), an `Int32`; the rare timestamp that does not fit is kept in a map.
  *
  * @module
  */
@@ -30,25 +35,60 @@ export interface Page {
   len: Uint32Array;
   ent: Uint32Array;
   scp: Uint32Array;
-  seq: Uint32Array;
   kind: Uint16Array;
-  ts: Float64Array;
+  /**
+   * The id's millisecond timestamp minus the event's timestamp, or
+   * {@linkcode LAG_ELSEWHERE} when that does not fit (see `Index.timestamps`).
+   */
+  lag: Int32Array;
   /** Four u32 words per row. */
   id: Uint32Array;
 }
 
-/** Columns in file order with their element widths (for sidecars). */
-export const COLUMNS: readonly { name: keyof Page; width: number; words: number }[] = [
-  { name: "ts", width: 8, words: 1 },
-  { name: "id", width: 4, words: 4 },
-  { name: "seg", width: 4, words: 1 },
-  { name: "off", width: 4, words: 1 },
-  { name: "len", width: 4, words: 1 },
-  { name: "ent", width: 4, words: 1 },
-  { name: "scp", width: 4, words: 1 },
-  { name: "seq", width: 4, words: 1 },
-  { name: "kind", width: 2, words: 1 },
+/** A `Page.lag` value saying the timestamp is in `Index.timestamps`. */
+export const LAG_ELSEWHERE = -0x80000000;
+
+/** A column as the sidecars store it. */
+export interface Column {
+  name: keyof Page;
+  /** Bytes per element. */
+  width: number;
+  /** Elements per row. */
+  words: number;
+  /** A view of `length` elements at byte `offset` of `buffer`. */
+  view(buffer: ArrayBufferLike, offset: number, length: number): ArrayBufferView;
+}
+
+const u32 = (b: ArrayBufferLike, o: number, n: number) => new Uint32Array(b, o, n);
+
+/** Columns in file order (for sidecars). */
+export const COLUMNS: readonly Column[] = [
+  { name: "lag", width: 4, words: 1, view: (b, o, n) => new Int32Array(b, o, n) },
+  { name: "id", width: 4, words: 4, view: u32 },
+  { name: "seg", width: 4, words: 1, view: u32 },
+  { name: "off", width: 4, words: 1, view: u32 },
+  { name: "len", width: 4, words: 1, view: u32 },
+  { name: "ent", width: 4, words: 1, view: u32 },
+  { name: "scp", width: 4, words: 1, view: u32 },
+  { name: "kind", width: 2, words: 1, view: (b, o, n) => new Uint16Array(b, o, n) },
 ];
+
+/** The millisecond timestamp of a UUIDv7 from its first two words. */
+export function idMs(w0: number, w1: number): number {
+  return w0 * 0x10000 + (w1 >>> 16);
+}
+
+/**
+ * The lag of an event with timestamp `ms` and id words `w0, w1`, or
+ * {@linkcode LAG_ELSEWHERE} when it does not fit an `Int32`.
+ */
+export function lagOf(w0: number, w1: number, ms: number): number {
+  const lag = idMs(w0, w1) - ms;
+  return (lag | 0) === lag && lag !== LAG_ELSEWHERE ? lag : LAG_ELSEWHERE;
+}
+
+/** Bytes of columns per row. */
+const ROW_BYTES = COLUMNS.reduce((n, c) => n + c.width * c.words, 0);
 
 /** Allocate an empty page. */
 export function newPage(): Page {
@@ -58,9 +98,8 @@ export function newPage(): Page {
     len: new Uint32Array(PAGE_ROWS),
     ent: new Uint32Array(PAGE_ROWS),
     scp: new Uint32Array(PAGE_ROWS),
-    seq: new Uint32Array(PAGE_ROWS),
     kind: new Uint16Array(PAGE_ROWS),
-    ts: new Float64Array(PAGE_ROWS),
+    lag: new Int32Array(PAGE_ROWS),
     id: new Uint32Array(PAGE_ROWS * 4),
   };
 }
@@ -153,16 +192,20 @@ export class Index {
   entityHashes: Uint8Array = new Uint8Array(HASH_BYTES * 64);
   /** Idempotency key string → global sequence. */
   readonly keys: Map<string, number> = new Map();
+  /** Global sequence → timestamp, for the rows whose lag is {@linkcode LAG_ELSEWHERE}. */
+  readonly timestamps: Map<number, number> = new Map();
   #idTable: Uint32Array = new Uint32Array(ID_TABLE_INITIAL);
 
-  /** Add a row; returns its global sequence. */
+  /**
+   * Add a row; returns its global sequence. The event's sequence in its
+   * stream is not passed: it is the entity's next one (the caller checks).
+   */
   add(
     segment: number,
     offset: number,
     length: number,
     entity: number,
     scope: number,
-    sequence: number,
     kind: number,
     timestampMs: number,
     id: IdWords,
@@ -177,14 +220,15 @@ export class Index {
     page.len[r] = length;
     page.ent[r] = entity;
     page.scp[r] = scope;
-    page.seq[r] = sequence;
     page.kind[r] = kind;
-    page.ts[r] = timestampMs;
     page.id[r * 4] = id[0];
     page.id[r * 4 + 1] = id[1];
     page.id[r * 4 + 2] = id[2];
     page.id[r * 4 + 3] = id[3];
     const g = ++this.count;
+    const lag = lagOf(id[0], id[1], timestampMs);
+    page.lag[r] = lag;
+    if (lag === LAG_ELSEWHERE) this.timestamps.set(g, timestampMs);
     this.entities.postings[entity].push(g);
     this.scopes.postings[scope].push(g);
     this.#insertId(id[3], g);
@@ -221,6 +265,25 @@ export class Index {
   /** Last sequence of an entity id (0 when it has none). */
   lastSequence(entity: number): number {
     return entity < 0 ? 0 : this.entities.postings[entity].length;
+  }
+
+  /** The sequence of `g` in its stream: its position in the entity's postings, plus one. */
+  sequenceOf(g: number): number {
+    const i = g - 1;
+    return this.entities.postings[this.pages[i >>> PAGE_BITS].ent[i & PAGE_MASK]].firstAfter(
+      g - 1,
+    ) +
+      1;
+  }
+
+  /** The timestamp of `g`. */
+  timestampOf(g: number): number {
+    const i = g - 1;
+    const page = this.pages[i >>> PAGE_BITS];
+    const r = i & PAGE_MASK;
+    const lag = page.lag[r];
+    if (lag === LAG_ELSEWHERE) return this.timestamps.get(g)!;
+    return idMs(page.id[r * 4], page.id[r * 4 + 1]) - lag;
   }
 
   #insertId(hashWord: number, g: number): void {
@@ -410,7 +473,7 @@ export class Index {
 
   /** Approximate bytes held by the index's typed arrays. */
   byteSize(): number {
-    let bytes = this.pages.length * PAGE_ROWS * (4 * 6 + 2 + 8 + 16) + this.#idTable.byteLength +
+    let bytes = this.pages.length * PAGE_ROWS * ROW_BYTES + this.#idTable.byteLength +
       this.entityHashes.byteLength;
     for (const p of this.entities.postings) bytes += p.items.byteLength;
     for (const p of this.scopes.postings) bytes += p.items.byteLength;
@@ -443,12 +506,10 @@ class EntryView implements IndexEntry {
     return this.#index.kindOf(this.globalSequence) as EventKind;
   }
   get sequence(): number {
-    const [page, r] = this.#index.row(this.globalSequence);
-    return page.seq[r];
+    return this.#index.sequenceOf(this.globalSequence);
   }
   get timestampMs(): number {
-    const [page, r] = this.#index.row(this.globalSequence);
-    return page.ts[r];
+    return this.#index.timestampOf(this.globalSequence);
   }
   /** A plain-object copy. */
   toJSON(): IndexEntry {

@@ -9,7 +9,7 @@
  * ```
  * offset size field
  * 0      4    magic "FBIX"
- * 4      2    version (1)
+ * 4      2    version (2; version 1 is still read)
  * 6      2    kind (1 image, 2 checkpoint)
  * 8      4    events
  * 12     4    entities
@@ -24,8 +24,10 @@
  * 48     4    id table slots (image only; 0 in a checkpoint)
  * 52     4    crc32 of bytes 0..52
  * 56     ..   meta (MessagePack: entity names, scope names, idempotency keys, system state,
- *             and per sealed segment its size and the offset and CRC of its last frame)
- * ..     ..   entity hashes (32 bytes each), then each column, every part 8-byte aligned
+ *             per sealed segment its size and the offset and CRC of its last frame, and
+ *             the timestamps that do not fit the lag column, as [g, ms] pairs)
+ * ..     ..   entity hashes (32 bytes each), then each column of `COLUMNS` (version 1:
+ *             of `COLUMNS_V1`), every part 8-byte aligned
  * ..     ..   image only: the id table, then per entity and per scope the
  *             posting counts followed by the postings (u32 each): an image
  *             opens with no per-event work; a checkpoint rebuilds these
@@ -42,7 +44,16 @@ import type { FileSystem } from "../fs/types.ts";
 import { readWhole } from "../log/files.ts";
 import { FRAME_BODY_BYTES_MAX, FRAME_HEADER_BYTES } from "../log/frame.ts";
 import { TMP_SUFFIX } from "../log/segment.ts";
-import { COLUMNS, Index, newPage, type Page, PAGE_ROWS } from "./index.ts";
+import {
+  type Column,
+  COLUMNS,
+  Index,
+  LAG_ELSEWHERE,
+  lagOf,
+  newPage,
+  type Page,
+  PAGE_ROWS,
+} from "./index.ts";
 
 /** File name of the index image. */
 export const IMAGE_FILE = "index.img";
@@ -50,7 +61,18 @@ export const IMAGE_FILE = "index.img";
 export const CHECKPOINT_FILE = "index.ckpt";
 const SIDECAR_HEADER_BYTES = 56;
 const FRAME_BYTES_MAX = FRAME_HEADER_BYTES + FRAME_BODY_BYTES_MAX;
-const SIDECAR_VERSION = 1;
+const SIDECAR_VERSION = 2;
+
+/**
+ * The columns of a version-1 sidecar: an 8-byte timestamp instead of the
+ * lag, and the stream sequence (now derived from the postings).
+ */
+const COLUMNS_V1: readonly (Omit<Column, "name"> & { name: string })[] = [
+  { name: "ts", width: 8, words: 1, view: (b, o, n) => new Float64Array(b, o, n) },
+  ...COLUMNS.filter((c) => c.name !== "lag" && c.name !== "kind"),
+  { name: "seq", width: 4, words: 1, view: (b, o, n) => new Uint32Array(b, o, n) },
+  COLUMNS.find((c) => c.name === "kind")!,
+];
 const MAGIC = [0x46, 0x42, 0x49, 0x58]; // "FBIX"
 const ALIGN = 8;
 /** Largest meta block (names, keys, system state) a sidecar holds. */
@@ -113,6 +135,7 @@ export function saveSidecar(
     keys: [...index.keys],
     system,
     segments: sealed.map((t) => [t.size, t.lastFrameOffset, t.lastFrameCrc]),
+    timestamps: [...index.timestamps],
   });
   const entityCount = index.entities.names.length;
   // Each part is a list of chunks written back to back, then padded to 8 bytes.
@@ -206,7 +229,8 @@ export function loadSidecar(
   for (let i = 0; i < 4; i++) if (buf[i] !== MAGIC[i]) return "bad magic";
   const dv = new DataView(buf.buffer, buf.byteOffset, buf.length);
   if (dv.getUint32(52, true) !== crc32(buf.subarray(0, 52))) return "header crc mismatch";
-  if (dv.getUint16(4, true) !== SIDECAR_VERSION) return "unknown version";
+  const version = dv.getUint16(4, true);
+  if (version !== SIDECAR_VERSION && version !== 1) return "unknown version";
   if (dv.getUint16(6, true) !== (kind === "image" ? 1 : 2)) return "wrong sidecar kind";
   if (dv.getUint32(44, true) !== crc32(buf.subarray(SIDECAR_HEADER_BYTES))) {
     return "body crc mismatch";
@@ -222,6 +246,7 @@ export function loadSidecar(
     keys: [string, number][];
     system: unknown;
     segments?: unknown;
+    timestamps?: unknown;
   };
   if (at + metaLength > buf.length) return "truncated";
   try {
@@ -253,8 +278,17 @@ export function loadSidecar(
       sealed.push({ size: row[0], lastFrameOffset: row[1], lastFrameCrc: row[2] });
     }
   }
+  const timestamps = meta.timestamps ?? [];
+  if (
+    !Array.isArray(timestamps) ||
+    !timestamps.every((e) =>
+      Array.isArray(e) && e.length === 2 && Number.isInteger(e[0]) && e[0] >= 1 &&
+      e[0] <= count && typeof e[1] === "number"
+    )
+  ) return "meta holds a timestamp table of the wrong shape";
   at = pad(at + metaLength);
   const index = new Index();
+  for (const [g, ms] of timestamps as [number, number][]) index.timestamps.set(g, ms);
   for (const name of meta.entities) index.entities.intern(name);
   for (const name of meta.scopes) index.scopes.intern(name);
   if (index.entities.names.length !== entityCount || index.scopes.names.length !== scopeCount) {
@@ -266,18 +300,16 @@ export function loadSidecar(
   index.entityHashes = buf.slice(at, at + hashBytes);
   if (index.entityHashes.length === 0) index.entityHashes = new Uint8Array(HASH_BYTES * 64);
   at = pad(at + hashBytes);
-  const columns = new Map<keyof Page, ArrayBufferView>();
-  for (const c of COLUMNS) {
+  const columns = new Map<string, ArrayBufferView>();
+  for (const c of version === 1 ? COLUMNS_V1 : COLUMNS) {
     const bytes = count * c.words * c.width;
     if (at + bytes > buf.length) return "truncated";
-    const off = buf.byteOffset + at;
-    const view = c.width === 8
-      ? new Float64Array(buf.buffer, off, count * c.words)
-      : c.width === 4
-      ? new Uint32Array(buf.buffer, off, count * c.words)
-      : new Uint16Array(buf.buffer, off, count * c.words);
-    columns.set(c.name, view);
+    columns.set(c.name, c.view(buf.buffer, buf.byteOffset + at, count * c.words));
     at = pad(at + bytes);
+  }
+  if (version === 1) {
+    if (index.timestamps.size > 0) return "meta holds a timestamp table of the wrong shape";
+    columns.set("lag", lagsFromV1(index, columns));
   }
   const pages: Page[] = [];
   for (let start = 0; start < count; start += PAGE_ROWS) {
@@ -296,10 +328,10 @@ export function loadSidecar(
   index.count = count;
   const coveredSegment = dv.getUint32(20, true);
   // Bounds of every id in the columns, so a lying sidecar cannot index out of range.
-  for (const page of pages) {
-    const rows = page === pages[pages.length - 1]
-      ? count - (pages.length - 1) * PAGE_ROWS
-      : PAGE_ROWS;
+  let elsewhere = 0;
+  for (let p = 0; p < pages.length; p++) {
+    const page = pages[p];
+    const rows = Math.min(PAGE_ROWS, count - p * PAGE_ROWS);
     for (let r = 0; r < rows; r++) {
       if (page.ent[r] >= entityCount || page.scp[r] >= scopeCount) {
         return "row names an unknown entity or scope";
@@ -307,8 +339,13 @@ export function loadSidecar(
       if (page.seg[r] < 1 || page.seg[r] > coveredSegment || page.len[r] > FRAME_BYTES_MAX) {
         return "row points outside the covered log";
       }
+      if (page.lag[r] === LAG_ELSEWHERE) {
+        if (!index.timestamps.has(p * PAGE_ROWS + r + 1)) return "a row's timestamp is missing";
+        elsewhere++;
+      }
     }
   }
+  if (elsewhere !== index.timestamps.size) return "the timestamp table names rows that have a lag";
   const idSlots = dv.getUint32(48, true);
   if (idSlots > 0) {
     // An image: adopt the saved postings and id table (checked, not trusted blindly).
@@ -354,4 +391,20 @@ export function loadSidecar(
     system: meta.system,
     sealed,
   };
+}
+
+/**
+ * The lag column of a version-1 sidecar, from its timestamp and id columns;
+ * timestamps that do not fit go to `index.timestamps`.
+ */
+function lagsFromV1(index: Index, columns: Map<string, ArrayBufferView>): Int32Array {
+  const ts = columns.get("ts") as Float64Array;
+  const id = columns.get("id") as Uint32Array;
+  const lags = new Int32Array(ts.length);
+  for (let i = 0; i < ts.length; i++) {
+    const lag = lagOf(id[i * 4], id[i * 4 + 1], ts[i]);
+    lags[i] = lag;
+    if (lag === LAG_ELSEWHERE) index.timestamps.set(i + 1, ts[i]);
+  }
+  return lags;
 }

@@ -11,10 +11,16 @@
  */
 
 import type { LifecycleState, RetentionPolicy } from "../core/lifecycle.ts";
-import type { Index } from "./index.ts";
+import type { Index, Postings } from "./index.ts";
 
 /** A predicate: true when the event with global sequence `g` is gone. */
 export type Hidden = (g: number) => boolean;
+
+/** True when `g`, one of `postings`, has a sequence below `n` (it sits before position `n - 1`). */
+function before(postings: Postings, g: number, n: number): boolean {
+  if (n - 1 >= postings.length) return true;
+  return n > 1 && g < postings.items[n - 1];
+}
 
 /** The visibility rules of one store, cached between reads. */
 export class Visibility {
@@ -65,17 +71,22 @@ export class Visibility {
     const from = this.#from;
     const policies = this.#policies;
     const noPolicies = policies.size === 0;
+    // Sequence n of an entity is at position n - 1 of its postings, so "the
+    // sequence of g is below n" is "g is below the n-th posting" (no search).
     return (g: number): boolean => {
       const [page, r] = index.row(g);
       const entity = page.ent[r];
       const first = from.get(entity);
-      if (first !== undefined && page.seq[r] < first) return true;
+      if (first !== undefined && before(index.entities.postings[entity], g, first)) return true;
       if (noPolicies) return false;
       const policy = policies.get(page.scp[r]);
       if (policy === undefined) return false;
-      if (policy.maxAgeMs !== undefined && page.ts[r] < nowMs - policy.maxAgeMs) return true;
-      return policy.maxCount !== undefined &&
-        page.seq[r] <= index.lastSequence(entity) - policy.maxCount;
+      if (policy.maxAgeMs !== undefined && index.timestampOf(g) < nowMs - policy.maxAgeMs) {
+        return true;
+      }
+      if (policy.maxCount === undefined) return false;
+      const postings = index.entities.postings[entity];
+      return before(postings, g, postings.length - policy.maxCount + 1);
     };
   }
 
@@ -94,17 +105,17 @@ export class Visibility {
     const [page, r] = index.row(g);
     const entity = index.entities.names[page.ent[r]];
     if (state.deleted.has(entity)) return `its stream "${entity}" was deleted`;
-    const before = state.truncated.get(entity);
-    if (before !== undefined && page.seq[r] < before) {
-      return `its stream "${entity}" was truncated before sequence ${before}`;
+    const truncated = state.truncated.get(entity);
+    if (truncated !== undefined && index.sequenceOf(g) < truncated) {
+      return `its stream "${entity}" was truncated before sequence ${truncated}`;
     }
     const policy = state.retention.get(index.scopes.names[page.scp[r]]);
-    if (policy?.maxAgeMs !== undefined && page.ts[r] < nowMs - policy.maxAgeMs) {
+    if (policy?.maxAgeMs !== undefined && index.timestampOf(g) < nowMs - policy.maxAgeMs) {
       return `it is older than its scope's retention (maxAgeMs ${policy.maxAgeMs})`;
     }
     if (
       policy?.maxCount !== undefined &&
-      page.seq[r] <= index.lastSequence(page.ent[r]) - policy.maxCount
+      index.sequenceOf(g) <= index.lastSequence(page.ent[r]) - policy.maxCount
     ) {
       return `it is beyond its scope's retention (maxCount ${policy.maxCount})`;
     }

@@ -288,8 +288,8 @@ export function verifyStore(s: VerifySource, options?: VerifyOptions): VerifyRep
         if (index.entities.names[page.ent[r]] !== entity) mismatch.push("entity");
         if (index.scopes.names[page.scp[r]] !== scope) mismatch.push("scope");
         if (page.kind[r] !== h.kind) mismatch.push("kind");
-        if (page.seq[r] !== h.sequence) mismatch.push("sequence");
-        if (page.ts[r] !== h.timestampMs) mismatch.push("timestamp");
+        if (index.sequenceOf(g) !== h.sequence) mismatch.push("sequence");
+        if (index.timestampOf(g) !== h.timestampMs) mismatch.push("timestamp");
         for (let w = 0; w < 4; w++) {
           if (page.id[r * 4 + w] !== id[w]) {
             mismatch.push("event id");

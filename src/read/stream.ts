@@ -53,17 +53,17 @@ export function readStream(
     const top = Math.min(from ?? all, all);
     return readEvents(s, gs, Math.max(0, top - limit), top).reverse();
   }
-  const seqOf = (k: number) => {
-    const [page, r] = s.index.row(gs[k]);
-    return page.seq[r];
-  };
-  // First position whose sequence is ≥ n.
+  // First position whose sequence is ≥ n: sequence n is the entity's posting n - 1, so the
+  // first visible posting at or after that one.
+  const postings = s.index.entities.postings[id];
   const atOrAfter = (n: number) => {
+    if (n - 1 >= all) return gs.length;
+    const g = postings.items[n - 1];
     let lo = 0;
     let hi = gs.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (seqOf(mid) < n) lo = mid + 1;
+      if (gs[mid] < g) lo = mid + 1;
       else hi = mid;
     }
     return lo;

@@ -12,8 +12,10 @@ import {
   Region,
   type Store,
 } from "../../mod.ts";
-import type { MemoryFileSystem } from "../../testing.ts";
+import { MemoryFileSystem } from "../../testing.ts";
 import { storeInternals } from "../../src/store/_internals.ts";
+import { Index, LAG_ELSEWHERE } from "../../src/index/index.ts";
+import { loadSidecar, saveSidecar } from "../../src/index/sidecar.ts";
 import { CHECKPOINT_EVERY_EVENTS_MIN } from "../../src/core/limits.ts";
 import {
   assertHealthy,
@@ -423,4 +425,161 @@ Deno.test("a sidecar the open did not restore from is removed before the log is 
   assert.equal(next.diagnostics().events, before.length + 1);
   assertHealthy(next);
   next.close();
+});
+
+// ------------------------------------------------ derived columns (version 2)
+
+const DAY_MS = 86_400_000;
+
+Deno.test("timestamps: a clock that stalls, jumps back or forward by weeks comes back exact on every open path", () => {
+  // The index keeps a timestamp as its lag behind the id's UUIDv7 time (an Int32); a jump of
+  // more than 24.8 days does not fit and goes to the side table, which every sidecar carries.
+  let now = 1_700_000_000_000;
+  const { fs, store } = memStore({ clock: () => now });
+  const cs = coords(7, "ts");
+  const expected: number[] = [];
+  for (let i = 0; i < BIG; i++) {
+    if (i === 100) now -= 40 * DAY_MS; // back: ids keep the old time, the lag is 40 days
+    else if (i >= 200 && i < 300) now += 0; // stalled
+    else if (i === 300) now += 90 * DAY_MS; // forward past the ids
+    else if (i === 400) now -= 3.5; // a little back, with a fraction (floored)
+    else now += 1;
+    store.append(cs[i % 7], KIND_A, { i });
+    expected.push(Math.floor(now));
+  }
+  const index = storeInternals(store).index;
+  assert.ok(index.timestamps.size >= 100, `${index.timestamps.size} timestamps did not fit`);
+  const check = (s: Store, path: string) => {
+    assert.equal(report(s).path, path);
+    const entries = s.query(Region.all());
+    assert.deepEqual(entries.map((e) => e.timestampMs), expected, `timestamps via ${path}`);
+    for (const g of [1, 101, 150, 250, 301, 401, BIG]) {
+      const e = entries[g - 1];
+      assert.equal(s.get(e.eventId).timestampMs, e.timestampMs, `frame and index agree at ${g}`);
+    }
+    // Sequences are derived from the postings: 1.. per stream.
+    for (const c of cs.slice(0, 3)) {
+      assert.deepEqual(
+        s.stream(c.entity).map((e) => e.sequence),
+        s.stream(c.entity).map((_, k) => k + 1),
+      );
+    }
+  };
+  store.close();
+  const noImage = cloneFs(fs);
+  noImage.remove(IMAGE);
+  const viaCheckpoint = reopen(noImage);
+  check(viaCheckpoint, "checkpoint");
+  viaCheckpoint.close();
+  const viaImage = reopen(cloneFs(fs));
+  check(viaImage, "image");
+  viaImage.close();
+  const viaRebuild = reopen(cloneFs(fs), { enableMmapIndex: false, enableCheckpoint: false });
+  check(viaRebuild, "rebuild");
+  viaRebuild.close();
+});
+
+Deno.test("timestamps: retention by age hides by the exact timestamp on every open path", () => {
+  let now = 1_700_000_000_000;
+  const { fs, store } = memStore({ clock: () => now });
+  const c = new Coordinate("aged", "kept-a-day");
+  store.append(c, KIND_A, "old"); // 40 days before the rest: its lag does not fit
+  now += 40 * DAY_MS;
+  store.append(c, KIND_A, "new");
+  now -= 40 * DAY_MS - 5; // back again: this one's id is 40 days ahead of its timestamp
+  store.append(c, KIND_A, "old again");
+  now += 40 * DAY_MS;
+  store.setRetention("kept-a-day", { maxAgeMs: DAY_MS });
+  const visible = (s: Store) => s.readStream("aged").map((e) => e.payload);
+  assert.deepEqual(visible(store), ["new"]);
+  store.close();
+  for (const extra of [{}, { enableMmapIndex: false, enableCheckpoint: false }]) {
+    const again = reopen(cloneFs(fs), { clock: () => now, ...extra });
+    assert.deepEqual(visible(again), ["new"]);
+    again.close();
+  }
+});
+
+/** An index of three events, the second with a timestamp that does not fit the lag column. */
+function indexWithFarTimestamp(): Index {
+  const index = new Index();
+  index.entities.intern("e");
+  index.scopes.intern("s");
+  const ms = 1_700_000_000_000;
+  const id = (t: number, n: number): [number, number, number, number] => [
+    Math.floor(t / 0x10000),
+    ((t % 0x10000) * 0x10000 + 0x7000 + n) >>> 0,
+    0x80000000 + n,
+    n * 0x9e3779b1 >>> 0,
+  ];
+  index.add(1, 64, 100, 0, 0, 1, ms, id(ms, 1));
+  index.add(1, 164, 100, 0, 0, 1, ms - 30 * DAY_MS, id(ms, 2));
+  index.add(1, 264, 100, 0, 0, 1, ms + 1, id(ms + 1, 3));
+  return index;
+}
+
+Deno.test("timestamps: a sidecar whose timestamp table disagrees with its lag column is refused", () => {
+  const fs = new MemoryFileSystem();
+  fs.mkdir(DIR);
+  const coverage = {
+    segment: 1,
+    endOffset: 364,
+    lastFrameSegment: 1,
+    lastFrameOffset: 264,
+    lastFrameCrc: 0,
+  };
+  const good = indexWithFarTimestamp();
+  assert.equal(good.pages[0].lag[1], LAG_ELSEWHERE);
+  assert.deepEqual([...good.timestamps], [[2, 1_700_000_000_000 - 30 * DAY_MS]]);
+  saveSidecar(fs, DIR, "image", good, coverage, {});
+  const loaded = loadSidecar(fs, IMAGE, "image");
+  assert.ok(typeof loaded !== "string", String(loaded));
+  assert.deepEqual([1, 2, 3].map((g) => loaded.index.timestampOf(g)), [
+    1_700_000_000_000,
+    1_700_000_000_000 - 30 * DAY_MS,
+    1_700_000_000_001,
+  ]);
+  assert.deepEqual([1, 2, 3].map((g) => loaded.index.sequenceOf(g)), [1, 2, 3]);
+  const missing = indexWithFarTimestamp();
+  missing.timestamps.clear();
+  saveSidecar(fs, DIR, "image", missing, coverage, {});
+  assert.equal(loadSidecar(fs, IMAGE, "image"), "a row's timestamp is missing");
+  const extra = indexWithFarTimestamp();
+  extra.timestamps.set(3, 5);
+  saveSidecar(fs, DIR, "checkpoint", extra, coverage, {});
+  assert.equal(
+    loadSidecar(fs, CHECKPOINT, "checkpoint"),
+    "the timestamp table names rows that have a lag",
+  );
+});
+
+const FORMAT1 = new URL("../fixtures/format1_store/", import.meta.url);
+
+Deno.test("version-1 sidecars: the format-1 fixture's image opens by the image path, entries as a rebuild gives them", () => {
+  const fs = new MemoryFileSystem();
+  fs.mkdir(DIR);
+  for (const entry of Deno.readDirSync(FORMAT1)) {
+    if (!entry.name.endsWith(".md")) {
+      fs.writeFile(`${DIR}/${entry.name}`, Deno.readFileSync(new URL(entry.name, FORMAT1)));
+    }
+  }
+  const image = fs.readFile(IMAGE);
+  assert.equal(new DataView(image.buffer, image.byteOffset).getUint16(4, true), 1, "a v1 image");
+  const rebuilt = reopen(cloneFs(fs), { readOnly: true, enableMmapIndex: false });
+  assert.equal(report(rebuilt).path, "rebuild");
+  const expected = plain(rebuilt.query(Region.all()));
+  assert.equal(expected.length, 42);
+  rebuilt.close();
+  const viaV1 = reopen(fs, { readOnly: true });
+  assert.equal(report(viaV1).path, "image");
+  assert.deepEqual(plain(viaV1.query(Region.all())), expected);
+  viaV1.close();
+  // A writable open and close writes a version-2 image, which restores the same entries.
+  reopen(fs).close();
+  const v2 = fs.readFile(IMAGE);
+  assert.equal(new DataView(v2.buffer, v2.byteOffset).getUint16(4, true), 2, "a v2 image");
+  const viaV2 = reopen(fs, { readOnly: true });
+  assert.equal(report(viaV2).path, "image");
+  assert.deepEqual(plain(viaV2.query(Region.all())), expected);
+  viaV2.close();
 });

@@ -49,6 +49,7 @@ import {
   SEGMENT_HEADER_BYTES,
 } from "../../src/log/segment.ts";
 import { loadSidecar } from "../../src/index/sidecar.ts";
+import { COLUMNS } from "../../src/index/index.ts";
 import { SegmentReader } from "../../src/log/reader.ts";
 
 const SCALE = Number(Deno.env.get("FUZZ_SCALE") ?? "0.25");
@@ -679,9 +680,11 @@ Deno.test("regression: a forged index image declaring a 4 GiB frame does not mak
   const dv = new DataView(img.buffer);
   const count = dv.getUint32(8, true);
   const pad8 = (n: number) => (n + 7) & ~7;
-  // Columns after meta and entity hashes: ts (8), id (16), seg (4), off (4), then len (4) per event.
+  // Columns after meta and entity hashes, in COLUMNS order; find the length column.
   let at = pad8(pad8(56 + dv.getUint32(40, true)) + dv.getUint32(12, true) * HASH_BYTES);
-  for (const width of [8, 16, 4, 4]) at = pad8(at + width * count);
+  for (const c of COLUMNS.slice(0, COLUMNS.findIndex((c) => c.name === "len"))) {
+    at = pad8(at + c.width * c.words * count);
+  }
   dv.setUint32(at + 4, 0xfffffff0, true); // the second event's frame length
   resealSidecar(img);
   fs.writeFile(`${DIR}/index.img`, img);
