@@ -53,6 +53,8 @@ import {
   newPage,
   type Page,
   PAGE_ROWS,
+  pageOf,
+  type PostingLists,
 } from "./index.ts";
 
 /** File name of the index image. */
@@ -311,41 +313,26 @@ export function loadSidecar(
     if (index.timestamps.size > 0) return "meta holds a timestamp table of the wrong shape";
     columns.set("lag", lagsFromV1(index, columns));
   }
+  const coveredSegment = dv.getUint32(20, true);
+  // Bounds of every id in the columns, so a lying sidecar cannot index out of range: one loop
+  // over the file's columns, before they are cut into pages.
+  const problem = checkRows(columns, count, entityCount, scopeCount, coveredSegment, index);
+  if (problem) return problem;
   const pages: Page[] = [];
   for (let start = 0; start < count; start += PAGE_ROWS) {
     const rows = Math.min(PAGE_ROWS, count - start);
     const full = rows === PAGE_ROWS;
-    const page = (full ? {} : newPage()) as Page;
+    const page = full ? ({} as Record<string, ArrayBufferView>) : newPage();
     for (const c of COLUMNS) {
       const col = columns.get(c.name) as Uint32Array;
       const slice = col.subarray(start * c.words, (start + rows) * c.words);
-      if (full) (page as unknown as Record<string, ArrayBufferView>)[c.name] = slice;
-      else (page[c.name] as Uint32Array).set(slice);
+      if (full) (page as Record<string, ArrayBufferView>)[c.name] = slice;
+      else (page[c.name as keyof Page] as Uint32Array).set(slice);
     }
-    pages.push(page);
+    pages.push(full ? pageOf(page as unknown as Page) : page as Page);
   }
   index.pages = pages;
   index.count = count;
-  const coveredSegment = dv.getUint32(20, true);
-  // Bounds of every id in the columns, so a lying sidecar cannot index out of range.
-  let elsewhere = 0;
-  for (let p = 0; p < pages.length; p++) {
-    const page = pages[p];
-    const rows = Math.min(PAGE_ROWS, count - p * PAGE_ROWS);
-    for (let r = 0; r < rows; r++) {
-      if (page.ent[r] >= entityCount || page.scp[r] >= scopeCount) {
-        return "row names an unknown entity or scope";
-      }
-      if (page.seg[r] < 1 || page.seg[r] > coveredSegment || page.len[r] > FRAME_BYTES_MAX) {
-        return "row points outside the covered log";
-      }
-      if (page.lag[r] === LAG_ELSEWHERE) {
-        if (!index.timestamps.has(p * PAGE_ROWS + r + 1)) return "a row's timestamp is missing";
-        elsewhere++;
-      }
-    }
-  }
-  if (elsewhere !== index.timestamps.size) return "the timestamp table names rows that have a lag";
   const idSlots = dv.getUint32(48, true);
   if (idSlots > 0) {
     // An image: adopt the saved postings and id table (checked, not trusted blindly).
@@ -357,7 +344,7 @@ export function loadSidecar(
     };
     const idTable = words(idSlots);
     if (!idTable) return "truncated";
-    const lists: Uint32Array[][] = [];
+    const lists: PostingLists[] = [];
     for (const n of [entityCount, scopeCount]) {
       const counts = words(n);
       if (!counts) return "truncated";
@@ -366,15 +353,12 @@ export function loadSidecar(
       if (total !== count) return "posting counts do not add up to the event count";
       const all = words(total);
       if (!all) return "truncated";
-      const dim: Uint32Array[] = [];
-      let from = 0;
-      for (let i = 0; i < n; i++) {
-        dim.push(all.subarray(from, from + counts[i]));
-        from += counts[i];
-      }
-      lists.push(dim);
+      lists.push({ counts, all });
     }
-    const problem = index.adoptDerived(idTable, lists[0], lists[1]);
+    const problem = index.adoptDerived(idTable, lists[0], lists[1], {
+      ent: columns.get("ent") as Uint32Array,
+      scp: columns.get("scp") as Uint32Array,
+    });
     if (problem) return problem;
   } else {
     index.rebuildDerived();
@@ -407,4 +391,35 @@ function lagsFromV1(index: Index, columns: Map<string, ArrayBufferView>): Int32A
     if (lag === LAG_ELSEWHERE) index.timestamps.set(i + 1, ts[i]);
   }
   return lags;
+}
+
+/** Why the rows of a sidecar's columns cannot be trusted, or `undefined`. */
+function checkRows(
+  columns: Map<string, ArrayBufferView>,
+  count: number,
+  entityCount: number,
+  scopeCount: number,
+  coveredSegment: number,
+  index: Index,
+): string | undefined {
+  const ent = columns.get("ent") as Uint32Array;
+  const scp = columns.get("scp") as Uint32Array;
+  const seg = columns.get("seg") as Uint32Array;
+  const len = columns.get("len") as Uint32Array;
+  const lag = columns.get("lag") as Int32Array;
+  let elsewhere = 0;
+  for (let i = 0; i < count; i++) {
+    if (ent[i] >= entityCount || scp[i] >= scopeCount) {
+      return "row names an unknown entity or scope";
+    }
+    if (seg[i] < 1 || seg[i] > coveredSegment || len[i] > FRAME_BYTES_MAX) {
+      return "row points outside the covered log";
+    }
+    if (lag[i] === LAG_ELSEWHERE) {
+      if (!index.timestamps.has(i + 1)) return "a row's timestamp is missing";
+      elsewhere++;
+    }
+  }
+  if (elsewhere !== index.timestamps.size) return "the timestamp table names rows that have a lag";
+  return undefined;
 }

@@ -583,3 +583,69 @@ Deno.test("version-1 sidecars: the format-1 fixture's image opens by the image p
   assert.deepEqual(plain(viaV2.query(Region.all())), expected);
   viaV2.close();
 });
+
+/** An index of 6 events of two entities taking turns, with its image saved on `fs` after `tamper`. */
+function imageOf(tamper: (index: Index) => void): string | undefined {
+  const index = new Index();
+  index.entities.intern("a");
+  index.entities.intern("b");
+  index.scopes.intern("s");
+  for (let g = 1; g <= 6; g++) {
+    const t = 1_700_000_000_000 + g;
+    index.add(1, 64 * g, 64, (g - 1) % 2, 0, 1, t, [
+      Math.floor(t / 0x10000),
+      ((t % 0x10000) * 0x10000 + 0x7000) >>> 0,
+      0x80000000 + g,
+      (g * 0x9e3779b1) >>> 0,
+    ]);
+  }
+  tamper(index);
+  const fs = new MemoryFileSystem();
+  fs.mkdir(DIR);
+  const coverage = {
+    segment: 1,
+    endOffset: 448,
+    lastFrameSegment: 1,
+    lastFrameOffset: 384,
+    lastFrameCrc: 0,
+  };
+  saveSidecar(fs, DIR, "image", index, coverage, {});
+  const loaded = loadSidecar(fs, IMAGE, "image");
+  return typeof loaded === "string" ? loaded : undefined;
+}
+
+Deno.test("index image: postings and id table that disagree with the columns are refused", () => {
+  assert.equal(imageOf(() => {}), undefined, "the untouched image loads");
+  const cases: [string, (index: Index) => void, string][] = [
+    [
+      // Same lengths, each ascending, every event once: only the rows say they are swapped.
+      "the two entities' lists swapped",
+      (index) => {
+        const [a, b] = index.entities.postings;
+        [a.items, b.items] = [b.items, a.items];
+      },
+      "a posting list holds another entity's or scope's event",
+    ],
+    [
+      "a list out of order",
+      (index) => index.entities.postings[0].items.reverse(),
+      "postings out of order or out of range",
+    ],
+    [
+      "an event listed twice",
+      (index) => index.scopes.postings[0].items[1] = 1,
+      "postings out of order or out of range",
+    ],
+    [
+      "an id-table slot past the last event",
+      (index) => index.idTable[index.idTable.indexOf(0)] = 7,
+      "id table names an unknown event",
+    ],
+    [
+      "an id-table slot emptied",
+      (index) => index.idTable[index.idTable.indexOf(3)] = 0,
+      "id table does not hold every event",
+    ],
+  ];
+  for (const [what, tamper, reason] of cases) assert.equal(imageOf(tamper), reason, what);
+});
