@@ -268,8 +268,9 @@ export class Index {
     const i = this.count;
     const p = i >>> PAGE_BITS;
     if (p === this.pages.length) this.pages.push(newPage());
-    const page = this.pages[p];
+    let page = this.pages[p];
     const r = i & PAGE_MASK;
+    if (r === page.seg.length) page = this.#growPage(p);
     page.seg[r] = segment;
     page.off[r] = offset;
     page.len[r] = length;
@@ -288,6 +289,19 @@ export class Index {
     this.scopes.postings[scope].push(g);
     this.#insertId(id[3], g);
     return g;
+  }
+
+  /**
+   * Page `p`, a short one an index image ended with, copied into a whole
+   * page: an open does not allocate and copy up to a page of columns
+   * (2.9 MB) that only a writer needs.
+   */
+  #growPage(p: number): Page {
+    const short = this.pages[p];
+    const page = newPage();
+    for (const c of COLUMNS) (page[c.name] as Uint32Array).set(short[c.name] as Uint32Array);
+    this.pages[p] = page;
+    return page;
   }
 
   /** Record the latest hash of an entity. */

@@ -50,7 +50,6 @@ import {
   Index,
   LAG_ELSEWHERE,
   lagOf,
-  newPage,
   type Page,
   PAGE_ROWS,
   pageOf,
@@ -318,18 +317,17 @@ export function loadSidecar(
   // over the file's columns, before they are cut into pages.
   const problem = checkRows(columns, count, entityCount, scopeCount, coveredSegment, index);
   if (problem) return problem;
+  // Pages are views of the file's columns; a last page that is not full is as long as its
+  // rows, and grows to a whole page at its first append (see Index.add).
   const pages: Page[] = [];
   for (let start = 0; start < count; start += PAGE_ROWS) {
     const rows = Math.min(PAGE_ROWS, count - start);
-    const full = rows === PAGE_ROWS;
-    const page = full ? ({} as Record<string, ArrayBufferView>) : newPage();
+    const page: Record<string, ArrayBufferView> = {};
     for (const c of COLUMNS) {
       const col = columns.get(c.name) as Uint32Array;
-      const slice = col.subarray(start * c.words, (start + rows) * c.words);
-      if (full) (page as Record<string, ArrayBufferView>)[c.name] = slice;
-      else (page[c.name as keyof Page] as Uint32Array).set(slice);
+      page[c.name] = col.subarray(start * c.words, (start + rows) * c.words);
     }
-    pages.push(full ? pageOf(page as unknown as Page) : page as Page);
+    pages.push(pageOf(page as unknown as Page));
   }
   index.pages = pages;
   index.count = count;

@@ -649,3 +649,31 @@ Deno.test("index image: postings and id table that disagree with the columns are
   ];
   for (const [what, tamper, reason] of cases) assert.equal(imageOf(tamper), reason, what);
 });
+
+Deno.test("index image: its short last page grows at the first append; every event is found after", () => {
+  const { fs, before } = smallStore(); // 300 events: one short page
+  const store = reopen(fs);
+  assert.equal(report(store).path, "image");
+  const index = storeInternals(store).index;
+  assert.equal(index.pages[0].seg.length, 300, "the open keeps the image's page as it is");
+  const c = new Coordinate("grown", "s");
+  const ids: string[] = [];
+  // Past the first page's end and into a second.
+  for (let i = 0; i < 70_000; i++) ids.push(store.append(c, KIND_A, { i }).eventId);
+  assert.equal(index.pages.length, 2);
+  const check = (s: Store) => {
+    assert.deepEqual(dump(s).slice(0, before.length), before);
+    for (const k of [0, 1, 65_235, 65_236, 69_999]) {
+      assert.deepEqual(s.get(ids[k]).payload, { i: k });
+    }
+    assert.equal(s.stream("grown").length, 70_000);
+  };
+  check(store);
+  store.close();
+  for (const extra of [{}, { enableMmapIndex: false, enableCheckpoint: false }]) {
+    const again = reopen(cloneFs(fs), extra);
+    check(again);
+    assertHealthy(again);
+    again.close();
+  }
+});
