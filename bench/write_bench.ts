@@ -37,6 +37,7 @@ import {
 import { Coordinate, Store } from "../mod.ts";
 import { storeInternals } from "../src/store/_internals.ts";
 import { MemoryFileSystem } from "../testing.ts";
+import { SEGMENT_HEADER_BYTES } from "../src/log/segment.ts";
 
 const P1_EVENTS = 1_000;
 const P1_ENTITIES = 1_000;
@@ -159,6 +160,10 @@ function p2(): Variant[] {
     payload: "x".repeat(BATCH_PAYLOAD_CHARS),
   }));
   let stream = 0;
+  // The disk's limit for this workload: one write of a batch's bytes + fdatasync per batch.
+  const probeCoord = new Coordinate("batch:probe", "bench");
+  const bytes = batchBytes(payloads.map((payload) => ({ coord: probeCoord, kind: KIND, payload })));
+  const raw = rawPreallocatedLoop("raw_p2.log", 0x63, BATCH_COUNT, bytes);
   return [
     {
       name: "ours: appendBatch (fsync per batch)",
@@ -188,32 +193,52 @@ function p2(): Variant[] {
         });
       },
     },
+    {
+      name: `raw: ${bytes} B write + fdatasync per batch, preallocated (the limit)`,
+      events: BATCH_SIZE * BATCH_COUNT,
+      run: raw,
+    },
   ];
 }
 
 /**
- * The limit for one sequential durable writer: `DURABLE_EVENTS` 128-byte
- * writes, each followed by an fdatasync, into a file of synced zeros (the
- * next run starts where the last ended, from the start once it is full).
- * Returns the run's milliseconds.
+ * The limit for one sequential durable writer: `writes` writes of
+ * `recordBytes` (default: `DURABLE_EVENTS` 128-byte records), each followed
+ * by an fdatasync, into a file of synced zeros (the next run starts where
+ * the last ended, from the start once it is full). Returns the run's
+ * milliseconds.
  */
-function rawPreallocatedLoop(name: string, fill: number): () => number {
+function rawPreallocatedLoop(
+  name: string,
+  fill: number,
+  writes = DURABLE_EVENTS,
+  recordBytes = RAW_RECORD_BYTES,
+): () => number {
   const f = Deno.openSync(join(root, name), { create: true, read: true, write: true });
   f.writeSync(new Uint8Array(RAW_PREALLOC_BYTES));
   f.syncSync();
-  const record = new Uint8Array(RAW_RECORD_BYTES).fill(fill);
+  const record = new Uint8Array(recordBytes).fill(fill);
   let at = 0;
   return () => {
-    if (at + DURABLE_EVENTS * RAW_RECORD_BYTES > RAW_PREALLOC_BYTES) at = 0;
+    if (at + writes * recordBytes > RAW_PREALLOC_BYTES) at = 0;
     f.seekSync(at, Deno.SeekMode.Start);
-    at += DURABLE_EVENTS * RAW_RECORD_BYTES;
+    at += writes * recordBytes;
     return timed(() => {
-      for (let i = 0; i < DURABLE_EVENTS; i++) {
+      for (let i = 0; i < writes; i++) {
         f.writeSync(record);
         f.syncDataSync();
       }
     });
   };
+}
+
+/** Bytes one `appendBatch(items)` adds to the log (on the memory file system). */
+function batchBytes(items: Parameters<Store["appendBatch"]>[0]): number {
+  const fs = new MemoryFileSystem();
+  const probe = Store.open({ dataDir: "/probe", fs });
+  probe.appendBatch(items);
+  probe.close();
+  return fs.readFile("/probe/000001.fbat").length - SEGMENT_HEADER_BYTES;
 }
 
 function p3(): Variant[] {

@@ -22,7 +22,7 @@ import { SEGMENT_FILE_BYTES_MAX } from "../core/limits.ts";
 import { joinPath } from "../fs/path.ts";
 import type { FileSystem } from "../fs/types.ts";
 import { type EventHeader, readEventHeader } from "./event_codec.ts";
-import { dataEnd, readTail, readWhole } from "./files.ts";
+import { dataEnd, readAt, readTail, readWhole } from "./files.ts";
 import { decodeMarker, FLAG_IN_BATCH, FrameKind, isEventFrame, parseFrame } from "./frame.ts";
 import { continuationAfter } from "./frames.ts";
 import { checkSegmentHeader, neverWritten, SEGMENT_HEADER_BYTES, segmentName } from "./segment.ts";
@@ -103,6 +103,17 @@ export function scanLog(
         SEGMENT_FILE_BYTES_MAX,
         `the file is ${size} bytes, more than a segment can address (${SEGMENT_FILE_BYTES_MAX})`,
       );
+    }
+    if (resume && !sealed && size === start.offset) {
+      // The log ends where the sidecar's coverage does (a clean close): nothing to scan. Not
+      // even a buffer of the file's size, whose zeroing cost 1.7 ms of a 10 MB segment's open.
+      const header = new Uint8Array(SEGMENT_HEADER_BYTES);
+      const got = readAt(fs, path, header, 0);
+      const problem = checkSegmentHeader(header.subarray(0, got), segment);
+      if (problem) throw new CorruptSegmentError(name, 0, problem);
+      result.lastSegment = segment;
+      result.endOffset = start.offset;
+      continue;
     }
     const buf = resume ? readTail(fs, path, start.offset) : readWhole(fs, path);
     result.lastSegment = segment;
