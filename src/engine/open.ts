@@ -400,6 +400,8 @@ function finish(
       crc: coverage.lastFrameCrc,
     };
   }
+  // The id table is built once, bucketed, after the scan (not grown event by event).
+  index.deferIds();
   const result = scanLog(
     engine.fs,
     s.dataDir,
@@ -408,6 +410,7 @@ function finish(
     replaySink(engine),
     restored + 1,
   );
+  index.buildIds();
   if (index.count > 0) engine.ids.observe(index.idWords(index.count));
   engine.cursors.clamp(index.count);
   const last = result.lastSegment;

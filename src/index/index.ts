@@ -27,6 +27,17 @@ export const PAGE_ROWS = 1 << PAGE_BITS;
 const PAGE_MASK = PAGE_ROWS - 1;
 const POSTING_INITIAL = 4;
 const ID_TABLE_INITIAL = 1 << 12;
+/** Slots per bucket of a bulk id-table build (2^12 slots: 16 KB). */
+const ID_BUCKET_BITS = 12;
+/** A deferred tail shorter than 1/this of the events is inserted into the table as it is. */
+const ID_REBUILD_RATIO = 8;
+
+/** Slots of an id table for `count` events: a power of two above twice the count. */
+function idTableSize(count: number): number {
+  let size = ID_TABLE_INITIAL;
+  while (size < count * 2 + 2) size *= 2;
+  return size;
+}
 
 /** One page of columns. */
 export interface Page {
@@ -250,6 +261,10 @@ export class Index {
   /** Global sequence → timestamp, for the rows whose lag is {@linkcode LAG_ELSEWHERE}. */
   readonly timestamps: Map<number, number> = new Map();
   #idTable: Uint32Array = new Uint32Array(ID_TABLE_INITIAL);
+  /** True while ids are not inserted as events are added (see {@linkcode deferIds}). */
+  #idsDeferred = false;
+  /** While deferred: the events the id table holds (1 .. this). */
+  #idsUpTo = 0;
 
   /**
    * Add a row; returns its global sequence. The event's sequence in its
@@ -287,7 +302,7 @@ export class Index {
     if (lag === LAG_ELSEWHERE) this.timestamps.set(g, timestampMs);
     this.entities.postings[entity].push(g);
     this.scopes.postings[scope].push(g);
-    this.#insertId(id[3], g);
+    if (!this.#idsDeferred) this.#insertId(id[3], g);
     return g;
   }
 
@@ -358,7 +373,7 @@ export class Index {
   #insertId(hashWord: number, g: number): void {
     let table = this.#idTable;
     if (this.count * 2 > table.length) {
-      table = this.#rehash(table.length * 2);
+      table = this.#idTable = this.#buildIdTable(g - 1, table.length * 2);
     }
     const mask = table.length - 1;
     let slot = hashWord & mask;
@@ -366,19 +381,75 @@ export class Index {
     table[slot] = g;
   }
 
-  #rehash(size: number): Uint32Array {
+  /**
+   * An id table of `size` slots holding events 1 .. `rows`. The events are
+   * first bucketed by their home slot's top bits, then inserted bucket by
+   * bucket, so each bucket's inserts stay within 16 KB of the table: inserted
+   * in log order, nearly every insert into a table of megabytes missed the
+   * cache (150 ns each, 10% of a rebuild).
+   */
+  #buildIdTable(rows: number, size: number): Uint32Array {
     const table = new Uint32Array(size);
     const mask = size - 1;
-    for (let g = 1; g < this.count; g++) {
-      let slot = this.#word(g, 3) & mask;
-      while (table[slot] !== 0) slot = (slot + 1) & mask;
-      table[slot] = g;
+    const shift = ID_BUCKET_BITS;
+    const buckets = (size >>> shift) + 1;
+    const starts = new Uint32Array(buckets + 1);
+    const pages = this.pages;
+    for (let i = 0; i < rows; i++) {
+      starts[((pages[i >>> PAGE_BITS].id[(i & PAGE_MASK) * 4 + 3] & mask) >>> shift) + 1]++;
     }
-    this.#idTable = table;
+    for (let b = 0; b < buckets; b++) starts[b + 1] += starts[b];
+    const order = new Uint32Array(rows);
+    const slots = new Uint32Array(rows);
+    for (let i = 0; i < rows; i++) {
+      const slot = pages[i >>> PAGE_BITS].id[(i & PAGE_MASK) * 4 + 3] & mask;
+      const at = starts[slot >>> shift]++;
+      order[at] = i + 1;
+      slots[at] = slot;
+    }
+    for (let k = 0; k < rows; k++) {
+      let slot = slots[k];
+      while (table[slot] !== 0) slot = (slot + 1) & mask;
+      table[slot] = order[k];
+    }
     return table;
   }
 
-  /** Rebuild postings and the id table from the columns (after a bulk load). */
+  /**
+   * Stop inserting ids as events are added, until the table is next needed
+   * ({@linkcode findId}, {@linkcode idTable}) or {@linkcode buildIds}: a
+   * replay adds its events first and builds the table once, bucketed.
+   */
+  deferIds(): void {
+    if (this.#idsDeferred) return;
+    this.#idsDeferred = true;
+    this.#idsUpTo = this.count;
+  }
+
+  /** Bring the id table up to date after {@linkcode deferIds}. */
+  buildIds(): void {
+    if (!this.#idsDeferred) return;
+    this.#idsDeferred = false;
+    const count = this.count;
+    const added = count - this.#idsUpTo;
+    if (this.#idTable.length >= count * 2 && added * ID_REBUILD_RATIO < count) {
+      // A short tail: inserted one by one into the table it already has.
+      const table = this.#idTable;
+      const mask = table.length - 1;
+      for (let g = this.#idsUpTo + 1; g <= count; g++) {
+        let slot = this.#word(g, 3) & mask;
+        while (table[slot] !== 0) slot = (slot + 1) & mask;
+        table[slot] = g;
+      }
+      return;
+    }
+    this.#idTable = this.#buildIdTable(count, idTableSize(count));
+  }
+
+  /**
+   * Rebuild the postings from the columns (after a bulk load); the id table
+   * follows when first needed (see {@linkcode deferIds}).
+   */
   rebuildDerived(): void {
     const ent = this.entities.postings;
     const scp = this.scopes.postings;
@@ -398,10 +469,6 @@ export class Index {
     for (let s = 0; s < scp.length; s++) {
       scp[s] = new Postings(Math.max(POSTING_INITIAL, scpCounts[s]));
     }
-    let size = ID_TABLE_INITIAL;
-    while (size < this.count * 2 + 2) size *= 2;
-    const table = new Uint32Array(size);
-    const mask = size - 1;
     let g = 0;
     for (let p = 0; p < this.pages.length; p++) {
       const rows = Math.min(PAGE_ROWS, this.count - p * PAGE_ROWS);
@@ -412,16 +479,17 @@ export class Index {
         e.items[e.length++] = g;
         const s = scp[page.scp[r]];
         s.items[s.length++] = g;
-        let slot = page.id[r * 4 + 3] & mask;
-        while (table[slot] !== 0) slot = (slot + 1) & mask;
-        table[slot] = g;
       }
     }
-    this.#idTable = table;
+    // The id table is built when first needed: after a replay of the tail, in one pass.
+    this.#idTable = new Uint32Array(ID_TABLE_INITIAL);
+    this.#idsDeferred = true;
+    this.#idsUpTo = 0;
   }
 
   /** The open-addressing id table (slots hold global sequences, 0 = empty). */
   get idTable(): Uint32Array {
+    this.buildIds();
     return this.#idTable;
   }
 
@@ -474,6 +542,7 @@ export class Index {
         from = to;
       }
     }
+    this.#idsDeferred = false;
     this.#idTable = idTable;
     return undefined;
   }
@@ -485,6 +554,7 @@ export class Index {
 
   /** Global sequence of the event with this id, or 0. */
   findId(id: IdWords): number {
+    this.buildIds();
     const table = this.#idTable;
     const mask = table.length - 1;
     let slot = id[3] & mask;
