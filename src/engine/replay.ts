@@ -48,18 +48,18 @@ export function replaySink(engine: Engine): ScanSink {
       }
       const boundary = segment !== firstOfSegment && segment > 1;
       firstOfSegment = segment;
-      const entityId = entities.resolve(
-        buf,
-        h.entityAt,
-        h.entityLength,
-        () => engine.entityNames.intern(decodeName(buf, h.entityAt, h.entityLength, name, offset)),
-      );
-      const scopeId = scopes.resolve(
-        buf,
-        h.scopeAt,
-        h.scopeLength,
-        () => engine.scopeNames.intern(decodeName(buf, h.scopeAt, h.scopeLength, name, offset)),
-      );
+      let entityId = entities.lookup(buf, h.entityAt, h.entityLength);
+      if (entityId < 0) {
+        entityId = engine.entityNames.intern(
+          decodeName(buf, h.entityAt, h.entityLength, name, offset),
+        );
+        entities.remember(buf, h.entityAt, h.entityLength, entityId);
+      }
+      let scopeId = scopes.lookup(buf, h.scopeAt, h.scopeLength);
+      if (scopeId < 0) {
+        scopeId = engine.scopeNames.intern(decodeName(buf, h.scopeAt, h.scopeLength, name, offset));
+        scopes.remember(buf, h.scopeAt, h.scopeLength, scopeId);
+      }
       const expectedSeq = index.lastSequence(entityId) + 1;
       if (h.sequence !== expectedSeq) {
         throw new CorruptSegmentError(
@@ -116,7 +116,11 @@ export function replaySink(engine: Engine): ScanSink {
         key,
         system,
       );
-      engine.lastFrame = { segment, offset, crc: frameCrcAt(buf, offset) };
+      // In place: no object per replayed event (nothing keeps a reference to it).
+      const last = engine.lastFrame;
+      last.segment = segment;
+      last.offset = offset;
+      last.crc = frameCrcAt(buf, offset);
     },
   };
 }
