@@ -400,7 +400,7 @@ function finish(
       crc: coverage.lastFrameCrc,
     };
   }
-  // The id table is built once, bucketed, after the scan (not grown event by event).
+  // The id table is built once, at its size, after the scan (not grown event by event).
   index.deferIds();
   const result = scanLog(
     engine.fs,

@@ -1,6 +1,6 @@
 /**
  * The id table: built event by event, grown by doubling, built in bulk
- * (bucketed) after a replay, or brought up to date after a deferred tail —
+ * at its size after a replay, or brought up to date after a deferred tail —
  * every way must hold each event exactly once, where `findId` finds it.
  */
 
