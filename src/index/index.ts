@@ -9,7 +9,8 @@
  * stream is its position in the entity's postings plus one (`Engine.apply`
  * asserts it), and its timestamp is kept as the number of milliseconds its
  * UUIDv7 id's timestamp is ahead of it (0 unless the clock stalled or went
- * back), an `Int32`; the rare timestamp that does not fit is kept in a map.
+ * back), an `Int32` counted from its page's first such lag; the rare
+ * timestamp that does not fit is kept in a map.
  *
  * @module
  */
@@ -88,12 +89,25 @@ export function idMs(w0: number, w1: number): number {
 }
 
 /**
- * The lag of an event with timestamp `ms` and id words `w0, w1`, or
- * {@linkcode LAG_ELSEWHERE} when it does not fit an `Int32`.
+ * The lag of an event with timestamp `ms` and id words `w0, w1` on a page
+ * whose lags count from `base`, or {@linkcode LAG_ELSEWHERE} when it does
+ * not fit an `Int32`.
  */
-export function lagOf(w0: number, w1: number, ms: number): number {
-  const lag = idMs(w0, w1) - ms;
+export function lagOf(w0: number, w1: number, ms: number, base: number): number {
+  const lag = idMs(w0, w1) - ms - base;
   return (lag | 0) === lag && lag !== LAG_ELSEWHERE ? lag : LAG_ELSEWHERE;
+}
+
+/**
+ * The base a page's lags count from, set by its first event: its own lag
+ * (0 for a usable clock). After the clock is set back by weeks, ids keep
+ * the later time until the clock catches up, so every event's lag is
+ * weeks: counted from the page's first lag, they still fit, and only the
+ * rest of the page where the jump happened goes to the side table.
+ */
+export function lagBaseOf(w0: number, w1: number, ms: number): number {
+  const lag = idMs(w0, w1) - ms;
+  return Number.isSafeInteger(lag) ? lag : 0;
 }
 
 /** Bytes of columns per row. */
@@ -256,6 +270,8 @@ export class Index {
   entityHashes: Uint8Array = new Uint8Array(HASH_BYTES * 64);
   /** Idempotency key string → global sequence. */
   readonly keys: Map<string, number> = new Map();
+  /** Per page, the base its lags count from (see {@linkcode lagBaseOf}). */
+  lagBases: number[] = [];
   /** Global sequence → timestamp, for the rows whose lag is {@linkcode LAG_ELSEWHERE}. */
   readonly timestamps: Map<number, number> = new Map();
   #idTable: Uint32Array = new Uint32Array(ID_TABLE_INITIAL);
@@ -295,7 +311,8 @@ export class Index {
     page.id[r * 4 + 2] = id[2];
     page.id[r * 4 + 3] = id[3];
     const g = ++this.count;
-    const lag = lagOf(id[0], id[1], timestampMs);
+    if (r === 0) this.lagBases[p] = lagBaseOf(id[0], id[1], timestampMs);
+    const lag = lagOf(id[0], id[1], timestampMs, this.lagBases[p]);
     page.lag[r] = lag;
     if (lag === LAG_ELSEWHERE) this.timestamps.set(g, timestampMs);
     this.entities.postings[entity].push(g);
@@ -365,7 +382,7 @@ export class Index {
     const r = i & PAGE_MASK;
     const lag = page.lag[r];
     if (lag === LAG_ELSEWHERE) return this.timestamps.get(g)!;
-    return idMs(page.id[r * 4], page.id[r * 4 + 1]) - lag;
+    return idMs(page.id[r * 4], page.id[r * 4 + 1]) - this.lagBases[i >>> PAGE_BITS] - lag;
   }
 
   #insertId(hashWord: number, g: number): void {

@@ -25,7 +25,8 @@
  * 52     4    crc32 of bytes 0..52
  * 56     ..   meta (MessagePack: entity names, scope names, idempotency keys, system state,
  *             per sealed segment its size and the offset and CRC of its last frame, and
- *             the timestamps that do not fit the lag column, as [g, ms] pairs)
+ *             per column page the base its lags count from, and the timestamps
+ *             that do not fit the lag column, as [g, ms] pairs)
  * ..     ..   entity hashes (32 bytes each), then each column of `COLUMNS` (version 1:
  *             of `COLUMNS_V1`), every part 8-byte aligned
  * ..     ..   image only: the id table, then per entity and per scope the
@@ -136,6 +137,7 @@ export function saveSidecar(
     keys: [...index.keys],
     system,
     segments: sealed.map((t) => [t.size, t.lastFrameOffset, t.lastFrameCrc]),
+    lagBases: index.lagBases.slice(0, index.pages.length),
     timestamps: [...index.timestamps],
   });
   const entityCount = index.entities.names.length;
@@ -248,6 +250,7 @@ export function loadSidecar(
     system: unknown;
     segments?: unknown;
     timestamps?: unknown;
+    lagBases?: unknown;
   };
   if (at + metaLength > buf.length) return "truncated";
   try {
@@ -290,6 +293,13 @@ export function loadSidecar(
   at = pad(at + metaLength);
   const index = new Index();
   for (const [g, ms] of timestamps as [number, number][]) index.timestamps.set(g, ms);
+  const pageCount = Math.ceil(count / PAGE_ROWS);
+  const lagBases = version === 1 ? new Array(pageCount).fill(0) : meta.lagBases;
+  if (
+    !Array.isArray(lagBases) || lagBases.length !== pageCount ||
+    !lagBases.every((b) => Number.isSafeInteger(b))
+  ) return "meta holds a lag base table of the wrong shape";
+  index.lagBases = lagBases;
   for (const name of meta.entities) index.entities.intern(name);
   for (const name of meta.scopes) index.scopes.intern(name);
   if (index.entities.names.length !== entityCount || index.scopes.names.length !== scopeCount) {
@@ -384,7 +394,7 @@ function lagsFromV1(index: Index, columns: Map<string, ArrayBufferView>): Int32A
   const id = columns.get("id") as Uint32Array;
   const lags = new Int32Array(ts.length);
   for (let i = 0; i < ts.length; i++) {
-    const lag = lagOf(id[i * 4], id[i * 4 + 1], ts[i]);
+    const lag = lagOf(id[i * 4], id[i * 4 + 1], ts[i], 0); // version 1 pages: base 0
     lags[i] = lag;
     if (lag === LAG_ELSEWHERE) index.timestamps.set(i + 1, ts[i]);
   }

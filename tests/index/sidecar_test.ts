@@ -430,6 +430,7 @@ Deno.test("a sidecar the open did not restore from is removed before the log is 
 // ------------------------------------------------ derived columns (version 2)
 
 const DAY_MS = 86_400_000;
+const PAGE = 65_536;
 
 Deno.test("timestamps: a clock that stalls, jumps back or forward by weeks comes back exact on every open path", () => {
   // The index keeps a timestamp as its lag behind the id's UUIDv7 time (an Int32); a jump of
@@ -477,6 +478,35 @@ Deno.test("timestamps: a clock that stalls, jumps back or forward by weeks comes
   const viaRebuild = reopen(cloneFs(fs), { enableMmapIndex: false, enableCheckpoint: false });
   check(viaRebuild, "rebuild");
   viaRebuild.close();
+});
+
+Deno.test("timestamps: a clock set back by weeks fills the side table for the rest of one page only", () => {
+  // After the jump, ids keep the later time until the clock catches up: every event lags by
+  // 40 days. Counted from each page's first lag, those fit; only the page of the jump spills.
+  let now = 1_700_000_000_000;
+  const { fs, store } = memStore({ clock: () => now });
+  const c = new Coordinate("jump", "s");
+  const expected: number[] = [];
+  for (let i = 0; i < 2 * PAGE + 10_000; i++) {
+    now += i === 1000 ? -40 * DAY_MS : 1;
+    store.append(c, KIND_A, i);
+    expected.push(now);
+  }
+  const index = storeInternals(store).index;
+  assert.equal(index.timestamps.size, PAGE - 1000, "rows 1001 .. 65536 of the first page");
+  store.close();
+  for (const extra of [{}, { enableMmapIndex: false, enableCheckpoint: false }]) {
+    const again = reopen(cloneFs(fs), extra);
+    assert.deepEqual(again.query(Region.all()).map((e) => e.timestampMs), expected);
+    assert.equal(storeInternals(again).index.timestamps.size, PAGE - 1000);
+    again.close();
+  }
+  const noImage = cloneFs(fs);
+  noImage.remove(IMAGE);
+  const viaCheckpoint = reopen(noImage);
+  assert.equal(report(viaCheckpoint).path, "checkpoint");
+  assert.deepEqual(viaCheckpoint.query(Region.all()).map((e) => e.timestampMs), expected);
+  viaCheckpoint.close();
 });
 
 Deno.test("timestamps: retention by age hides by the exact timestamp on every open path", () => {
