@@ -38,6 +38,15 @@ import { Coordinate, Store } from "../mod.ts";
 import { storeInternals } from "../src/store/_internals.ts";
 import { MemoryFileSystem } from "../testing.ts";
 import { SEGMENT_HEADER_BYTES } from "../src/log/segment.ts";
+import {
+  median,
+  quantile,
+  runInterleaved,
+  timed,
+  timedAsync,
+  US_PER_MS,
+  type Variant,
+} from "./_interleaved.ts";
 
 const P1_EVENTS = 1_000;
 const P1_ENTITIES = 1_000;
@@ -46,8 +55,6 @@ const WRITERS = 64;
 const P4_ITERATIONS = 200;
 /** The raw loop's preallocated file (synced zeros), bytes. */
 const RAW_PREALLOC_BYTES = 64 * 1024 * 1024;
-const MS_PER_S = 1_000;
-const US_PER_MS = 1_000;
 
 const args = parseArgs({
   args: Deno.args,
@@ -64,13 +71,6 @@ const root = Deno.makeTempDirSync({ prefix: "batpak_write_bench_" });
 let dirs = 0;
 const dir = (label: string): string => join(root, `${label}_${++dirs}`);
 
-/** One variant of a workload: a timed run of `events` events, returning milliseconds. */
-interface Variant {
-  name: string;
-  events: number;
-  run(): number | Promise<number>;
-}
-
 function sqlite(
   path: string,
   sync: "NORMAL" | "FULL",
@@ -85,18 +85,6 @@ function sqlite(
     "INSERT INTO events (stream, seq, kind, ts, payload) VALUES (?, ?, ?, ?, ?)",
   );
   return { db, insert };
-}
-
-function timed(fn: () => void): number {
-  const t0 = performance.now();
-  fn();
-  return performance.now() - t0;
-}
-
-async function timedAsync(fn: () => Promise<void>): Promise<number> {
-  const t0 = performance.now();
-  await fn();
-  return performance.now() - t0;
 }
 
 function p1(): Variant[] {
@@ -312,52 +300,14 @@ const WORKLOADS: Record<string, { title: string; rounds: number; build: () => Va
   p4: { title: `P4 ${WRITERS} concurrent durable writers`, rounds: 10, build: p4 },
 };
 
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-
-function quantile(xs: readonly number[], q: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor(q * s.length))];
-}
-
-const fmtRate = (eventsPerS: number): string =>
-  eventsPerS >= 1e6 ? `${(eventsPerS / 1e6).toFixed(2)}M/s` : `${(eventsPerS / 1e3).toFixed(1)}K/s`;
-
 const out: Record<string, Record<string, number[]>> = {};
 console.log(`write bench, Deno ${Deno.version.deno}, ${new Date().toISOString()}`);
 for (const [id, w] of Object.entries(WORKLOADS)) {
   if (!only.has(id)) continue;
   const variants = w.build();
-  const rounds = roundsArg ?? w.rounds;
-  const ms: number[][] = variants.map(() => []);
-  // One untimed warm-up round, then the rounds, each variant once per round in a rotating order.
-  for (let r = -1; r < rounds; r++) {
-    for (let k = 0; k < variants.length; k++) {
-      const v = (k + Math.max(r, 0)) % variants.length;
-      const t = await variants[v].run();
-      if (r >= 0) ms[v].push(t);
-    }
-  }
-  console.log(`\n${w.title} — ${rounds} rounds, interleaved`);
-  const base = median(ms[0]);
+  const ms = await runInterleaved(w.title, variants, roundsArg ?? w.rounds);
   out[id] = {};
-  variants.forEach((v, k) => {
-    const med = median(ms[k]);
-    const min = Math.min(...ms[k]);
-    const rate = v.events / (med / MS_PER_S);
-    const best = v.events / (min / MS_PER_S);
-    // Ratios compare throughput (events/s), ours first.
-    const ratio = (v.events / med) / (variants[0].events / base);
-    console.log(
-      `  ${v.name.padEnd(62)} median ${fmtRate(rate).padStart(9)}  best ${
-        fmtRate(best).padStart(9)
-      }  ${k === 0 ? "" : `ours/this ${(1 / ratio).toFixed(2)}×`}`,
-    );
-    out[id][v.name] = ms[k];
-  });
+  variants.forEach((v, k) => out[id][v.name] = ms[k]);
   if (id === "p4") {
     const l = p4Stats.latencies;
     const mean = l.reduce((a, b) => a + b, 0) / l.length;

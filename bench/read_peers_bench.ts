@@ -1,0 +1,210 @@
+/**
+ * P7 and P10 of TARGETS.md against SQLite, interleaved (see
+ * `_interleaved.ts`): the peers bench's read corpus (100K events in one
+ * stream, then 10 streams of 1K, `{ i }` payloads) in our store and in
+ * SQLite (WAL, `UNIQUE(stream, seq)`, payload as JSON text), and per round
+ * each variant once, in a rotating order. `deno task bench:peers` runs the
+ * same workloads one after another (so a noisy minute can land on one side
+ * only); this gives the ratio to quote.
+ *
+ *   deno task bench:reads                  # default rounds
+ *   deno task bench:reads --rounds 30
+ *
+ * - read 1K / 100K: every event of one stream with its payload (ours: a
+ *   guaranteed cursor, `pollBatch(256)`; SQLite: `SELECT seq, payload ...
+ *   WHERE stream = ? ORDER BY seq` + `JSON.parse` per row).
+ * - full scan: every event of the store with its payload (SQLite: `SELECT`
+ *   of every row `ORDER BY id` + `JSON.parse`).
+ * - cold open + 1K read: open the closed store (ours: by its index image)
+ *   and read a 1K stream, then close (the close is not timed).
+ *
+ * @module
+ */
+
+import { DatabaseSync } from "node:sqlite";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { BENCH_KIND as KIND } from "./_workloads.ts";
+import { Coordinate, Region, Store } from "../mod.ts";
+import { runInterleaved, type Variant } from "./_interleaved.ts";
+
+const BIG_EVENTS = 100_000;
+const SMALL_STREAMS = 10;
+const SMALL_EVENTS = 1_000;
+const ALL_EVENTS = BIG_EVENTS + SMALL_STREAMS * SMALL_EVENTS;
+const POLL_BATCH = 256;
+
+const args = parseArgs({ args: Deno.args, options: { rounds: { type: "string" } } });
+const rounds = Number(args.values.rounds ?? 15);
+
+const root = Deno.makeTempDirSync({ prefix: "batpak_read_peers_" });
+const oursDir = join(root, "ours");
+const sqlitePath = join(root, "read.db");
+
+// The corpus, written once to both.
+{
+  const store = Store.open({ dataDir: oursDir, sync: { everyNEvents: 10_000 } });
+  const db = new DatabaseSync(sqlitePath);
+  db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;");
+  db.exec(
+    "CREATE TABLE events (id INTEGER PRIMARY KEY, stream TEXT NOT NULL, seq INTEGER NOT NULL, " +
+      "kind INTEGER NOT NULL, ts INTEGER NOT NULL, payload TEXT NOT NULL, UNIQUE(stream, seq))",
+  );
+  const insert = db.prepare(
+    "INSERT INTO events (stream, seq, kind, ts, payload) VALUES (?, ?, ?, ?, ?)",
+  );
+  const write = (stream: string, n: number) => {
+    const coord = new Coordinate(stream, "peers");
+    db.exec("BEGIN");
+    for (let i = 0; i < n; i++) {
+      store.append(coord, KIND, { i });
+      insert.run(stream, i + 1, KIND, Date.now(), JSON.stringify({ i }));
+    }
+    db.exec("COMMIT");
+  };
+  write("big", BIG_EVENTS);
+  for (let k = 0; k < SMALL_STREAMS; k++) write(`small:${k}`, SMALL_EVENTS);
+  store.close(); // writes the index image
+  db.close();
+}
+
+const ours = Store.open(oursDir);
+const db = new DatabaseSync(sqlitePath);
+const byStream = db.prepare("SELECT seq, payload FROM events WHERE stream = ? ORDER BY seq");
+const everything = db.prepare("SELECT stream, seq, payload FROM events ORDER BY id");
+
+function expect(got: number, want: number, what: string): void {
+  if (got !== want) throw new Error(`${what}: read ${got} events, expected ${want}`);
+}
+
+/** Every payload of `region` in `store`, through a guaranteed cursor. */
+function oursRead(store: Store, region: Region): unknown[] {
+  const out: unknown[] = [];
+  const cursor = store.cursorGuaranteed(region);
+  for (let batch = cursor.pollBatch(POLL_BATCH); batch.length > 0;) {
+    for (const e of batch) out.push(e.payload);
+    batch = cursor.pollBatch(POLL_BATCH);
+  }
+  return out;
+}
+
+const sqliteRows = (rows: unknown[]) =>
+  (rows as { payload: string }[]).map((r) => JSON.parse(r.payload));
+
+function readPair(label: string, stream: string, events: number): Variant[] {
+  return [
+    {
+      name: `ours: ${label} with payloads (cursor)`,
+      events,
+      run: () => {
+        const t0 = performance.now();
+        const got = oursRead(ours, Region.entity(stream)).length;
+        const t = performance.now() - t0;
+        expect(got, events, label);
+        return t;
+      },
+    },
+    {
+      name: "sqlite: SELECT ... WHERE stream = ? + JSON.parse",
+      events,
+      run: () => {
+        const t0 = performance.now();
+        const got = sqliteRows(byStream.all(stream)).length;
+        const t = performance.now() - t0;
+        expect(got, events, label);
+        return t;
+      },
+    },
+  ];
+}
+
+console.log(`read peers bench, Deno ${Deno.version.deno}, ${new Date().toISOString()}`);
+const results: Record<string, number> = {};
+const ratio = (ms: number[][]) => {
+  const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+  return med(ms[1]) / med(ms[0]);
+};
+results.read1k = ratio(
+  await runInterleaved(
+    "P7 read a 1K-event stream",
+    readPair("1K stream", "small:1", SMALL_EVENTS),
+    rounds * 4,
+  ),
+);
+results.read100k = ratio(
+  await runInterleaved(
+    "P7 read a 100K-event stream",
+    readPair("100K stream", "big", BIG_EVENTS),
+    rounds,
+  ),
+);
+results.scan = ratio(
+  await runInterleaved("P7 full scan (110K events)", [
+    {
+      name: "ours: every event with payload (cursor)",
+      events: ALL_EVENTS,
+      run: () => {
+        const t0 = performance.now();
+        const got = oursRead(ours, Region.all()).length;
+        const t = performance.now() - t0;
+        expect(got, ALL_EVENTS, "scan");
+        return t;
+      },
+    },
+    {
+      name: "sqlite: SELECT every row ORDER BY id + JSON.parse",
+      events: ALL_EVENTS,
+      run: () => {
+        const t0 = performance.now();
+        const got = sqliteRows(everything.all()).length;
+        const t = performance.now() - t0;
+        expect(got, ALL_EVENTS, "scan");
+        return t;
+      },
+    },
+  ], rounds),
+);
+ours.close();
+db.close();
+results.open = ratio(
+  await runInterleaved("P10 cold open (110K events) + read a 1K stream", [
+    {
+      name: "ours: Store.open (index image) + 1K stream",
+      events: 0,
+      run: () => {
+        const t0 = performance.now();
+        const store = Store.open(oursDir);
+        const got = oursRead(store, Region.entity("small:1")).length;
+        const t = performance.now() - t0;
+        store.close();
+        expect(got, SMALL_EVENTS, "open");
+        return t;
+      },
+    },
+    {
+      name: "sqlite: open + SELECT a 1K stream + JSON.parse",
+      events: 0,
+      run: () => {
+        const t0 = performance.now();
+        const peer = new DatabaseSync(sqlitePath);
+        const got = sqliteRows(
+          peer.prepare("SELECT seq, payload FROM events WHERE stream = ? ORDER BY seq").all(
+            "small:1",
+          ),
+        ).length;
+        const t = performance.now() - t0;
+        peer.close();
+        expect(got, SMALL_EVENTS, "open");
+        return t;
+      },
+    },
+  ], rounds * 2),
+);
+console.log(
+  `\nP7 (goal ≥ 2× SQLite each): 1K stream ${results.read1k.toFixed(2)}×, 100K stream ${
+    results.read100k.toFixed(2)
+  }×, full scan ${results.scan.toFixed(2)}×; P10 (goal ≥ 0.33×, i.e. ≤ 3× SQLite's time): ${
+    results.open.toFixed(2)
+  }×`,
+);
+Deno.removeSync(root, { recursive: true });
