@@ -293,6 +293,7 @@ export function loadSidecar(
   at = pad(at + metaLength);
   const index = new Index();
   for (const [g, ms] of timestamps as [number, number][]) index.timestamps.set(g, ms);
+  if (index.timestamps.size !== timestamps.length) return "the timestamp table names a row twice";
   const pageCount = Math.ceil(count / PAGE_ROWS);
   const lagBases = version === 1 ? new Array(pageCount).fill(0) : meta.lagBases;
   if (

@@ -574,6 +574,17 @@ Deno.test("timestamps: a sidecar whose timestamp table disagrees with its lag co
   missing.timestamps.clear();
   saveSidecar(fs, DIR, "image", missing, coverage, {});
   assert.equal(loadSidecar(fs, IMAGE, "image"), "a row's timestamp is missing");
+  // Saved twice: the table an older build of this version could have written wrong.
+  const twice = indexWithFarTimestamp();
+  const row = [...twice.timestamps][0];
+  (twice.timestamps as unknown as { [Symbol.iterator](): Iterator<[number, number]> })[
+    Symbol.iterator
+  ] = function* () {
+    yield row;
+    yield row;
+  };
+  saveSidecar(fs, DIR, "image", twice, coverage, {});
+  assert.equal(loadSidecar(fs, IMAGE, "image"), "the timestamp table names a row twice");
   const extra = indexWithFarTimestamp();
   extra.timestamps.set(3, 5);
   saveSidecar(fs, DIR, "checkpoint", extra, coverage, {});
