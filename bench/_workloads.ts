@@ -8,7 +8,7 @@
  * @module
  */
 
-import { Coordinate, EventKind, type Store } from "../mod.ts";
+import { Coordinate, EventKind, type Region, type Store } from "../mod.ts";
 
 /** The event kind every bench appends (custom category 0xf, type 1). */
 export const BENCH_KIND: EventKind = EventKind.custom(0xf, 1);
@@ -62,4 +62,18 @@ export async function settledMemoryUsage(gc: () => void): Promise<Deno.MemoryUsa
     if (settled) break;
   }
   return usage;
+}
+
+/** Events per `pollBatch` in the read workloads. */
+export const READ_POLL_BATCH = 4_096;
+
+/** Every payload of `region` in `store`, through a guaranteed cursor (the peers' read workload). */
+export function readPayloads(store: Store, region: Region): unknown[] {
+  const out: unknown[] = [];
+  const cursor = store.cursorGuaranteed(region);
+  for (let batch = cursor.pollBatch(READ_POLL_BATCH); batch.length > 0;) {
+    for (const ev of batch) out.push(ev.payload);
+    batch = cursor.pollBatch(READ_POLL_BATCH);
+  }
+  return out;
 }

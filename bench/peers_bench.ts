@@ -40,6 +40,7 @@ import {
   BATCH_SIZE,
   BENCH_KIND as KIND,
   RAW_RECORD_BYTES,
+  readPayloads,
 } from "./_workloads.ts";
 import { PEER_TARGETS, type Target, targetRatio, TARGETS } from "./perf_gates/targets.ts";
 import { Coordinate, Region, Store } from "../mod.ts";
@@ -58,7 +59,6 @@ const CORPUS_EVENTS = BIG_STREAM_EVENTS + SMALL_STREAMS * SMALL_STREAM_EVENTS;
 /** KV sets per atomic commit while building the read corpus. */
 const KV_FILL_CHUNK = 500;
 /** Events per cursor batch when reading payloads back from our store. */
-const POLL_BATCH = 4_096;
 
 const BIG = "big";
 const small = (k: number): string => `small:${String(k).padStart(2, "0")}`;
@@ -196,17 +196,6 @@ class KvLog {
   close(): void {
     this.kv.close();
   }
-}
-
-/** Read every event of the region with its payload, through a guaranteed cursor. */
-function readPayloads(store: Store, region: Region): unknown[] {
-  const out: unknown[] = [];
-  const cursor = store.cursorGuaranteed(region);
-  for (let batch = cursor.pollBatch(POLL_BATCH); batch.length > 0;) {
-    for (const ev of batch) out.push(ev.payload);
-    batch = cursor.pollBatch(POLL_BATCH);
-  }
-  return out;
 }
 
 function expectCount(got: number, want: number, what: string): void {

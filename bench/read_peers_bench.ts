@@ -11,7 +11,7 @@
  *   deno task bench:reads --rounds 30
  *
  * - read 1K / 100K: every event of one stream with its payload (ours: a
- *   guaranteed cursor, `pollBatch(256)`; SQLite: `SELECT seq, payload ...
+ *   guaranteed cursor, `pollBatch(4096)` as in the peers bench; SQLite: `SELECT seq, payload ...
  *   WHERE stream = ? ORDER BY seq` + `JSON.parse` per row).
  * - full scan: every event of the store with its payload (SQLite: `SELECT`
  *   of every row `ORDER BY id` + `JSON.parse`).
@@ -24,7 +24,7 @@
 import { DatabaseSync } from "node:sqlite";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { BENCH_KIND as KIND } from "./_workloads.ts";
+import { BENCH_KIND as KIND, readPayloads } from "./_workloads.ts";
 import { Coordinate, Region, Store } from "../mod.ts";
 import { runInterleaved, type Variant } from "./_interleaved.ts";
 
@@ -32,7 +32,6 @@ const BIG_EVENTS = 100_000;
 const SMALL_STREAMS = 10;
 const SMALL_EVENTS = 1_000;
 const ALL_EVENTS = BIG_EVENTS + SMALL_STREAMS * SMALL_EVENTS;
-const POLL_BATCH = 256;
 
 const args = parseArgs({ args: Deno.args, options: { rounds: { type: "string" } } });
 const rounds = Number(args.values.rounds ?? 15);
@@ -77,17 +76,6 @@ function expect(got: number, want: number, what: string): void {
   if (got !== want) throw new Error(`${what}: read ${got} events, expected ${want}`);
 }
 
-/** Every payload of `region` in `store`, through a guaranteed cursor. */
-function oursRead(store: Store, region: Region): unknown[] {
-  const out: unknown[] = [];
-  const cursor = store.cursorGuaranteed(region);
-  for (let batch = cursor.pollBatch(POLL_BATCH); batch.length > 0;) {
-    for (const e of batch) out.push(e.payload);
-    batch = cursor.pollBatch(POLL_BATCH);
-  }
-  return out;
-}
-
 const sqliteRows = (rows: unknown[]) =>
   (rows as { payload: string }[]).map((r) => JSON.parse(r.payload));
 
@@ -98,7 +86,7 @@ function readPair(label: string, stream: string, events: number): Variant[] {
       events,
       run: () => {
         const t0 = performance.now();
-        const got = oursRead(ours, Region.entity(stream)).length;
+        const got = readPayloads(ours, Region.entity(stream)).length;
         const t = performance.now() - t0;
         expect(got, events, label);
         return t;
@@ -145,7 +133,7 @@ results.scan = ratio(
       events: ALL_EVENTS,
       run: () => {
         const t0 = performance.now();
-        const got = oursRead(ours, Region.all()).length;
+        const got = readPayloads(ours, Region.all()).length;
         const t = performance.now() - t0;
         expect(got, ALL_EVENTS, "scan");
         return t;
@@ -174,7 +162,7 @@ results.open = ratio(
       run: () => {
         const t0 = performance.now();
         const store = Store.open(oursDir);
-        const got = oursRead(store, Region.entity("small:1")).length;
+        const got = readPayloads(store, Region.entity("small:1")).length;
         const t = performance.now() - t0;
         store.close();
         expect(got, SMALL_EVENTS, "open");
