@@ -734,7 +734,7 @@ function forgeMeta(change: (meta: Record<string, unknown>) => void): Uint8Array 
 }
 
 Deno.test("regression (fuzz seed 406124492): a forged image whose meta or rows lie is rejected, not trusted", () => {
-  const forged: [string, Uint8Array][] = [
+  const forged: [string, Uint8Array, string?][] = [
     ["keys not pairs (Store.open threw TypeError)", forgeMeta((m) => m.keys = [5])],
     [
       "key → global sequence past the log (append threw NotFound)",
@@ -745,6 +745,25 @@ Deno.test("regression (fuzz seed 406124492): a forged image whose meta or rows l
       "a non-string entity name",
       forgeMeta((m) => m.entities = (m.entities as unknown[]).map(() => 5)),
     ],
+    // These grow the meta: dropping the keys makes room (the open rebuilds them from the log).
+    ["no lag bases", forgeMeta((m) => delete m.lagBases), "lag base table"],
+    ["a fractional lag base", forgeMeta((m) => (m.keys = [], m.lagBases = [0.5])), "lag base"],
+    ["one lag base too many", forgeMeta((m) => (m.keys = [], m.lagBases = [0, 0])), "lag base"],
+    [
+      "a timestamp of row 0",
+      forgeMeta((m) => (m.keys = [], m.timestamps = [[0, 5]])),
+      "timestamp table of the wrong shape",
+    ],
+    [
+      "a timestamp of a row with a lag",
+      forgeMeta((m) => (m.keys = [], m.timestamps = [[1, 5]])),
+      "names rows that have a lag",
+    ],
+    [
+      "a timestamp entry not a pair",
+      forgeMeta((m) => (m.keys = [], m.timestamps = [[1]])),
+      "timestamp table of the wrong shape",
+    ],
   ];
   // A row naming segment 0: get() threw an untyped NotFound for "000000.fbat".
   const row = FIX.image.slice();
@@ -752,11 +771,14 @@ Deno.test("regression (fuzz seed 406124492): a forged image whose meta or rows l
   const count = dv.getUint32(8, true);
   const pad8 = (n: number) => (n + 7) & ~7;
   let seg = pad8(pad8(56 + dv.getUint32(40, true)) + dv.getUint32(12, true) * HASH_BYTES);
-  for (const width of [8, 16]) seg = pad8(seg + width * count);
+  for (const c of COLUMNS.slice(0, COLUMNS.findIndex((c) => c.name === "seg"))) {
+    seg = pad8(seg + c.width * c.words * count);
+  }
+  assert.equal(dv.getUint32(seg, true), 1, "the first row's segment");
   dv.setUint32(seg, 0, true);
   resealSidecar(row);
   forged.push(["a row in segment 0", row]);
-  for (const [what, image] of forged) {
+  for (const [what, image, reason] of forged) {
     const fs = new MemoryFileSystem();
     FIX.segments.forEach((s, i) => fs.writeFile(`${DIR}/00000${i + 1}.fbat`, s));
     fs.writeFile(`${DIR}/index.img`, image);
@@ -765,6 +787,9 @@ Deno.test("regression (fuzz seed 406124492): a forged image whose meta or rows l
       const report = store.diagnostics().openReport;
       assert.equal(report.path, "rebuild", what);
       assert.ok(report.rejectedSidecars.some((r) => r.startsWith("index.img")), what);
+      if (reason) {
+        assert.ok(report.rejectedSidecars[0].includes(reason), report.rejectedSidecars[0]);
+      }
       const again = store.append(new Coordinate("a", "s"), KIND, { i: 1 }, {
         idempotencyKey: "k1",
       });
