@@ -7,10 +7,7 @@
  * @module
  */
 
-/** Milliseconds per second. */
-export const MS_PER_S = 1_000;
-/** Microseconds per millisecond. */
-export const US_PER_MS = 1_000;
+import { MS_PER_S } from "./_deno_bench.ts";
 
 /** One variant of a workload: a timed run of `events` events, returning milliseconds. */
 export interface Variant {

@@ -8,6 +8,7 @@
  * @module
  */
 
+import { DatabaseSync } from "node:sqlite";
 import { Coordinate, EventKind, type Region, type Store } from "../mod.ts";
 
 /** The event kind every bench appends (custom category 0xf, type 1). */
@@ -76,4 +77,20 @@ export function readPayloads(store: Store, region: Region): unknown[] {
     batch = cursor.pollBatch(READ_POLL_BATCH);
   }
   return out;
+}
+
+/**
+ * A SQLite database (WAL, `synchronous` as given) with the peers' event
+ * table: one row per event, `UNIQUE(stream, seq)`, the payload as JSON text.
+ */
+export function openSqliteEvents(path: string, sync: "NORMAL" | "FULL"): DatabaseSync {
+  const db = new DatabaseSync(path);
+  db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = ${sync};`);
+  db.exec(
+    "CREATE TABLE IF NOT EXISTS events (" +
+      "id INTEGER PRIMARY KEY, stream TEXT NOT NULL, seq INTEGER NOT NULL, " +
+      "kind INTEGER NOT NULL, ts INTEGER NOT NULL, payload TEXT NOT NULL, " +
+      "UNIQUE(stream, seq))",
+  );
+  return db;
 }

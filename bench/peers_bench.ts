@@ -39,6 +39,7 @@ import {
   BATCH_PAYLOAD_CHARS,
   BATCH_SIZE,
   BENCH_KIND as KIND,
+  openSqliteEvents,
   RAW_RECORD_BYTES,
   readPayloads,
 } from "./_workloads.ts";
@@ -100,18 +101,6 @@ function bench(
 
 type Sync = "NORMAL" | "FULL";
 
-function openSqlite(path: string, sync: Sync): DatabaseSync {
-  const db = new DatabaseSync(path);
-  db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = ${sync};`);
-  db.exec(
-    "CREATE TABLE IF NOT EXISTS events (" +
-      "id INTEGER PRIMARY KEY, stream TEXT NOT NULL, seq INTEGER NOT NULL, " +
-      "kind INTEGER NOT NULL, ts INTEGER NOT NULL, payload TEXT NOT NULL, " +
-      "UNIQUE(stream, seq))",
-  );
-  return db;
-}
-
 /** A SQLite event log used like ours: the client keeps each stream's last seq. */
 class SqliteLog {
   readonly db: DatabaseSync;
@@ -120,7 +109,7 @@ class SqliteLog {
   readonly #scan: StatementSync;
   readonly #last = new Map<string, number>();
   constructor(path: string, sync: Sync) {
-    this.db = openSqlite(path, sync);
+    this.db = openSqliteEvents(path, sync);
     this.#insert = this.db.prepare(
       "INSERT INTO events (stream, seq, kind, ts, payload) VALUES (?, ?, ?, ?, ?)",
     );

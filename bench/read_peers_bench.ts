@@ -24,7 +24,7 @@
 import { DatabaseSync } from "node:sqlite";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { BENCH_KIND as KIND, readPayloads } from "./_workloads.ts";
+import { BENCH_KIND as KIND, openSqliteEvents, readPayloads } from "./_workloads.ts";
 import { Coordinate, Region, Store } from "../mod.ts";
 import { runInterleaved, type Variant } from "./_interleaved.ts";
 
@@ -43,12 +43,7 @@ const sqlitePath = join(root, "read.db");
 // The corpus, written once to both.
 {
   const store = Store.open({ dataDir: oursDir, sync: { everyNEvents: 10_000 } });
-  const db = new DatabaseSync(sqlitePath);
-  db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;");
-  db.exec(
-    "CREATE TABLE events (id INTEGER PRIMARY KEY, stream TEXT NOT NULL, seq INTEGER NOT NULL, " +
-      "kind INTEGER NOT NULL, ts INTEGER NOT NULL, payload TEXT NOT NULL, UNIQUE(stream, seq))",
-  );
+  const db = openSqliteEvents(sqlitePath, "NORMAL");
   const insert = db.prepare(
     "INSERT INTO events (stream, seq, kind, ts, payload) VALUES (?, ?, ?, ?, ?)",
   );

@@ -24,7 +24,7 @@
  * @module
  */
 
-import { DatabaseSync, type StatementSync } from "node:sqlite";
+import type { DatabaseSync, StatementSync } from "node:sqlite";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import {
@@ -32,6 +32,7 @@ import {
   BATCH_PAYLOAD_CHARS,
   BATCH_SIZE,
   BENCH_KIND as KIND,
+  openSqliteEvents,
   RAW_RECORD_BYTES,
 } from "./_workloads.ts";
 import { Coordinate, Store } from "../mod.ts";
@@ -44,9 +45,9 @@ import {
   runInterleaved,
   timed,
   timedAsync,
-  US_PER_MS,
   type Variant,
 } from "./_interleaved.ts";
+import { US_PER_MS } from "./_deno_bench.ts";
 
 const P1_EVENTS = 1_000;
 const P1_ENTITIES = 1_000;
@@ -75,12 +76,7 @@ function sqlite(
   path: string,
   sync: "NORMAL" | "FULL",
 ): { db: DatabaseSync; insert: StatementSync } {
-  const db = new DatabaseSync(path);
-  db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = ${sync};`);
-  db.exec(
-    "CREATE TABLE events (id INTEGER PRIMARY KEY, stream TEXT NOT NULL, seq INTEGER NOT NULL, " +
-      "kind INTEGER NOT NULL, ts INTEGER NOT NULL, payload TEXT NOT NULL, UNIQUE(stream, seq))",
-  );
+  const db = openSqliteEvents(path, sync);
   const insert = db.prepare(
     "INSERT INTO events (stream, seq, kind, ts, payload) VALUES (?, ?, ?, ?, ?)",
   );

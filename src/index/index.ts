@@ -368,11 +368,7 @@ export class Index {
 
   /** The sequence of `g` in its stream: its position in the entity's postings, plus one. */
   sequenceOf(g: number): number {
-    const i = g - 1;
-    return this.entities.postings[this.pages[i >>> PAGE_BITS].ent[i & PAGE_MASK]].firstAfter(
-      g - 1,
-    ) +
-      1;
+    return this.entities.postings[this.entityOf(g)].firstAfter(g - 1) + 1;
   }
 
   /** The timestamp of `g`. */
