@@ -35,6 +35,8 @@ const ALL_EVENTS = BIG_EVENTS + SMALL_STREAMS * SMALL_EVENTS;
 
 const args = parseArgs({ args: Deno.args, options: { rounds: { type: "string" } } });
 const rounds = Number(args.values.rounds ?? 15);
+/** Untimed warm-up per variant and workload (see `runInterleaved`). */
+const WARMUP_MS = 1_000;
 
 const root = Deno.makeTempDirSync({ prefix: "batpak_read_peers_" });
 const oursDir = join(root, "ours");
@@ -112,6 +114,7 @@ results.read1k = ratio(
     "P7 read a 1K-event stream",
     readPair("1K stream", "small:1", SMALL_EVENTS),
     rounds * 4,
+    WARMUP_MS,
   ),
 );
 results.read100k = ratio(
@@ -119,69 +122,80 @@ results.read100k = ratio(
     "P7 read a 100K-event stream",
     readPair("100K stream", "big", BIG_EVENTS),
     rounds,
+    WARMUP_MS,
   ),
 );
 results.scan = ratio(
-  await runInterleaved("P7 full scan (110K events)", [
-    {
-      name: "ours: every event with payload (cursor)",
-      events: ALL_EVENTS,
-      run: () => {
-        const t0 = performance.now();
-        const got = readPayloads(ours, Region.all()).length;
-        const t = performance.now() - t0;
-        expect(got, ALL_EVENTS, "scan");
-        return t;
+  await runInterleaved(
+    "P7 full scan (110K events)",
+    [
+      {
+        name: "ours: every event with payload (cursor)",
+        events: ALL_EVENTS,
+        run: () => {
+          const t0 = performance.now();
+          const got = readPayloads(ours, Region.all()).length;
+          const t = performance.now() - t0;
+          expect(got, ALL_EVENTS, "scan");
+          return t;
+        },
       },
-    },
-    {
-      name: "sqlite: SELECT every row ORDER BY id + JSON.parse",
-      events: ALL_EVENTS,
-      run: () => {
-        const t0 = performance.now();
-        const got = sqliteRows(everything.all()).length;
-        const t = performance.now() - t0;
-        expect(got, ALL_EVENTS, "scan");
-        return t;
+      {
+        name: "sqlite: SELECT every row ORDER BY id + JSON.parse",
+        events: ALL_EVENTS,
+        run: () => {
+          const t0 = performance.now();
+          const got = sqliteRows(everything.all()).length;
+          const t = performance.now() - t0;
+          expect(got, ALL_EVENTS, "scan");
+          return t;
+        },
       },
-    },
-  ], rounds),
+    ],
+    rounds,
+    WARMUP_MS,
+  ),
 );
 ours.close();
 db.close();
 results.open = ratio(
-  await runInterleaved("P10 cold open (110K events) + read a 1K stream", [
-    {
-      name: "ours: Store.open (index image) + 1K stream",
-      events: 0,
-      run: () => {
-        const t0 = performance.now();
-        const store = Store.open(oursDir);
-        const got = readPayloads(store, Region.entity("small:1")).length;
-        const t = performance.now() - t0;
-        store.close();
-        expect(got, SMALL_EVENTS, "open");
-        return t;
+  await runInterleaved(
+    "P10 cold open (110K events) + read a 1K stream",
+    [
+      {
+        name: "ours: Store.open (index image) + 1K stream",
+        events: 0,
+        run: () => {
+          const t0 = performance.now();
+          const store = Store.open(oursDir);
+          const got = readPayloads(store, Region.entity("small:1")).length;
+          const t = performance.now() - t0;
+          store.close();
+          expect(got, SMALL_EVENTS, "open");
+          return t;
+        },
       },
-    },
-    {
-      name: "sqlite: open + SELECT a 1K stream + JSON.parse",
-      events: 0,
-      run: () => {
-        const t0 = performance.now();
-        const peer = new DatabaseSync(sqlitePath);
-        const got = sqliteRows(
-          peer.prepare("SELECT seq, payload FROM events WHERE stream = ? ORDER BY seq").all(
-            "small:1",
-          ),
-        ).length;
-        const t = performance.now() - t0;
-        peer.close();
-        expect(got, SMALL_EVENTS, "open");
-        return t;
+      {
+        name: "sqlite: open + SELECT a 1K stream + JSON.parse",
+        events: 0,
+        run: () => {
+          const t0 = performance.now();
+          const peer = new DatabaseSync(sqlitePath);
+          const got = sqliteRows(
+            peer.prepare("SELECT seq, payload FROM events WHERE stream = ? ORDER BY seq").all(
+              "small:1",
+            ),
+          ).length;
+          const t = performance.now() - t0;
+          peer.close();
+          expect(got, SMALL_EVENTS, "open");
+          return t;
+        },
       },
-    },
-  ], rounds * 2),
+    ],
+    rounds * 2,
+    WARMUP_MS,
+  ),
 );
 console.log(
   `\nP7 (goal ≥ 2× SQLite each): 1K stream ${results.read1k.toFixed(2)}×, 100K stream ${
