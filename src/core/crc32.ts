@@ -31,9 +31,11 @@ const BITS_PER_BYTE = 8;
 /**
  * All tables in one array, table k at k * TABLE_ENTRIES: table 0 is the
  * classic byte-at-a-time table, table k the CRC of a byte followed by k zero
- * bytes. One array was measured faster than sixteen separate ones.
+ * bytes. One array was measured faster than sixteen separate ones. The
+ * WebAssembly twin (`crc32_ranges.ts`) loads the same tables; read only.
  */
-const TABLES: Int32Array = buildTables();
+export const SLICING_TABLES: Int32Array = buildTables();
+const TABLES = SLICING_TABLES;
 
 // Offsets of tables 1..15 in TABLES.
 const T1 = 1 * TABLE_ENTRIES;
@@ -83,6 +85,11 @@ export type NativeCrc32 = (data: Uint8Array, value: number) => number;
 export const NATIVE_CRC32_MIN_BYTES = 512;
 
 let native: NativeCrc32 | undefined;
+
+/** The registered native CRC-32, if any (for `crc32_ranges.ts`). */
+export function nativeCrc32(): NativeCrc32 | undefined {
+  return native;
+}
 
 /**
  * Register the runtime's CRC-32 for long inputs (`src/fs/deno.ts` registers
