@@ -15,6 +15,7 @@
  */
 
 import { crc32Range } from "../core/crc32.ts";
+import { crc32Ranges } from "../core/crc32_ranges.ts";
 import { FRAME_BODY_BYTES_MAX } from "../core/limits.ts";
 
 export { FRAME_BODY_BYTES_MAX };
@@ -105,15 +106,72 @@ export function frameCrcAt(buf: Uint8Array, at: number): number {
   return u32(buf, at);
 }
 
+/** Frames whose CRCs {@linkcode FrameCrcs} computes in one call. */
+const FRAMES_AHEAD = 256;
+
+/**
+ * CRCs of frames that follow one another in a buffer, computed ahead in
+ * groups (one `crc32Ranges` call per {@linkcode FRAMES_AHEAD} frames) for a
+ * scan that parses them in order: the scan asks {@linkcode crcOf} for each
+ * frame, and gets the CRC of `[at + 4, at + frameLength)` — what
+ * {@linkcode parseFrame} would compute — or `undefined` (compute it there)
+ * when the frame is not the next one the group walked to. The walk reads
+ * only headers and stops at the first that does not describe a whole frame
+ * inside `end`; nothing is trusted from it: the scan still checks each frame
+ * and compares its CRC.
+ */
+export class FrameCrcs {
+  readonly #bounds = new Int32Array(2 * FRAMES_AHEAD);
+  readonly #crcs = new Uint32Array(FRAMES_AHEAD);
+  #buf: Uint8Array | undefined;
+  #end = 0;
+  #n = 0;
+  #next = 0;
+
+  /** The CRC of the frame at `buf[at]` (its extent up to `end`), or undefined. */
+  crcOf(buf: Uint8Array, at: number, end: number): number | undefined {
+    const b = this.#bounds;
+    if (
+      buf !== this.#buf || end !== this.#end || this.#next >= this.#n ||
+      b[2 * this.#next] !== at + 4
+    ) {
+      this.#walk(buf, at, end);
+      if (this.#n === 0) return undefined;
+    }
+    return this.#crcs[this.#next++];
+  }
+
+  #walk(buf: Uint8Array, at: number, end: number): void {
+    const b = this.#bounds;
+    let n = 0;
+    while (n < FRAMES_AHEAD && end - at >= FRAME_HEADER_BYTES) {
+      if (buf[at + 10] !== FRAME_MAGIC_0 || buf[at + 11] !== FRAME_MAGIC_1) break;
+      const bodyLength = u32(buf, at + 4);
+      if (bodyLength > FRAME_BODY_BYTES_MAX || end - at < FRAME_HEADER_BYTES + bodyLength) break;
+      b[2 * n] = at + 4;
+      at += FRAME_HEADER_BYTES + bodyLength;
+      b[2 * n + 1] = at;
+      n++;
+    }
+    crc32Ranges(buf, b, n, this.#crcs);
+    this.#buf = buf;
+    this.#end = end;
+    this.#n = n;
+    this.#next = 0;
+  }
+}
+
 /**
  * Parse the frame at `buf[at]`, checking magic, length bound, kind and CRC.
  * Returns the frame or the reason it is not one. Never throws, never
- * allocates in proportion to a declared length.
+ * allocates in proportion to a declared length. A scan parsing many frames
+ * in a row passes one {@linkcode FrameCrcs} for their CRCs.
  */
 export function parseFrame(
   buf: Uint8Array,
   at: number,
   end: number = buf.length,
+  ahead?: FrameCrcs,
 ): ParsedFrame | FrameFault {
   if (end - at < FRAME_HEADER_BYTES) return "short_header";
   if (buf[at + 10] !== FRAME_MAGIC_0 || buf[at + 11] !== FRAME_MAGIC_1) return "bad_magic";
@@ -124,7 +182,8 @@ export function parseFrame(
   const frameLength = FRAME_HEADER_BYTES + bodyLength;
   if (end - at < frameLength) return "short_body";
   const crc = u32(buf, at);
-  if (crc32Range(buf, at + 4, at + frameLength) !== crc) return "bad_crc";
+  const computed = ahead?.crcOf(buf, at, end) ?? crc32Range(buf, at + 4, at + frameLength);
+  if (computed !== crc) return "bad_crc";
   return {
     kind,
     flags: buf[at + 9],

@@ -20,14 +20,18 @@ import {
 /**
  * The event frame of `length` bytes at `buf[at]`, checked (magic, length,
  * CRC, kind, the event header's field layout), or why it is not one.
+ * `crc`, when given, is the CRC-32 of `buf[at + 4 .. at + length)` computed
+ * already (a batch of frames at once: `crc32Ranges`); it is compared with the
+ * frame's own as a CRC computed here would be.
  */
 export function readEventFrame(
   buf: Uint8Array,
   at: number,
   length: number,
   into?: EventHeader,
+  crc?: number,
 ): EventHeader | string {
-  const fault = checkFrame(buf, at, length);
+  const fault = checkFrame(buf, at, length, crc);
   if (fault !== undefined) return fault;
   return readEventHeader(
     buf,
@@ -43,7 +47,12 @@ export function readEventFrame(
  * (magic, declared length, kind, CRC), or `undefined` when it is: the
  * checks of `parseFrame` without building a frame object.
  */
-function checkFrame(buf: Uint8Array, at: number, length: number): string | undefined {
+function checkFrame(
+  buf: Uint8Array,
+  at: number,
+  length: number,
+  computed: number | undefined,
+): string | undefined {
   if (length < FRAME_HEADER_BYTES || at + length > buf.length) {
     return "frame check failed: short_body";
   }
@@ -59,7 +68,9 @@ function checkFrame(buf: Uint8Array, at: number, length: number): string | undef
       `${FRAME_HEADER_BYTES + bodyLength} bytes`;
   }
   const crc = (buf[at] | (buf[at + 1] << 8) | (buf[at + 2] << 16) | (buf[at + 3] << 24)) >>> 0;
-  if (crc32Range(buf, at + 4, at + length) !== crc) return "frame check failed: bad_crc";
+  if ((computed ?? crc32Range(buf, at + 4, at + length)) !== crc) {
+    return "frame check failed: bad_crc";
+  }
   return undefined;
 }
 

@@ -23,7 +23,14 @@ import { joinPath } from "../fs/path.ts";
 import type { FileSystem } from "../fs/types.ts";
 import { type EventHeader, readEventHeader } from "./event_codec.ts";
 import { dataEnd, readAt, readTail, readWhole } from "./files.ts";
-import { decodeMarker, FLAG_IN_BATCH, FrameKind, isEventFrame, parseFrame } from "./frame.ts";
+import {
+  decodeMarker,
+  FLAG_IN_BATCH,
+  FrameCrcs,
+  FrameKind,
+  isEventFrame,
+  parseFrame,
+} from "./frame.ts";
 import { continuationAfter } from "./frames.ts";
 import { checkSegmentHeader, neverWritten, SEGMENT_HEADER_BYTES, segmentName } from "./segment.ts";
 
@@ -135,8 +142,9 @@ export function scanLog(
     let batchStart = 0;
     let batchCount = 0;
     let fault: string | undefined;
+    const crcs = new FrameCrcs();
     while (at < buf.length) {
-      const frame = parseFrame(buf, at);
+      const frame = parseFrame(buf, at, buf.length, crcs);
       if (typeof frame === "string") {
         fault = `frame check failed: ${frame}`;
         break;

@@ -40,6 +40,7 @@ import { readWhole } from "../log/files.ts";
 import {
   FRAME_HEADER_BYTES,
   frameCrcAt,
+  FrameCrcs,
   isEventFrame,
   parseFrame,
   sealFrame,
@@ -135,8 +136,9 @@ function rewrite(
   let lastFrameOffset = 0;
   let lastFrameCrc = 0;
   const payloadHash = new Uint8Array(HASH_BYTES);
+  const crcs = new FrameCrcs();
   for (let at = SEGMENT_HEADER_BYTES; at < old.length;) {
-    const frame = parseFrame(old, at);
+    const frame = parseFrame(old, at, old.length, crcs);
     // A sealed segment is whole frames (checked at open and by verify): anything else, or an
     // event the index places elsewhere, and this segment is not rewritten.
     if (typeof frame === "string") {

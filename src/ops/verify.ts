@@ -43,7 +43,7 @@ import {
   readEventHeader,
 } from "../log/event_codec.ts";
 import { dataEnd, readWhole } from "../log/files.ts";
-import { decodeMarker, FLAG_IN_BATCH, FrameKind, parseFrame } from "../log/frame.ts";
+import { decodeMarker, FLAG_IN_BATCH, FrameCrcs, FrameKind, parseFrame } from "../log/frame.ts";
 import { nextValidFrame } from "../log/frames.ts";
 import {
   checkSegmentHeader,
@@ -184,8 +184,9 @@ export function verifyStore(s: VerifySource, options?: VerifyOptions): VerifyRep
     } else if (segment > writer.segment) continue; // a follower's next segment: not read yet
     let at = SEGMENT_HEADER_BYTES;
     let inBatch = false;
+    const crcs = new FrameCrcs();
     while (at < end) {
-      const frame = parseFrame(buf, at, end);
+      const frame = parseFrame(buf, at, end, crcs);
       if (typeof frame === "string") {
         const next = nextValidFrame(buf, at + 1, end);
         report(

@@ -15,6 +15,7 @@
  */
 
 import { CorruptSegmentError, StoreClosedError } from "../core/errors.ts";
+import { crc32Ranges } from "../core/crc32_ranges.ts";
 import { HASH_BYTES } from "../core/hash.ts";
 import type { EventKind } from "../core/kind.ts";
 import { PayloadDecodeError, type PayloadDecoder } from "../core/payload.ts";
@@ -62,11 +63,13 @@ export const READ_CHUNK_BYTES = 1 << 20;
 export const READ_GAP_BYTES_MAX = 16 * 1024;
 
 const PAGE_MASK = PAGE_ROWS - 1;
+/** Frames of a run whose CRCs are computed in one call (`crc32Ranges`) before they are decoded. */
+const CRC_GROUP_FRAMES = 256;
 const ID_TEXT_CHARS = 36;
 const HASH_TEXT_CHARS = 64;
 const DASH = 0x2d;
 const HEX_CODES = new TextEncoder().encode("0123456789abcdef");
-/** Both hex digits of a byte, as one little-endian u16 of two ASCII codes. */
+/** Both hex digits of a byte, as one little-endian u16 of two ASCII codes (every platform V8 runs on is little-endian). */
 const HEX_PAIRS = new Uint16Array(256);
 for (let b = 0; b < 256; b++) HEX_PAIRS[b] = HEX_CODES[b >>> 4] | (HEX_CODES[b & 15] << 8);
 /**
@@ -102,13 +105,19 @@ const UNSET = "";
 export class EventText {
   /** Scratch header the decoder fills per frame (no allocation per event). */
   readonly header: EventHeader = newHeader();
+  /** Scratch for checking a group of frames' CRCs at once: their ranges, then their CRCs. */
+  readonly crcBounds: Int32Array = new Int32Array(2 * CRC_GROUP_FRAMES);
+  readonly crcs: Uint32Array = new Uint32Array(CRC_GROUP_FRAMES);
   readonly #text = new Uint8Array(TEXT_BATCH_EVENTS * EVENT_TEXT_BYTES_MAX);
-  readonly #pairs = new Uint16Array(this.#text.buffer);
+  /** The scratch as little-endian words of four characters. */
+  readonly #quads = new Uint32Array(this.#text.buffer);
   // UTF-8 decoding of ASCII bytes has a fast path (a latin1 decoder measured 3x slower).
   readonly #ascii = new TextDecoder();
   #w = 0;
   #events: StoredEvent[] = [];
   readonly #schema = new Int32Array(TEXT_BATCH_EVENTS);
+  /** The cache slot of each queued event (so a flush visits those, not every slot). */
+  readonly #slotOf = new Int32Array(TEXT_BATCH_EVENTS);
   readonly #idAt = new Int32Array(TEXT_BATCH_EVENTS);
   readonly #hashAt = new Int32Array(TEXT_BATCH_EVENTS);
   /** Where the previous hash's text is: ≥ 0 in the scratch, -1 known already, -2 - j: event j's hash. */
@@ -127,45 +136,36 @@ export class EventText {
     return this.#events.length;
   }
 
-  /** The canonical UUID text (8-4-4-4-12) of the 16 bytes at `buf[at]`; starts at an even offset. */
+  /**
+   * The canonical UUID text (8-4-4-4-12) of the 16 bytes at `buf[at]`, as
+   * nine 4-character words. Every text is 36 or 64 characters, so each
+   * starts at a multiple of 4 of the scratch.
+   */
   #writeId(buf: Uint8Array, at: number): number {
-    const into = this.#text;
-    const pairs = this.#pairs;
+    const quads = this.#quads;
     const start = this.#w;
-    // Groups at even text offsets take two digits per store; the two at odd ones one.
-    const p = start >>> 1;
-    pairs[p] = HEX_PAIRS[buf[at]];
-    pairs[p + 1] = HEX_PAIRS[buf[at + 1]];
-    pairs[p + 2] = HEX_PAIRS[buf[at + 2]];
-    pairs[p + 3] = HEX_PAIRS[buf[at + 3]];
-    into[start + 8] = DASH;
-    let b = buf[at + 4];
-    into[start + 9] = HEX_CODES[b >>> 4];
-    into[start + 10] = HEX_CODES[b & 15];
-    b = buf[at + 5];
-    into[start + 11] = HEX_CODES[b >>> 4];
-    into[start + 12] = HEX_CODES[b & 15];
-    into[start + 13] = DASH;
-    pairs[p + 7] = HEX_PAIRS[buf[at + 6]];
-    pairs[p + 8] = HEX_PAIRS[buf[at + 7]];
-    into[start + 18] = DASH;
-    b = buf[at + 8];
-    into[start + 19] = HEX_CODES[b >>> 4];
-    into[start + 20] = HEX_CODES[b & 15];
-    b = buf[at + 9];
-    into[start + 21] = HEX_CODES[b >>> 4];
-    into[start + 22] = HEX_CODES[b & 15];
-    into[start + 23] = DASH;
-    for (let i = 0; i < 6; i++) pairs[p + 12 + i] = HEX_PAIRS[buf[at + 10 + i]];
+    const q = start >>> 2;
+    quads[q] = HEX_PAIRS[buf[at]] | (HEX_PAIRS[buf[at + 1]] << 16);
+    quads[q + 1] = HEX_PAIRS[buf[at + 2]] | (HEX_PAIRS[buf[at + 3]] << 16);
+    const b5 = buf[at + 5];
+    const b8 = buf[at + 8];
+    quads[q + 2] = DASH | (HEX_PAIRS[buf[at + 4]] << 8) | (HEX_CODES[b5 >>> 4] << 24);
+    quads[q + 3] = HEX_CODES[b5 & 15] | (DASH << 8) | (HEX_PAIRS[buf[at + 6]] << 16);
+    quads[q + 4] = HEX_PAIRS[buf[at + 7]] | (DASH << 16) | (HEX_CODES[b8 >>> 4] << 24);
+    quads[q + 5] = HEX_CODES[b8 & 15] | (HEX_PAIRS[buf[at + 9]] << 8) | (DASH << 24);
+    quads[q + 6] = HEX_PAIRS[buf[at + 10]] | (HEX_PAIRS[buf[at + 11]] << 16);
+    quads[q + 7] = HEX_PAIRS[buf[at + 12]] | (HEX_PAIRS[buf[at + 13]] << 16);
+    quads[q + 8] = HEX_PAIRS[buf[at + 14]] | (HEX_PAIRS[buf[at + 15]] << 16);
     this.#w = start + ID_TEXT_CHARS;
     return start;
   }
 
   #writeHash(buf: Uint8Array, at: number): number {
     const start = this.#w;
-    const pairs = this.#pairs;
-    const pairAt = start >>> 1;
-    for (let i = 0; i < HASH_BYTES; i++) pairs[pairAt + i] = HEX_PAIRS[buf[at + i]];
+    const quads = this.#quads;
+    for (let i = 0, q = start >>> 2; i < HASH_BYTES; i += 2, q++) {
+      quads[q] = HEX_PAIRS[buf[at + i]] | (HEX_PAIRS[buf[at + i + 1]] << 16);
+    }
     this.#w = start + HASH_TEXT_CHARS;
     return start;
   }
@@ -220,6 +220,7 @@ export class EventText {
     this.#slotLink[slot * 2] = readWord(buf, h.hashAt);
     this.#slotLink[slot * 2 + 1] = readWord(buf, h.hashAt + 4);
     this.#slotPending[slot] = n;
+    this.#slotOf[n] = slot;
     return true;
   }
 
@@ -249,10 +250,10 @@ export class EventText {
     }
     // The cache's pending slots now have their texts.
     const pending = this.#slotPending;
-    for (let slot = 0; slot < HASH_CACHE_SLOTS; slot++) {
-      const j = pending[slot];
-      if (j >= 0) {
-        this.#slotText[slot] = events[j].eventHash;
+    for (let k = 0; k < n; k++) {
+      const slot = this.#slotOf[k];
+      if (pending[slot] === k) {
+        this.#slotText[slot] = events[k].eventHash;
         pending[slot] = -1;
       }
     }
@@ -266,7 +267,8 @@ export class EventText {
   /** Drop the queued events (their reads failed); the cache forgets their hashes. */
   discard(): void {
     const pending = this.#slotPending;
-    for (let slot = 0; slot < HASH_CACHE_SLOTS; slot++) {
+    for (let k = 0; k < this.#events.length; k++) {
+      const slot = this.#slotOf[k];
       if (pending[slot] >= 0) {
         pending[slot] = -1;
         this.#slotG[slot] = 0;
@@ -318,9 +320,10 @@ function decodeFrame(
   length: number,
   segment: number,
   offset: number,
+  crc?: number,
 ): void {
   const text = s.text;
-  const h = readEventFrame(buf, at, length, text.header);
+  const h = readEventFrame(buf, at, length, text.header, crc);
   if (typeof h === "string") throw corrupt(segment, offset, h);
   const index = s.index;
   const i = g - 1;
@@ -466,14 +469,18 @@ export function forEachEvent(
       j++;
     }
     const buf = reader.readRaw(segment, runStart, runEnd - runStart);
+    const bounds = text.crcBounds;
+    const crcs = text.crcs;
+    let grouped = k;
     for (; k < j; k++) {
       const g = gs[k];
       const i = g - 1;
       const p = pages[i >>> PAGE_BITS];
       const r = i & PAGE_MASK;
       const off = p.off[r];
+      if (k === grouped) grouped = crcGroup(s, gs, k, j, runStart, buf.length, bounds, buf, crcs);
       try {
-        decodeFrame(s, g, buf, off - runStart, p.len[r], segment, off);
+        decodeFrame(s, g, buf, off - runStart, p.len[r], segment, off, crcs[k & CRC_GROUP_MASK]);
       } catch (e) {
         // The events before the bad one are good: hand them over, then fail.
         text.flush(done);
@@ -483,6 +490,42 @@ export function forEachEvent(
     }
   }
   text.flush(done);
+}
+
+const CRC_GROUP_MASK = CRC_GROUP_FRAMES - 1;
+
+/**
+ * CRCs of the frames of `gs[k .. min(j, next group boundary))` in `buf` (a
+ * run read from `runStart`), into `crcs` at `k & CRC_GROUP_MASK`; returns
+ * where the next group starts. A frame the index places past the run's end
+ * gets no CRC computed here: its check fails on its length first.
+ */
+function crcGroup(
+  s: EventSource,
+  gs: ArrayLike<number>,
+  k: number,
+  j: number,
+  runStart: number,
+  runLength: number,
+  bounds: Int32Array,
+  buf: Uint8Array,
+  crcs: Uint32Array,
+): number {
+  const pages = s.index.pages;
+  const first = k & CRC_GROUP_MASK;
+  const to = Math.min(j, k - first + CRC_GROUP_FRAMES);
+  for (let q = k, w = 0; q < to; q++, w += 2) {
+    const i = gs[q] - 1;
+    const p = pages[i >>> PAGE_BITS];
+    const r = i & PAGE_MASK;
+    const at = p.off[r] - runStart;
+    // Whole frames only (a shorter one fails its length check before its CRC is looked at).
+    const end = Math.min(at + p.len[r], runLength);
+    bounds[w] = Math.min(at + 4, end);
+    bounds[w + 1] = end;
+  }
+  crc32Ranges(buf, bounds, to - k, crcs.subarray(first));
+  return to;
 }
 
 /** The events `gs[start .. end)` as an array. */
