@@ -21,7 +21,9 @@
  */
 
 import { CATEGORY_SHIFT, SYSTEM_CATEGORY } from "../core/kind.ts";
-import type { Dimension, Index, Postings } from "./index.ts";
+import { type Dimension, type Index, PAGE_BITS, PAGE_ROWS, type Postings } from "./index.ts";
+
+const PAGE_MASK = PAGE_ROWS - 1;
 import type { Region } from "../core/region.ts";
 
 /** Up to this many new names are inserted into the sorted table one by one; more re-sorts it. */
@@ -253,6 +255,22 @@ export function queryIndex(
     const inScope = (g: number): boolean => scopeId < 0 || index.scopeOf(g) === scopeId;
     if (entityIds.length === 1) {
       const p = index.entities.postings[entityIds[0]];
+      if (scopeId < 0 && !kindFiltered) {
+        // The common stream query, without a closure call per event (most of its cost).
+        const items = p.items;
+        const pages = index.pages;
+        for (let i = p.firstAfter(after); i < p.length; i++) {
+          const g = items[i];
+          const r = g - 1;
+          if (dropSystem) {
+            const kind = pages[r >>> PAGE_BITS].kind[r & PAGE_MASK];
+            if ((kind >>> CATEGORY_SHIFT) === SYSTEM_CATEGORY) continue;
+          }
+          if (hidden !== undefined && hidden(g)) continue;
+          if (out.push(g) >= limit) break;
+        }
+        return out;
+      }
       for (let i = p.firstAfter(after); i < p.length; i++) {
         const g = p.items[i];
         if (inScope(g) && keep(g) && out.push(g) >= limit) break;
