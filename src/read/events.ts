@@ -105,9 +105,26 @@ const UNSET = "";
 export class EventText {
   /** Scratch header the decoder fills per frame (no allocation per event). */
   readonly header: EventHeader = newHeader();
-  /** Scratch for checking a group of frames' CRCs at once: their ranges, then their CRCs. */
-  readonly crcBounds: Int32Array = new Int32Array(2 * CRC_GROUP_FRAMES);
-  readonly crcs: Uint32Array = new Uint32Array(CRC_GROUP_FRAMES);
+  /**
+   * Scratch for checking a group of frames' CRCs at once (their ranges, then
+   * their CRCs), for the outermost read only: a visitor that reads the store
+   * while a read is between two of its groups gets its own (see
+   * {@linkcode crcScratch}).
+   */
+  readonly #crcScratch: CrcScratch = newCrcScratch();
+  #crcScratchInUse = false;
+
+  /** Scratch for one read's CRC groups, and whether it is the shared one (give it back). */
+  crcScratch(): CrcScratch {
+    if (this.#crcScratchInUse) return newCrcScratch();
+    this.#crcScratchInUse = true;
+    return this.#crcScratch;
+  }
+
+  /** The read that took {@linkcode crcScratch} is over. */
+  releaseCrcScratch(scratch: CrcScratch): void {
+    if (scratch === this.#crcScratch) this.#crcScratchInUse = false;
+  }
   readonly #text = new Uint8Array(TEXT_BATCH_EVENTS * EVENT_TEXT_BYTES_MAX);
   /** The scratch as little-endian words of four characters. */
   readonly #quads = new Uint32Array(this.#text.buffer);
@@ -291,6 +308,16 @@ function readWord(buf: Uint8Array, at: number): number {
 /** Receives one event. */
 export type EventVisitor = (event: StoredEvent) => void;
 
+/** A read's scratch for its CRC groups: the frames' ranges, then their CRCs. */
+interface CrcScratch {
+  bounds: Int32Array;
+  crcs: Uint32Array;
+}
+
+function newCrcScratch(): CrcScratch {
+  return { bounds: new Int32Array(2 * CRC_GROUP_FRAMES), crcs: new Uint32Array(CRC_GROUP_FRAMES) };
+}
+
 function corrupt(segment: number, offset: number, message: string): CorruptSegmentError {
   return new CorruptSegmentError(segmentName(segment), offset, message);
 }
@@ -437,13 +464,32 @@ export function forEachEvent(
 ): void {
   if (start >= end) return;
   if (s.closed) throw new StoreClosedError();
-  const pages = s.index.pages;
-  const reader = s.reader;
-  const writer = s.end;
   const text = s.text;
   const done = finish(s, visit);
   // A visitor that reads the store (or threw out of an earlier read) left nothing queued.
   if (text.pending > 0) text.discard();
+  const scratch = text.crcScratch();
+  try {
+    eachRun(s, gs, start, end, scratch, done);
+  } finally {
+    text.releaseCrcScratch(scratch);
+  }
+}
+
+/** The runs of {@linkcode forEachEvent}: read each, check its frames' CRCs by group, decode. */
+function eachRun(
+  s: EventSource,
+  gs: ArrayLike<number>,
+  start: number,
+  end: number,
+  scratch: CrcScratch,
+  done: (e: StoredEvent, schema: number) => void,
+): void {
+  const pages = s.index.pages;
+  const reader = s.reader;
+  const writer = s.end;
+  const text = s.text;
+  const { bounds, crcs } = scratch;
   let k = start;
   while (k < end) {
     const first = gs[k] - 1;
@@ -469,8 +515,6 @@ export function forEachEvent(
       j++;
     }
     const buf = reader.readRaw(segment, runStart, runEnd - runStart);
-    const bounds = text.crcBounds;
-    const crcs = text.crcs;
     let grouped = k;
     for (; k < j; k++) {
       const g = gs[k];

@@ -214,3 +214,28 @@ Deno.test("batched frame CRCs: the format-1 fixture reads the same on both paths
     Deno.removeSync(dir, { recursive: true });
   }
 });
+
+Deno.test("batched frame CRCs: a visitor that reads the store mid-run does not disturb the run's CRCs", () => {
+  const fs = new MemoryFileSystem();
+  const store = Store.open({ dataDir: "/db", fs });
+  for (let i = 0; i < 1_500; i++) store.append(new Coordinate(i % 2 ? "a" : "b", "s"), KIND, { i });
+  store.close();
+  const reopened = Store.open({ dataDir: "/db", fs });
+  try {
+    // Each event of "a" makes the projection read all of "b" (its own runs and CRC groups)
+    // while the read of "a" is between two CRC groups of its run.
+    let inner = 0;
+    const n = reopened.project("a", {
+      kinds: [KIND],
+      initial: () => 0,
+      apply: (count: number) => {
+        if (count % 100 === 0) inner += reopened.readStream("b").length;
+        return count + 1;
+      },
+    });
+    assert.equal(n, 750);
+    assert.equal(inner, 8 * 750);
+  } finally {
+    reopened.close();
+  }
+});
