@@ -6,11 +6,14 @@
  *
  * The "200 B" group is the cost per 200-byte frame; the "frame check" group
  * checks 200-byte frames in place in a 1 MiB segment the way the frame reader
- * does (through a subarray, or with crc32Range and none).
+ * does (through a subarray, or with crc32Range and none); the last group is a
+ * read's run of frames, checked one by one or all in one crc32Ranges call
+ * (WebAssembly).
  */
 
 import { crc32 as zlibCrc32 } from "node:zlib";
 import { crc32, crc32Range } from "../src/core/crc32.ts";
+import { crc32Ranges } from "../src/core/crc32_ranges.ts";
 
 const KIB = 1024;
 const MIB = 1024 * KIB;
@@ -67,4 +70,25 @@ Deno.bench("crc32.ts crc32(subarray)", { group: FRAME_GROUP }, () => {
 Deno.bench("crc32.ts crc32Range (no subarray)", { group: FRAME_GROUP }, () => {
   const at = nextFrameAt();
   sink ^= crc32Range(segment, at + FRAME_CRC_BYTES, at + FRAME_BYTES);
+});
+
+// A read's run: 256 frames of ~100 B checked one by one, or in one crc32Ranges call (the
+// WebAssembly loop after one copy of the run; what reads, scans and verify do).
+const RUN_FRAMES = 256;
+const RUN_FRAME_BYTES = 101;
+const runBounds = new Int32Array(2 * RUN_FRAMES);
+for (let k = 0; k < RUN_FRAMES; k++) {
+  runBounds[2 * k] = UNALIGNED_OFFSET + k * RUN_FRAME_BYTES + FRAME_CRC_BYTES;
+  runBounds[2 * k + 1] = UNALIGNED_OFFSET + (k + 1) * RUN_FRAME_BYTES;
+}
+const runCrcs = new Uint32Array(RUN_FRAMES);
+const RUN_GROUP = `a run of ${RUN_FRAMES} frames of ${RUN_FRAME_BYTES} B`;
+Deno.bench("crc32Range per frame", { group: RUN_GROUP, baseline: true }, () => {
+  for (let k = 0; k < RUN_FRAMES; k++) {
+    sink ^= crc32Range(segment, runBounds[2 * k], runBounds[2 * k + 1]);
+  }
+});
+Deno.bench("crc32Ranges, one call (WebAssembly)", { group: RUN_GROUP }, () => {
+  crc32Ranges(segment, runBounds, RUN_FRAMES, runCrcs);
+  sink ^= runCrcs[RUN_FRAMES - 1];
 });

@@ -26,7 +26,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { BENCH_KIND as KIND, openSqliteEvents, readPayloads } from "./_workloads.ts";
 import { Coordinate, Region, Store } from "../mod.ts";
-import { runInterleaved, type Variant } from "./_interleaved.ts";
+import { median, runInterleaved, type Variant } from "./_interleaved.ts";
 
 const BIG_EVENTS = 100_000;
 const SMALL_STREAMS = 10;
@@ -105,10 +105,8 @@ function readPair(label: string, stream: string, events: number): Variant[] {
 
 console.log(`read peers bench, Deno ${Deno.version.deno}, ${new Date().toISOString()}`);
 const results: Record<string, number> = {};
-const ratio = (ms: number[][]) => {
-  const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
-  return med(ms[1]) / med(ms[0]);
-};
+// The same median as the per-variant lines print (the two middle rounds' mean for an even count).
+const ratio = (ms: number[][]) => median(ms[1]) / median(ms[0]);
 results.read1k = ratio(
   await runInterleaved(
     "P7 read a 1K-event stream",

@@ -5,11 +5,12 @@
  *
  * Ranges shorter than {@linkcode NATIVE_CRC32_MIN_BYTES} go through a
  * WebAssembly copy of the slicing-by-16 loop (`crc32.wat`), one call for the
- * whole list after one copy of the bytes they span into its memory: a
- * 100-byte frame measured ~140 ns there against ~240 ns in TypeScript
- * (`deno bench -A bench/crc32_bench.ts`). Longer ranges go to the runtime's
- * native CRC when one is registered. Where WebAssembly is missing or refused
- * (a page whose CSP forbids it) everything stays in TypeScript.
+ * whole list after one copy of the bytes they span into its memory: a run of
+ * 256 frames of 101 B measured 1.28× faster than crc32Range frame by frame
+ * (38.5 µs against 49.1 µs, `deno bench -A bench/crc32_bench.ts`). Longer
+ * ranges go to the runtime's native CRC when one is registered. Where
+ * WebAssembly is missing or refused (a page whose CSP forbids it) everything
+ * stays in TypeScript.
  *
  * The module keeps one scratch memory per JavaScript realm; a call uses it
  * only while it runs (nothing is kept between calls).
