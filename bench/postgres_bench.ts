@@ -12,6 +12,11 @@
  *   same 64 writers in 2 processes × 32 (more appends per client share a commit).
  * - `embedded 64 writers`: one process, 64 async writers, `append` + `await durable()`.
  *
+ * Each PostgreSQL row also reports CPU time per append: the writer processes'
+ * own (user + system), and the server's (every `postgres` process, from
+ * /proc). On a machine whose cores the clients and the server share, their
+ * sum bounds the rate: 2 cores at 500 µs per append allow 4,000 appends/s.
+ *
  * Options: `--events N` per process (default 400), `--json` (one JSON line).
  *
  * @module
@@ -46,12 +51,48 @@ interface Row {
   events: number;
   eventsPerS: number;
   casRetries: number;
+  /** The writer processes' CPU time per append, µs (NaN: not measured). */
+  clientCpuUs: number;
+  /** The server's CPU time per append, µs: every `postgres` process of the machine (NaN: no /proc). */
+  serverCpuUs: number;
   lagP50Ms: number;
   lagP99Ms: number;
   lagMaxMs: number;
 }
 
-function rowOf(workload: string, r: ProcessesReport): Row {
+/** Clock ticks per second of /proc's CPU times (USER_HZ: 100 on Linux). */
+const PROC_TICKS_PER_S = 100;
+
+/**
+ * CPU time of every `postgres` process on the machine so far, ms, from
+ * /proc (NaN where there is none). Processes of another, idle cluster add
+ * next to nothing; a busy one would be counted too.
+ */
+function postgresCpuMs(): number {
+  let ticks = 0;
+  try {
+    for (const e of Deno.readDirSync("/proc")) {
+      if (!/^\d+$/.test(e.name)) continue;
+      let stat: string;
+      try {
+        stat = Deno.readTextFileSync(`/proc/${e.name}/stat`);
+      } catch {
+        continue; // exited meanwhile
+      }
+      if (!stat.includes("(postgres)")) continue;
+      // utime, stime, cutime, cstime: fields 14-17, counted after the ")" that ends the command
+      // name. A backend that exited (its client closed the connection) is in the postmaster's
+      // cutime/cstime; a live one in its own utime/stime.
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      ticks += Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
+    }
+  } catch {
+    return NaN;
+  }
+  return ticks * 1000 / PROC_TICKS_PER_S;
+}
+
+function rowOf(workload: string, r: ProcessesReport, serverCpuMs: number): Row {
   const events = r.writers.reduce((n, w) => n + w.appends, 0);
   const lags = r.consumer.lagsMs;
   return {
@@ -59,6 +100,8 @@ function rowOf(workload: string, r: ProcessesReport): Row {
     events,
     eventsPerS: Math.round(events / (r.elapsedMs / 1000)),
     casRetries: r.writers.reduce((n, w) => n + w.casRetries, 0),
+    clientCpuUs: r.writers.reduce((n, w) => n + w.cpuMs, 0) * 1000 / events,
+    serverCpuUs: serverCpuMs * 1000 / events,
     lagP50Ms: quantile(lags, 0.5),
     lagP99Ms: quantile(lags, 0.99),
     lagMaxMs: Math.max(...lags),
@@ -75,7 +118,13 @@ async function onPostgres(
   const schema = freshSchema("bench");
   await (await PostgresStore.connect({ url, schema })).close();
   try {
+    let serverCpuMs = NaN;
+    let serverCpu0 = NaN;
     const report = await runProcesses({
+      around: {
+        start: () => serverCpu0 = postgresCpuMs(),
+        end: () => serverCpuMs = postgresCpuMs() - serverCpu0,
+      },
       url,
       schema,
       writers: processes,
@@ -86,7 +135,7 @@ async function onPostgres(
     if (report.consumer.ids.length !== PROCESSES * perProcess) {
       throw new Error(`${workload}: the consumer saw ${report.consumer.ids.length} events`);
     }
-    return rowOf(workload, report);
+    return rowOf(workload, report, serverCpuMs);
   } finally {
     await dropSchemas(url, [schema]);
   }
@@ -113,6 +162,8 @@ async function onEmbedded(writers: number, total: number): Promise<Row> {
     events: total,
     eventsPerS: Math.round(total / (elapsedMs / 1000)),
     casRetries: 0,
+    clientCpuUs: NaN,
+    serverCpuUs: NaN,
     lagP50Ms: NaN,
     lagP99Ms: NaN,
     lagMaxMs: NaN,
@@ -163,15 +214,16 @@ try {
   } else {
     console.log(`server: ${server.owned ? "throwaway cluster, fsync on" : "DATABASE_URL"}`);
     console.log(
-      "| workload | events | events/s | CAS retries | lag p50 ms | lag p99 ms | lag max ms |",
+      "| workload | events | events/s | CAS retries | lag p50 ms | lag p99 ms | lag max ms | " +
+        "client CPU µs/append | server CPU µs/append |",
     );
-    console.log("| --- | --- | --- | --- | --- | --- | --- |");
+    console.log("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
     for (const r of rows) {
       const ms = (v: number) => Number.isNaN(v) ? "–" : String(Math.round(v));
       console.log(
         `| ${r.workload} | ${r.events} | ${r.eventsPerS} | ${r.casRetries} | ${ms(r.lagP50Ms)} | ${
           ms(r.lagP99Ms)
-        } | ${ms(r.lagMaxMs)} |`,
+        } | ${ms(r.lagMaxMs)} | ${ms(r.clientCpuUs)} | ${ms(r.serverCpuUs)} |`,
       );
     }
     console.log(
