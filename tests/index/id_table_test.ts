@@ -74,3 +74,49 @@ Deno.test("id table: rebuildDerived leaves it to be built in bulk, with the post
   assert.equal(index.entities.postings[0].length, 70_000);
   assertTable(index, ids);
 });
+
+Deno.test("id table after a checkpoint or rebuild open: built at the first lookup, appends before it found too", async () => {
+  const { Coordinate, EventKind, Store } = await import("../../mod.ts");
+  const { MemoryFileSystem } = await import("../../testing.ts");
+  const kind = EventKind.custom(1, 1);
+  for (const path of ["rebuild", "checkpoint"] as const) {
+    const fs = new MemoryFileSystem();
+    const config = {
+      dataDir: "/db",
+      fs,
+      segmentMaxBytes: 1024 * 1024, // rotations: checkpoints get written
+      enableMmapIndex: false,
+      enableCheckpoint: path === "checkpoint",
+    };
+    const ids: string[] = [];
+    let store = Store.open(config);
+    // Past CHECKPOINT_EVERY_EVENTS_MIN (65,536), so a checkpoint is written at a rotation.
+    for (let b = 0; b < 70; b++) {
+      const items = Array.from({ length: 1_000 }, (_, i) => ({
+        coord: new Coordinate(`e${i % 7}`, "s"),
+        kind,
+        payload: { b, i },
+      }));
+      for (const r of store.appendBatch(items)) ids.push(r.eventId);
+    }
+    store.close(); // no image (switched off): the next open scans
+    store = Store.open({ ...config, enableMmapIndex: true });
+    assert.equal(store.diagnostics().openReport.path, path);
+    // Appends before the table exists, then lookups of old and new events alike.
+    for (let i = 0; i < 500; i++) {
+      ids.push(store.append(new Coordinate("late", "s"), kind, { i }).eventId);
+    }
+    for (let k = 0; k < ids.length; k += 997) assert.equal(store.get(ids[k]).eventId, ids[k]);
+    assert.equal(store.get(ids[ids.length - 1]).eventId, ids[ids.length - 1]);
+    // Appends after it was built are inserted as they come.
+    const after = store.append(new Coordinate("late", "s"), kind, {}).eventId;
+    assert.equal(store.get(after).eventId, after);
+    store.close();
+    // The image written at close holds the table: it opens by the image and finds every event.
+    const reopened = Store.open({ ...config, enableMmapIndex: true });
+    assert.equal(reopened.diagnostics().openReport.path, "image");
+    for (let k = 0; k < ids.length; k += 1_009) assert.equal(reopened.get(ids[k]).eventId, ids[k]);
+    assert.equal(reopened.get(after).eventId, after);
+    reopened.close();
+  }
+});
