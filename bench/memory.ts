@@ -5,12 +5,14 @@
  *   deno task bench:memory            (BATPAK_BENCH_EVENTS changes the size)
  *
  * Each measurement runs in a fresh child process: garbage collection is
- * forced (until it settles) before and after `Store.open`, and the difference in
- * `heapUsed + external` is divided by the event count.
+ * forced (until it settles) before and after `Store.open`, and again after
+ * one `get` by id (which builds the id table an open by rebuild leaves for
+ * its first use); the difference in `heapUsed + external` is divided by the
+ * event count. The goal is checked against the latter.
  */
 
 import { fillEntities, settledMemoryUsage } from "./_workloads.ts";
-import { Store } from "../mod.ts";
+import { Region, Store } from "../mod.ts";
 
 const EVENTS = Number(Deno.env.get("BATPAK_BENCH_EVENTS") ?? 1_000_000);
 const ENTITIES = 1000;
@@ -30,7 +32,13 @@ if (Deno.args[0] === "--measure") {
   const after = await settledMemoryUsage(gc);
   const events = store.diagnostics().events;
   const bytes = (after.heapUsed + after.external) - (before.heapUsed + before.external);
-  console.log(JSON.stringify({ path: store.diagnostics().openReport.path, events, bytes }));
+  // After a scan the id table is built at the first lookup by id: the index as a store serving
+  // `get` holds it.
+  store.get(store.queryAfter(Region.all(), 0, 1)[0].eventId);
+  const served = await settledMemoryUsage(gc);
+  const bytesServed = (served.heapUsed + served.external) - (before.heapUsed + before.external);
+  const opened = store.diagnostics().openReport.path;
+  console.log(JSON.stringify({ path: opened, events, bytes, bytesServed }));
   Deno.exit(0);
 }
 
@@ -49,11 +57,15 @@ for (const path of ["image", "rebuild"]) {
     path: string;
     events: number;
     bytes: number;
+    bytesServed: number;
   };
-  const perEvent = r.bytes / r.events;
+  // The goal is checked against the index with its id table (after one `get`).
+  const perEvent = r.bytesServed / r.events;
   console.log(
-    `P8 ${r.events} events, open path ${r.path}: ${perEvent.toFixed(1)} bytes/event ` +
-      `(goal ≤ ${GOAL_BYTES_PER_EVENT}; ${
+    `P8 ${r.events} events, open path ${r.path}: ${perEvent.toFixed(1)} bytes/event after a ` +
+      `get by id (${
+        (r.bytes / r.events).toFixed(1)
+      } right after the open; goal ≤ ${GOAL_BYTES_PER_EVENT}; ${
         (perEvent / GOAL_BYTES_PER_EVENT).toFixed(2)
       } of the budget)`,
   );
