@@ -84,9 +84,12 @@ export function nextValidFrame(buf: Uint8Array, from: number, end: number): numb
 }
 
 /**
- * Offset of a valid frame in `buf[from .. end)` that could continue a log
- * whose next global sequence is `nextGlobal` — an event at or past it, or a
- * batch marker starting at or past it — or -1.
+ * Offset of a valid frame starting in `buf[from .. end)` that could continue
+ * a log whose next global sequence is `nextGlobal` — an event at or past it,
+ * or a batch marker starting at or past it — or -1. A frame may run past
+ * `end` up to `frameEnd` (default `end`): a scan that trimmed the trailing
+ * zeros of preallocation to find `end` must not cut off a whole frame whose
+ * last bytes happen to be zero (one event hash in 256 ends in a zero byte).
  *
  * This is what tells a torn tail from damage: after a write cut short by a
  * crash nothing of the log can follow, but a payload may legitimately hold
@@ -99,10 +102,11 @@ export function continuationAfter(
   from: number,
   end: number,
   nextGlobal: number,
+  frameEnd: number = end,
 ): number {
-  for (let i = from; i + FRAME_HEADER_BYTES <= end; i++) {
+  for (let i = from; i < end && i + FRAME_HEADER_BYTES <= frameEnd; i++) {
     if (buf[i + 10] !== FRAME_MAGIC_0 || buf[i + 11] !== FRAME_MAGIC_1) continue;
-    const frame = parseFrame(buf, i, end);
+    const frame = parseFrame(buf, i, frameEnd);
     if (typeof frame === "string") continue;
     if (isEventFrame(frame.kind)) {
       const h = readEventHeader(buf, frame.bodyAt, frame.bodyLength, frame.kind);

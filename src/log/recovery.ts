@@ -201,7 +201,8 @@ export function scanLog(
     if (fault !== undefined) {
       const faultAt = batch ? batchStart : at;
       if (sealed) throw new CorruptSegmentError(name, faultAt, fault);
-      const next = continuationAfter(buf, at + 1, end, expectG);
+      // Frames may start before `end` (the last non-zero byte) and end in zeros past it.
+      const next = continuationAfter(buf, at + 1, end, expectG, buf.length);
       if (next >= 0) {
         throw new CorruptSegmentError(
           name,

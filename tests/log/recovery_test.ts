@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { Coordinate, CorruptSegmentError, Region, Store, StoreError } from "../../mod.ts";
 import { storeInternals } from "../../src/store/_internals.ts";
+import { MemoryFileSystem } from "../../testing.ts";
 import { dataEnd } from "../../src/log/files.ts";
 import {
   assertHealthy,
@@ -416,4 +417,32 @@ Deno.test("dataEnd: one past the last non-zero byte, never below the floor, look
     ),
     { numRuns: 2000 },
   );
+});
+
+Deno.test("a damaged frame followed by a whole last frame that ends in a zero byte fails closed (was cut back as a torn tail)", () => {
+  // One event hash in 256 ends in 0x00, and the hash ends the frame: the scan trims trailing
+  // zeros (the preallocation) to find where data ends, and once cut the last frame short, so
+  // the valid frame after a damaged one went unseen and both were truncated: an intact,
+  // possibly acknowledged event lost without an error.
+  const fs = new MemoryFileSystem();
+  const config = { dataDir: DIR, fs, enableMmapIndex: false, enableCheckpoint: false };
+  const store = Store.open(config);
+  const coord = new Coordinate("a", "s");
+  const tags: string[] = [];
+  let lastHash = "";
+  // Until the newest event's hash (the last bytes of its frame) ends in a zero byte: ~256
+  // appends on average; 20,000 misses have a probability of e^-78.
+  for (let i = 0; i < 20_000 && !(tags.length > 2 && lastHash.endsWith("00")); i++) {
+    const tag = `tag-${String(i).padStart(6, "0")}`;
+    tags.push(tag);
+    lastHash = store.append(coord, KIND_A, { tag }).eventHash;
+  }
+  assert.ok(lastHash.endsWith("00"), "found an event whose frame ends in a zero byte");
+  store.close();
+  const text = new TextDecoder("latin1").decode(fs.readFile(SEG1));
+  const damagedAt = text.indexOf(tags[tags.length - 2]);
+  fs.flipByte(SEG1, damagedAt + 2);
+  const e = throwsType(() => Store.open(config), CorruptSegmentError);
+  assert.match(e.message, /bad_crc, and a valid frame continuing the log follows/);
+  assert.ok(e.offset < damagedAt && e.offset > text.indexOf(tags[tags.length - 3]));
 });
