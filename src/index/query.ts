@@ -22,9 +22,9 @@
 
 import { CATEGORY_SHIFT, SYSTEM_CATEGORY } from "../core/kind.ts";
 import { type Dimension, type Index, PAGE_BITS, PAGE_ROWS, type Postings } from "./index.ts";
+import type { Region } from "../core/region.ts";
 
 const PAGE_MASK = PAGE_ROWS - 1;
-import type { Region } from "../core/region.ts";
 
 /** Up to this many new names are inserted into the sorted table one by one; more re-sorts it. */
 const SORTED_INSERT_MAX = 64;
@@ -256,7 +256,8 @@ export function queryIndex(
     if (entityIds.length === 1) {
       const p = index.entities.postings[entityIds[0]];
       if (scopeId < 0 && !kindFiltered) {
-        // The common stream query, without a closure call per event (most of its cost).
+        // The common stream query, without two closure calls per event (1.06x in a same-process
+        // A/B of a 1K-event entity: the rest is building the entries).
         const items = p.items;
         const pages = index.pages;
         for (let i = p.firstAfter(after); i < p.length; i++) {
