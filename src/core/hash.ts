@@ -1,6 +1,7 @@
 /**
  * BLAKE3 (32-byte digest) for the per-entity hash chain. Inputs of one chunk
- * (≤ 1 KiB, most events) are hashed in TypeScript; longer ones through
+ * (≤ 1 KiB, most events) are hashed by `blake3.ts` (our WebAssembly SIMD
+ * module, or TypeScript where WebAssembly is refused); longer ones through
  * hash-wasm, whose WASM module is instantiated once at import (top-level
  * await), so hashing itself is synchronous.
  *
