@@ -424,7 +424,16 @@ function finish(
   } else {
     // Before the tail is cut or written to: a stale sidecar outliving a cut fails a later open.
     removeSidecars(engine, discard);
-    let handle = prepareTail(engine, last, result);
+    // A sidecar only ever covers bytes that were durable when it was written (each is written
+    // after an fsync of the log, by a writer that is not poisoned). When the log ends exactly
+    // where the restored one says, in the segment it names, nothing past it was cut, and no
+    // segment came after it, then every byte this open adopts was already durable: the
+    // fsync of the tail (and of the directory) would flush nothing. Anything else — frames or a
+    // segment a later process wrote after the sidecar, a torn tail — takes the fsync.
+    const adoptsOnlyDurable = coverage !== undefined && result.truncatedBytes === 0 &&
+      last === coverage.segment && result.endOffset === coverage.endOffset &&
+      last === engine.segments[engine.segments.length - 1];
+    let handle = prepareTail(engine, last, result, adoptsOnlyDurable);
     const legacy = olderFormat(engine, handle, last);
     if (legacy && result.endOffset === SEGMENT_HEADER_BYTES) {
       // An older version's segment with no frame yet: replaced whole (an atomic rename) by one
@@ -484,8 +493,17 @@ function olderFormat(engine: Engine, handle: FileHandle, n: number): boolean {
   return segmentVersion(header) < FORMAT_VERSION;
 }
 
-/** Cut a torn tail (or rewrite a header that never landed) and make the recovered log durable. */
-function prepareTail(engine: Engine, last: number, result: ScanResult): FileHandle {
+/**
+ * Cut a torn tail (or rewrite a header that never landed) and make the
+ * recovered log durable (unless `durable`: every byte of it is known to be
+ * durable already).
+ */
+function prepareTail(
+  engine: Engine,
+  last: number,
+  result: ScanResult,
+  durable: boolean,
+): FileHandle {
   const { fs, dataDir } = engine;
   const lastPath = joinPath(dataDir, segmentName(last));
   try {
@@ -498,6 +516,7 @@ function prepareTail(engine: Engine, last: number, result: ScanResult): FileHand
       return h;
     }
     const h = fs.open(lastPath, { read: true, write: true });
+    if (durable) return h;
     if (result.truncatedBytes > 0) h.truncate(result.endOffset);
     // Everything recovered counts as durable, but a process that died after a failed fsync
     // leaves its last frames, and the directory entry of a segment whose creation failed
