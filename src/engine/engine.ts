@@ -25,8 +25,10 @@ import { SystemState } from "../core/system.ts";
 import type { OpenReport } from "../core/types.ts";
 import type { DirLock, FileSystem } from "../fs/types.ts";
 import { Index } from "../index/index.ts";
+import { joinPath } from "../fs/path.ts";
 import {
   type Coverage,
+  IMAGE_FILE,
   saveSidecar,
   type SealedSegment,
   type SidecarKind,
@@ -79,6 +81,12 @@ export class Engine {
   #checkpointedCount = 0;
   #hashSlab = new Uint8Array(HASH_SLAB_BYTES);
   #hashSlabAt = 0;
+  /**
+   * What the index image on disk holds, while it holds exactly this index
+   * (its event count and the log position it covers): a close then has
+   * nothing new to write. Undefined when unknown or stale.
+   */
+  #imageOnDisk: { count: number; coverage: Coverage } | undefined;
 
   constructor(settings: Settings, lock: DirLock | undefined) {
     this.settings = settings;
@@ -237,8 +245,37 @@ export class Engine {
     };
   }
 
+  /**
+   * The image on disk holds `count` events and covers the log to `coverage`
+   * (by default: this index as it is now, just written). Call
+   * {@linkcode imageGone} when that stops being true other than by an append
+   * (an append changes the event count and coverage, which close compares).
+   */
+  imageIsCurrent(count: number = this.index.count, coverage: Coverage = this.coverage()): void {
+    this.#imageOnDisk = { count, coverage };
+  }
+
+  /** The image on disk no longer holds this index (removed, or the rows it holds changed). */
+  imageGone(): void {
+    this.#imageOnDisk = undefined;
+  }
+
+  /** True when the image on disk holds this index as it is: same events, same log position. */
+  #imageCurrent(): boolean {
+    const on = this.#imageOnDisk;
+    if (on === undefined || on.count !== this.index.count) return false;
+    const now = this.coverage();
+    const was = on.coverage;
+    return was.segment === now.segment && was.endOffset === now.endOffset &&
+      was.lastFrameSegment === now.lastFrameSegment &&
+      was.lastFrameOffset === now.lastFrameOffset && was.lastFrameCrc === now.lastFrameCrc &&
+      // Removed by hand while open: write it again.
+      this.fs.stat(joinPath(this.dataDir, IMAGE_FILE)) !== undefined;
+  }
+
   /** Write a sidecar covering the log as it is (best effort: the log is the truth). */
   writeSidecar(kind: SidecarKind): void {
+    if (kind === "image") this.imageGone(); // replaced, or gone if the write fails midway
     try {
       saveSidecar(
         this.fs,
@@ -249,6 +286,7 @@ export class Engine {
         this.system.toPlain(),
         this.#segmentTable(),
       );
+      if (kind === "image") this.imageIsCurrent();
     } catch {
       // A sidecar only speeds up the next open. A full or failing disk must not fail the
       // append or close that triggered it: the next open takes a slower path (the leftover
@@ -291,7 +329,13 @@ export class Engine {
         const poisoned = w.poisoned;
         w.close();
         this.cursors.close();
-        if (this.settings.enableMmapIndex && !poisoned && this.index.count > 0) {
+        // A session that appended nothing (and compacted nothing) since the image was read or
+        // written leaves it as it is: rewriting it would write the same bytes (the whole index,
+        // ~60 MB at 1M events) and two fsyncs.
+        if (
+          this.settings.enableMmapIndex && !poisoned && this.index.count > 0 &&
+          !this.#imageCurrent()
+        ) {
           this.writeSidecar("image");
         }
       } else this.cursors.close();

@@ -27,6 +27,7 @@ import {
   loadSidecar,
   type SealedSegment,
   SIDECAR_UNREADABLE,
+  SIDECAR_VERSION,
 } from "../index/sidecar.ts";
 import { readAt } from "../log/files.ts";
 import {
@@ -235,6 +236,7 @@ function restore(engine: Engine, started: number): void {
       const t = loaded.sealed[n - 1];
       if (t.size > 0) engine.sealedSegments.set(n, t);
     }
+    const restored = loaded.index.count;
     try {
       finish(
         engine,
@@ -244,6 +246,12 @@ function restore(engine: Engine, started: number): void {
         discard,
         started,
       );
+      // The image stays on disk as read: a close that finds the index still at its count and
+      // coverage (nothing appended, nothing compacted) need not write it again. An image of an
+      // older version is rewritten in this one.
+      if (kind === "image" && loaded.version === SIDECAR_VERSION) {
+        engine.imageIsCurrent(restored, loaded.coverage);
+      }
       return;
     } catch (e) {
       if (!(e instanceof CorruptSegmentError)) throw e;

@@ -63,7 +63,8 @@ export const IMAGE_FILE = "index.img";
 export const CHECKPOINT_FILE = "index.ckpt";
 const SIDECAR_HEADER_BYTES = 56;
 const FRAME_BYTES_MAX = FRAME_HEADER_BYTES + FRAME_BODY_BYTES_MAX;
-const SIDECAR_VERSION = 2;
+/** The version this code writes. */
+export const SIDECAR_VERSION = 2;
 
 /**
  * The columns of a version-1 sidecar: an 8-byte timestamp instead of the
@@ -101,6 +102,8 @@ export interface SealedSegment {
 
 /** A loaded sidecar. */
 export interface LoadedSidecar {
+  /** The format version it was written in (older ones are read, and rewritten at close). */
+  version: number;
   index: Index;
   coverage: Coverage;
   system: unknown;
@@ -373,6 +376,7 @@ export function loadSidecar(
     index.rebuildDerived();
   }
   return {
+    version,
     index,
     coverage: {
       segment: dv.getUint32(20, true),

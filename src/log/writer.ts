@@ -221,6 +221,14 @@ export class LogWriter implements LogEnd {
   #onRotate: RotateListener;
   /** Number of fsyncs issued (group commit evidence). */
   syncCount = 0;
+  /**
+   * Writes (and truncations) handed to the active segment's handle so far,
+   * and how many of them a successful sync of that handle is known to cover:
+   * equal means the segment holds nothing that is not durable (a close then
+   * needs no fsync).
+   */
+  #writes = 0;
+  #syncedWrites = 0;
   readonly #hasher = new EventHasher();
   /** Why the last rotation failed, while the writer keeps using the current segment. */
   rotationError: StoreError | undefined;
@@ -313,11 +321,14 @@ export class LogWriter implements LogEnd {
     try {
       for (let at = this.#allocated; at < target;) {
         const n = Math.min(PREALLOCATE_BYTES, target - at);
+        this.#writes++;
         this.#handle.write(ZEROS.subarray(0, n), at);
         at += n;
       }
       // Make the new size durable now, so later syncs carry data only.
+      const covered = this.#writes;
       this.#handle.syncData();
+      this.#syncedWrites = covered;
     } catch (e) {
       return storageError(e, "allocate", this.#path());
     }
@@ -329,7 +340,10 @@ export class LogWriter implements LogEnd {
     try {
       this.flush();
       // A sealed segment ends at its last frame: cut the zeroed preallocation.
-      if (this.#allocated > this.size) this.#handle.truncate(this.size);
+      if (this.#allocated > this.size) {
+        this.#writes++;
+        this.#handle.truncate(this.size);
+      }
       this.#allocated = this.size;
       this.#syncHandle(this.#handle);
     } catch (e) {
@@ -359,6 +373,8 @@ export class LogWriter implements LogEnd {
     }
     const sealedSize = this.size;
     this.#handle = h;
+    // createSegment made the new segment (its header) durable.
+    this.#writes = this.#syncedWrites = 0;
     this.segment = next;
     this.size = SEGMENT_HEADER_BYTES;
     this.flushed = SEGMENT_HEADER_BYTES;
@@ -487,6 +503,7 @@ export class LogWriter implements LogEnd {
       throw new InternalError("the write buffer runs past the allocated segment");
     }
     try {
+      this.#writes++;
       this.#handle.write(this.#buf.subarray(0, this.#bufLen), this.flushed);
     } catch (e) {
       this.#fail(e, "write");
@@ -506,8 +523,10 @@ export class LogWriter implements LogEnd {
 
   #syncHandle(h: FileHandle): void {
     this.syncCount++;
+    const covered = this.#writes;
     if (this.#opts.syncMode === "all") h.sync();
     else h.syncData();
+    if (h === this.#handle && covered > this.#syncedWrites) this.#syncedWrites = covered;
   }
 
   /** Flush and fsync now, blocking. */
@@ -608,12 +627,14 @@ export class LogWriter implements LogEnd {
     }
     const cover = this.mark;
     const h = this.#handle;
+    const covered = this.#writes;
     const path = this.#path();
     this.syncCount++;
     const sync = this.#opts.syncMode === "all" ? h.syncAsync() : h.syncDataAsync();
     const round = sync.then(
       () => {
         if (cover > this.durableMark) this.durableMark = cover;
+        if (h === this.#handle && covered > this.#syncedWrites) this.#syncedWrites = covered;
         this.#finishRound();
       },
       (e) => {
@@ -654,7 +675,9 @@ export class LogWriter implements LogEnd {
     let error: StoreError | undefined;
     if (this.#poison === undefined) {
       try {
-        this.syncNow();
+        // Nothing written since the last sync that covered it (a session that only read, or
+        // synced its last append): no fsync to make.
+        if (this.#bufLen > 0 || this.#writes !== this.#syncedWrites) this.syncNow();
         // A closed store keeps no preallocation: its files end at their last frame.
         if (this.#allocated > this.size) {
           this.#handle.truncate(this.size);
