@@ -122,6 +122,12 @@ const image100K = corpus(
   { ...corpusSync, enableCheckpoint: false, enableMmapIndex: true },
   fillSingle("perf:single", EVENTS_100K),
 );
+/** Grows by one event per iteration of the close-after-append bench (its own copy). */
+const closeAfterAppend100K = corpus(
+  "close_after_append_100k",
+  corpusSync,
+  fillSingle("perf:single", EVENTS_100K),
+);
 const rebuild100K = corpus(
   "rebuild_100k",
   { ...corpusSync, enableCheckpoint: false, enableMmapIndex: false },
@@ -255,10 +261,20 @@ function defineBenches(): void {
     t.end();
   };
 
+  // One append, then the close: the index image must be written again (and the log synced).
+  const closeAfterAppend = (t: Timer) => {
+    const store = Store.open(closeAfterAppend100K().config);
+    store.append(new Coordinate("perf:single", "perf:scope"), KIND, { i: -1 });
+    t.start();
+    store.close();
+    t.end();
+  };
+
   bench(BENCH.openSingle, SLOW, openOnly(single100K));
   bench(BENCH.closeSingle, SLOW, closeOnly(single100K));
   bench(BENCH.openMixed, SLOW, openOnly(mixed100K));
   bench(BENCH.closeMixed, SLOW, closeOnly(mixed100K));
+  bench(BENCH.closeAfterAppend, SLOW, closeAfterAppend);
   bench(BENCH.imageRestore, SLOW, openOnly(image100K, "image"));
   bench(BENCH.rebuildRestore, { n: 8, warmup: 1 }, openOnly(rebuild100K, "rebuild"));
 }

@@ -22,6 +22,7 @@ export const BENCH = {
   closeSingle: "perf-gates/close-only single-entity 100K",
   openMixed: "perf-gates/open-only mixed 1000x100",
   closeMixed: "perf-gates/close-only mixed 1000x100",
+  closeAfterAppend: "perf-gates/close after one append single-entity 100K",
   imageRestore: "perf-gates/index-image restore 100K",
   rebuildRestore: "perf-gates/rebuild restore 100K",
 } as const;

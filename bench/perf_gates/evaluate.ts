@@ -305,6 +305,14 @@ const SPECS: Spec[] = [
   lifecycle(BENCH.closeSingle, "close_only", "single_entity_100k", FLOORS.closeMs, TARGETS.p9Close),
   lifecycle(BENCH.openMixed, "open_only", "mixed_entity_100k", FLOORS.openMs, TARGETS.p5Image),
   lifecycle(BENCH.closeMixed, "close_only", "mixed_entity_100k", FLOORS.closeMs, TARGETS.p9Close),
+  // A close that has an image to write (the two above find theirs current and write nothing).
+  lifecycle(
+    BENCH.closeAfterAppend,
+    "close_after_append",
+    "single_entity_100k",
+    FLOORS.closeMs,
+    TARGETS.p9Close,
+  ),
   lifecycle(
     BENCH.imageRestore,
     "open_only_mmap",
