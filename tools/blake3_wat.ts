@@ -18,6 +18,8 @@
 
 /** BLAKE3's message permutation, applied between rounds. */
 const PERMUTATION = [2, 6, 3, 10, 7, 0, 4, 13, 1, 11, 12, 5, 9, 14, 15, 8];
+// Also in src/core/blake3.ts; not imported from there, because that module embeds what this
+// generates (a broken build must not stop the generator that repairs it).
 const IV = [
   0x6a09e667,
   0xbb67ae85,

@@ -16,6 +16,7 @@ import {
 import { toHex } from "../../src/core/ids.ts";
 import { assemble, BLAKE3_MODULE, moduleSource } from "../../tools/build_wasm.ts";
 import { blake3Wat } from "../../tools/blake3_wat.ts";
+import { withWebAssemblyRefused } from "../fixtures/wasm_refused.ts";
 
 function digest(src: Uint8Array, start: number, end: number, typescript: boolean): string {
   const before = forceTypeScriptBlake3(typescript);
@@ -80,24 +81,12 @@ Deno.test("blake3 wasm: random inputs and ranges, digest over its own input, bot
 });
 
 Deno.test("blake3 wasm: where WebAssembly is refused (a CSP without wasm-unsafe-eval), TypeScript gives the same digests", async () => {
-  // A fresh instance of the module (its own "not loaded yet" state), loaded while compiling
-  // WebAssembly throws as a page's CSP (or a runtime without SIMD) makes it throw.
-  const fresh: typeof import("../../src/core/blake3.ts") = await import(
-    new URL("../../src/core/blake3.ts?refused", import.meta.url).href
-  );
-  const real = globalThis.WebAssembly;
-  const refused = {
-    ...real,
-    Module: function () {
-      throw new real.CompileError("Refused to compile WebAssembly: 'wasm-unsafe-eval' not allowed");
-    },
-  };
-  Object.defineProperty(globalThis, "WebAssembly", {
-    value: refused,
-    configurable: true,
-    writable: true,
-  });
-  try {
+  await withWebAssemblyRefused(async () => {
+    // A fresh instance of the module (its own "not loaded yet" state), loaded while refused (as
+    // in a runtime without SIMD, whose compile fails the same way).
+    const fresh: typeof import("../../src/core/blake3.ts") = await import(
+      new URL("../../src/core/blake3.ts?refused", import.meta.url).href
+    );
     assert.equal(fresh.blake3UsesWasm(), false);
     const abc = new TextEncoder().encode("..abc..");
     const out = new Uint8Array(32);
@@ -106,12 +95,6 @@ Deno.test("blake3 wasm: where WebAssembly is refused (a CSP without wasm-unsafe-
     const long = new Uint8Array(700).map((_, i) => i & 255);
     fresh.blake3Range(long, 0, 700, out, 0);
     assert.equal(toHex(out), digest(long, 0, 700, false));
-  } finally {
-    Object.defineProperty(globalThis, "WebAssembly", {
-      value: real,
-      configurable: true,
-      writable: true,
-    });
-  }
+  });
   assert.equal(blake3UsesWasm(), true, "the shared instance is unaffected");
 });

@@ -14,6 +14,7 @@ import {
   forceTypeScriptCrc32Ranges,
 } from "../../src/core/crc32_ranges.ts";
 import { assemble, CRC32_MODULE, moduleSource } from "../../tools/build_wasm.ts";
+import { withWebAssemblyRefused } from "../fixtures/wasm_refused.ts";
 
 /** Runs `fn` once through the WebAssembly loop and once through the TypeScript one. */
 function bothPaths(fn: (path: string) => void): void {
@@ -126,35 +127,16 @@ Deno.test("crc32Ranges: a range outside the buffer or too few bounds is a RangeE
 });
 
 Deno.test("crc32Ranges: where WebAssembly is refused (a CSP without wasm-unsafe-eval), TypeScript gives the same CRCs", async () => {
-  // A fresh instance of the module (its own "not loaded yet" state), loaded while compiling
-  // WebAssembly throws as a page's CSP makes it throw.
-  const fresh: typeof import("../../src/core/crc32_ranges.ts") = await import(
-    new URL("../../src/core/crc32_ranges.ts?refused", import.meta.url).href
-  );
-  const real = globalThis.WebAssembly;
-  const refused = {
-    ...real,
-    Module: function () {
-      throw new real.CompileError("Refused to compile WebAssembly: 'wasm-unsafe-eval' not allowed");
-    },
-  };
-  Object.defineProperty(globalThis, "WebAssembly", {
-    value: refused,
-    configurable: true,
-    writable: true,
-  });
-  try {
+  await withWebAssemblyRefused(async () => {
+    // A fresh instance of the module (its own "not loaded yet" state), loaded while refused.
+    const fresh: typeof import("../../src/core/crc32_ranges.ts") = await import(
+      new URL("../../src/core/crc32_ranges.ts?refused", import.meta.url).href
+    );
     assert.equal(fresh.crc32RangesUseWasm(), false);
     const buf = new TextEncoder().encode("..123456789..abc");
     const out = new Uint32Array(2);
     fresh.crc32Ranges(buf, Int32Array.of(2, 11, 13, 16), 2, out);
     assert.deepEqual([...out], [0xcbf43926, crc32Range(buf, 13, 16)]);
-  } finally {
-    Object.defineProperty(globalThis, "WebAssembly", {
-      value: real,
-      configurable: true,
-      writable: true,
-    });
-  }
+  });
   assert.equal(crc32RangesUseWasm(), true, "the shared instance is unaffected");
 });
