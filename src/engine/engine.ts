@@ -86,7 +86,7 @@ export class Engine {
    * (its event count and the log position it covers): a close then has
    * nothing new to write. Undefined when unknown or stale.
    */
-  #imageOnDisk: { count: number; coverage: Coverage } | undefined;
+  #imageOnDisk: { count: number; coverage: Coverage; idTableBuilds: number } | undefined;
 
   constructor(settings: Settings, lock: DirLock | undefined) {
     this.settings = settings;
@@ -252,7 +252,7 @@ export class Engine {
    * (an append changes the event count and coverage, which close compares).
    */
   imageIsCurrent(count: number = this.index.count, coverage: Coverage = this.coverage()): void {
-    this.#imageOnDisk = { count, coverage };
+    this.#imageOnDisk = { count, coverage, idTableBuilds: this.index.idTableBuilds };
   }
 
   /** The image on disk no longer holds this index (removed, or the rows it holds changed). */
@@ -264,6 +264,8 @@ export class Engine {
   #imageCurrent(): boolean {
     const on = this.#imageOnDisk;
     if (on === undefined || on.count !== this.index.count) return false;
+    // The id table read from it was found wanting and rebuilt: the file holds the old one.
+    if (on.idTableBuilds !== this.index.idTableBuilds) return false;
     const now = this.coverage();
     const was = on.coverage;
     return was.segment === now.segment && was.endOffset === now.endOffset &&

@@ -277,6 +277,17 @@ export class Index {
   #idTable: Uint32Array = new Uint32Array(ID_TABLE_INITIAL);
   /** True while ids are not inserted as events are added (see {@linkcode deferIds}). */
   #idsDeferred = false;
+  /**
+   * False while the id table is one read from an index image rather than
+   * built here: adopting it checks its size, that it names no unknown event
+   * and holds as many as there are, but not that each event sits on its
+   * probe path (that costs what a build does). A lookup it answers is
+   * always checked against the id column, so it is never wrong; a lookup it
+   * misses could be a misplaced event, so the first miss rebuilds the table
+   * from the columns once ({@linkcode idTableBuilds} counts the builds).
+   */
+  #idsTrusted = true;
+  #idTableBuilds = 0;
   /** While deferred: the events the id table holds (1 .. this). */
   #idsUpTo = 0;
 
@@ -399,6 +410,8 @@ export class Index {
    * 1M events either way; the scatter into buckets costs what it saves.)
    */
   #buildIdTable(rows: number, size: number): Uint32Array {
+    // Every caller installs the result: from now on the table is one built here.
+    this.#idsTrusted = true;
     const table = new Uint32Array(size);
     const mask = size - 1;
     for (let p = 0, base = 0; base < rows; p++, base += PAGE_ROWS) {
@@ -481,6 +494,7 @@ export class Index {
     }
     // The id table is built when first needed: after a replay of the tail, in one pass.
     this.#idTable = new Uint32Array(ID_TABLE_INITIAL);
+    this.#idsTrusted = true;
     this.#idsDeferred = true;
     this.#idsUpTo = 0;
   }
@@ -542,6 +556,7 @@ export class Index {
     }
     this.#idsDeferred = false;
     this.#idTable = idTable;
+    this.#idsTrusted = false;
     return undefined;
   }
 
@@ -553,6 +568,20 @@ export class Index {
   /** Global sequence of the event with this id, or 0. */
   findId(id: IdWords): number {
     this.buildIds();
+    const g = this.#probe(id);
+    if (g !== 0 || this.#idsTrusted) return g;
+    // Not found in a table read from an image: only a table built here can say "no such event".
+    this.#idTable = this.#buildIdTable(this.count, idTableSize(this.count));
+    this.#idTableBuilds++;
+    return this.#probe(id);
+  }
+
+  /** Times the id table read from an image was replaced by one built here (see `findId`). */
+  get idTableBuilds(): number {
+    return this.#idTableBuilds;
+  }
+
+  #probe(id: IdWords): number {
     const table = this.#idTable;
     const mask = table.length - 1;
     let slot = id[3] & mask;

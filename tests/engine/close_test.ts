@@ -124,3 +124,18 @@ Deno.test("close: the log's tail is fsynced at close only when something is not 
   assert.deepEqual(third.readStream("a").map((e) => e.payload), [1, 2, 3]);
   third.close();
 });
+
+Deno.test("close: an image whose id table was rebuilt at a lookup's miss is written again", () => {
+  const fs = closedStore(50);
+  const store = reopen(fs);
+  const index = storeInternals(store).index;
+  // An id no event has: the table read from the image cannot say so alone (see Index.findId).
+  assert.throws(() => store.get("01900000-0000-7000-8000-000000000000"));
+  assert.equal(index.idTableBuilds, 1);
+  const io = ioOf(fs, () => store.close());
+  assert.ok(io.bytes > 0, "the image holds the old table: written again");
+  const again = reopen(fs);
+  assert.equal(again.diagnostics().openReport.path, "image");
+  assert.equal(again.readStream("a").length, 1);
+  again.close();
+});

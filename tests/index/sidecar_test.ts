@@ -625,20 +625,31 @@ Deno.test("version-1 sidecars: the format-1 fixture's image opens by the image p
   viaV2.close();
 });
 
-/** An index of 6 events of two entities taking turns, with its image saved on `fs` after `tamper`. */
+/** An index of 6 events of two entities taking turns, its image saved after `tamper`, loaded. */
 function imageOf(tamper: (index: Index) => void): string | undefined {
+  const loaded = loadedImageOf(tamper);
+  return typeof loaded === "string" ? loaded : undefined;
+}
+
+/** The id words `imageOf`'s index gives event `g`. */
+function idOf(g: number): [number, number, number, number] {
+  const t = 1_700_000_000_000 + g;
+  return [
+    Math.floor(t / 0x10000),
+    ((t % 0x10000) * 0x10000 + 0x7000) >>> 0,
+    0x80000000 + g,
+    (g * 0x9e3779b1) >>> 0,
+  ];
+}
+
+/** `imageOf`, returning the loaded index (or why it was refused). */
+function loadedImageOf(tamper: (index: Index) => void): Index | string {
   const index = new Index();
   index.entities.intern("a");
   index.entities.intern("b");
   index.scopes.intern("s");
   for (let g = 1; g <= 6; g++) {
-    const t = 1_700_000_000_000 + g;
-    index.add(1, 64 * g, 64, (g - 1) % 2, 0, 1, t, [
-      Math.floor(t / 0x10000),
-      ((t % 0x10000) * 0x10000 + 0x7000) >>> 0,
-      0x80000000 + g,
-      (g * 0x9e3779b1) >>> 0,
-    ]);
+    index.add(1, 64 * g, 64, (g - 1) % 2, 0, 1, 1_700_000_000_000 + g, idOf(g));
   }
   tamper(index);
   const fs = new MemoryFileSystem();
@@ -652,7 +663,7 @@ function imageOf(tamper: (index: Index) => void): string | undefined {
   };
   saveSidecar(fs, DIR, "image", index, coverage, {});
   const loaded = loadSidecar(fs, IMAGE, "image");
-  return typeof loaded === "string" ? loaded : undefined;
+  return typeof loaded === "string" ? loaded : loaded.index;
 }
 
 Deno.test("index image: postings and id table that disagree with the columns are refused", () => {
@@ -689,6 +700,45 @@ Deno.test("index image: postings and id table that disagree with the columns are
     ],
   ];
   for (const [what, tamper, reason] of cases) assert.equal(imageOf(tamper), reason, what);
+});
+
+Deno.test("index image: an id table that passes the open's checks but misplaces an event never answers wrong", () => {
+  // Both tables hold six events, none unknown (what the open checks, in O(slots)), and are
+  // written with valid CRCs — a forged image. Lookups they answer are checked against the id
+  // column; the first they miss rebuilds the table from the columns.
+  const slotOf = (table: Uint32Array, g: number) => table.indexOf(g);
+  const cases: [string, (index: Index) => void][] = [
+    [
+      "event 4 moved off its probe path (to an empty slot before its home)",
+      (index) => {
+        const t = index.idTable;
+        const from = slotOf(t, 4);
+        let to = (from + t.length - 1) % t.length;
+        while (t[to] !== 0) to = (to + t.length - 1) % t.length;
+        t[from] = 0;
+        t[to] = 4;
+      },
+    ],
+    [
+      "event 2 in two slots, event 5 in none",
+      (index) => index.idTable[slotOf(index.idTable, 5)] = 2,
+    ],
+  ];
+  for (const [what, tamper] of cases) {
+    const loaded = loadedImageOf(tamper);
+    assert.ok(loaded instanceof Index, `${what}: the open's checks pass (${loaded})`);
+    assert.equal(loaded.idTableBuilds, 0);
+    for (let g = 1; g <= 6; g++) assert.equal(loaded.findId(idOf(g)), g, `${what}: event ${g}`);
+    assert.equal(loaded.idTableBuilds, 1, `${what}: rebuilt once, at the first miss`);
+    assert.equal(loaded.findId(idOf(7)), 0, "an unknown id is not found, without another build");
+    assert.equal(loaded.idTableBuilds, 1);
+  }
+  // An intact table answers every lookup, and a miss, from itself.
+  const intact = loadedImageOf(() => {});
+  assert.ok(intact instanceof Index);
+  for (let g = 1; g <= 6; g++) assert.equal(intact.findId(idOf(g)), g);
+  assert.equal(intact.findId(idOf(9)), 0);
+  assert.equal(intact.idTableBuilds, 1, "its first miss rebuilds it too (it cannot tell)");
 });
 
 Deno.test("index image: its short last page grows at the first append; every event is found after", () => {
