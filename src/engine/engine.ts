@@ -248,20 +248,20 @@ export class Engine {
   /**
    * The image on disk holds `count` events and covers the log to `coverage`
    * (by default: this index as it is now, just written). Call
-   * {@linkcode imageGone} when that stops being true other than by an append
+   * {@linkcode forgetImageOnDisk} when that stops being true other than by an append
    * (an append changes the event count and coverage, which close compares).
    */
-  imageIsCurrent(count: number = this.index.count, coverage: Coverage = this.coverage()): void {
+  recordImageOnDisk(count: number = this.index.count, coverage: Coverage = this.coverage()): void {
     this.#imageOnDisk = { count, coverage, idTableBuilds: this.index.idTableBuilds };
   }
 
   /** The image on disk no longer holds this index (removed, or the rows it holds changed). */
-  imageGone(): void {
+  forgetImageOnDisk(): void {
     this.#imageOnDisk = undefined;
   }
 
   /** True when the image on disk holds this index as it is: same events, same log position. */
-  #imageCurrent(): boolean {
+  #imageOnDiskIsCurrent(): boolean {
     const on = this.#imageOnDisk;
     if (on === undefined || on.count !== this.index.count) return false;
     // The id table read from it was found wanting and rebuilt: the file holds the old one.
@@ -277,7 +277,7 @@ export class Engine {
 
   /** Write a sidecar covering the log as it is (best effort: the log is the truth). */
   writeSidecar(kind: SidecarKind): void {
-    if (kind === "image") this.imageGone(); // replaced, or gone if the write fails midway
+    if (kind === "image") this.forgetImageOnDisk(); // replaced, or gone if the write fails midway
     try {
       saveSidecar(
         this.fs,
@@ -288,7 +288,7 @@ export class Engine {
         this.system.toPlain(),
         this.#segmentTable(),
       );
-      if (kind === "image") this.imageIsCurrent();
+      if (kind === "image") this.recordImageOnDisk();
     } catch {
       // A sidecar only speeds up the next open. A full or failing disk must not fail the
       // append or close that triggered it: the next open takes a slower path (the leftover
@@ -336,7 +336,7 @@ export class Engine {
         // ~60 MB at 1M events) and two fsyncs.
         if (
           this.settings.enableMmapIndex && !poisoned && this.index.count > 0 &&
-          !this.#imageCurrent()
+          !this.#imageOnDiskIsCurrent()
         ) {
           this.writeSidecar("image");
         }

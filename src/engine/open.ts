@@ -250,7 +250,7 @@ function restore(engine: Engine, started: number): void {
       // coverage (nothing appended, nothing compacted) need not write it again. An image of an
       // older version is rewritten in this one.
       if (kind === "image" && loaded.version === SIDECAR_VERSION) {
-        engine.imageIsCurrent(restored, loaded.coverage);
+        engine.recordImageOnDisk(restored, loaded.coverage);
       }
       return;
     } catch (e) {

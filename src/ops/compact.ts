@@ -221,7 +221,7 @@ function writeTmp(engine: Engine, path: string, bytes: Uint8Array): string {
 
 /** Remove the sidecars (they record the old sizes, offsets and CRCs), durably. */
 function dropSidecars(engine: Engine): void {
-  engine.imageGone();
+  engine.forgetImageOnDisk();
   const fs = engine.fs;
   for (const file of [IMAGE_FILE, CHECKPOINT_FILE]) {
     const path = joinPath(engine.dataDir, file);
