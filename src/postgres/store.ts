@@ -5,7 +5,7 @@
  * @module
  */
 
-import postgres from "./_driver.ts";
+import postgres, { holdWriteRaceGuard } from "./_driver.ts";
 import { InvalidArgumentError, NotFoundError, StoreClosedError } from "../core/errors.ts";
 import type { Coordinate } from "../core/coordinate.ts";
 import type { EventId } from "../core/ids.ts";
@@ -145,6 +145,8 @@ export interface PostgresDiagnostics {
 export class PostgresStore implements EventStore {
   readonly #s: Settings;
   readonly #sql: Sql;
+  /** Releases this store's hold on the postgres.js write-race guard (see `_driver.ts`). */
+  readonly #releaseGuard: () => void;
   readonly #xidBase: bigint;
   /** The highest transaction id the store had used at connect (see `_xid.ts`). */
   readonly #xidFloor: bigint;
@@ -163,7 +165,14 @@ export class PostgresStore implements EventStore {
   #notifyAgain = false;
   readonly #committer: GroupCommitter;
 
-  private constructor(s: Settings, sql: Sql, xidBase: bigint, xidFloor: bigint) {
+  private constructor(
+    s: Settings,
+    sql: Sql,
+    xidBase: bigint,
+    xidFloor: bigint,
+    releaseGuard: () => void,
+  ) {
+    this.#releaseGuard = releaseGuard;
     this.#s = s;
     this.#sql = sql;
     this.#xidBase = xidBase;
@@ -193,6 +202,8 @@ export class PostgresStore implements EventStore {
    */
   static async connect(options: PostgresStoreOptions): Promise<PostgresStore> {
     const s = resolveOptions(options);
+    // Until close: a server that drops a connection must not end the process (see _driver.ts).
+    const releaseGuard = holdWriteRaceGuard();
     const sql = postgres(s.url, {
       max: s.poolSize,
       connect_timeout: Math.max(1, Math.ceil(s.connectTimeoutMs / 1000)),
@@ -216,13 +227,14 @@ export class PostgresStore implements EventStore {
       xidFloor = await checkTransactionIds(sql, s.schema, xidBase, s.where);
     } catch (e) {
       await sql.end({ timeout: 1 }).catch(() => {});
+      releaseGuard();
       throw storeErrorOf(
         e,
         s.create ? "connect (create or migrate the schema)" : "connect (read the schema)",
         s.where,
       );
     }
-    return new PostgresStore(s, sql, xidBase, xidFloor);
+    return new PostgresStore(s, sql, xidBase, xidFloor, releaseGuard);
   }
 
   /** The PostgreSQL schema holding this store. */
@@ -757,5 +769,6 @@ export class PostgresStore implements EventStore {
     await this.#hub.close();
     // Healthy connections end at once; one the server dropped mid-transaction is destroyed.
     await this.#sql.end({ timeout: 1 }).catch(() => {});
+    this.#releaseGuard();
   }
 }

@@ -8,6 +8,7 @@
 
 import { Coordinate, EventKind, IoError, Region, type StoredEvent, StoreError } from "../../mod.ts";
 import { PostgresStore } from "../../src/postgres/mod.ts";
+import { writeRacesStopped } from "../../src/postgres/_driver.ts";
 import { assert, assertEquals, assertFails } from "../conformance/assert.ts";
 import { startCluster } from "../fixtures/pg/cluster.ts";
 import { adminClient, dropSchemas, freshSchema, serverOrSkip } from "../fixtures/pg/suite.ts";
@@ -204,7 +205,8 @@ if (server) {
         );
         assertEquals((await store.verify()).ok, true);
         console.log(
-          `restart: ${typedErrors} typed errors retried, ${acknowledged.size} acknowledged`,
+          `restart: ${typedErrors} typed errors retried, ${acknowledged.size} acknowledged, ` +
+            `${writeRacesStopped()} postgres.js write races stopped (see src/postgres/_driver.ts)`,
         );
       } finally {
         stop.abort();
