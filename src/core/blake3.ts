@@ -322,7 +322,7 @@ export function blake3Range(
         `${BLAKE3_CHUNK_BYTES} bytes, found start ${start}, end ${end}`,
     );
   }
-  const m = forceTypeScript ? null : (wasm ??= load());
+  const m = blake3UsesWasm() ? wasm! : null;
   if (m !== null) {
     const heap = m.heap;
     const n = end - start;

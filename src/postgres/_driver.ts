@@ -17,9 +17,11 @@ export { default } from "npm:postgres@^3.4.9";
  * `setImmediate`, and when the server closes the connection before it runs
  * (a restart, a terminated backend), the queued callback calls `write` on
  * the already nulled socket. The `TypeError` is thrown from the timer, not
- * from any query, so no `catch` sees it and it ends the process. By then the
- * connection's queries were rejected with `CONNECTION_CLOSED` (which the
- * store retries or reports), so the write is moot.
+ * from any query, so no `catch` sees it and it ends the process. By the
+ * upstream analysis (porsager/postgres#1176) the connection's queries were
+ * rejected with `CONNECTION_CLOSED` by then (which the store retries or
+ * reports), so the write is moot; #1209 reports that a query on a reserved
+ * connection can instead be left waiting.
  *
  * While a `PostgresStore` holds this guard, that one error — a `TypeError`
  * about reading `write` of null, thrown from `nextWrite` in postgres.js's
