@@ -73,6 +73,8 @@ export type {
   OpenReport,
   ReadOptions,
   ReadStreamOptions,
+  ReplayedEvent,
+  ReplayOptions,
   StoredEvent,
   StoreSubscribeOptions,
   SubscribeOptions,

@@ -71,6 +71,8 @@ export type {
   OpenReport,
   ReadOptions,
   ReadStreamOptions,
+  ReplayedEvent,
+  ReplayOptions,
   StoredEvent,
   StoreSubscribeOptions,
   SubscribeOptions,

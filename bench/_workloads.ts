@@ -79,6 +79,15 @@ export function readPayloads(store: Store, region: Region): unknown[] {
   return out;
 }
 
+/** Every payload of `region` by `Store.replay` (events without their id and hash texts). */
+export function replayPayloads(store: Store, region: Region): unknown[] {
+  const out: unknown[] = [];
+  store.replay(region, (ev) => {
+    out.push(ev.payload);
+  });
+  return out;
+}
+
 /**
  * A SQLite database (WAL, `synchronous` as given) with the peers' event
  * table: one row per event, `UNIQUE(stream, seq)`, the payload as JSON text.

@@ -10,9 +10,11 @@
  *   deno task bench:reads                  # default rounds
  *   deno task bench:reads --rounds 30
  *
- * - read 1K / 100K: every event of one stream with its payload (ours: a
- *   guaranteed cursor, `pollBatch(4096)` as in the peers bench; SQLite: `SELECT seq, payload ...
- *   WHERE stream = ? ORDER BY seq` + `JSON.parse` per row).
+ * - read 1K / 100K: every event of one stream with its payload (ours, two
+ *   ways: a guaranteed cursor, `pollBatch(4096)` as in the peers bench, whose
+ *   `StoredEvent`s carry their id and hash texts; and `Store.replay`, whose
+ *   events do not — both check every CRC and the hash chain; SQLite: `SELECT
+ *   seq, payload ... WHERE stream = ? ORDER BY seq` + `JSON.parse` per row).
  * - full scan: every event of the store with its payload (SQLite: `SELECT`
  *   of every row `ORDER BY id` + `JSON.parse`).
  * - cold open + 1K read: open the closed store (ours: by its index image)
@@ -24,7 +26,12 @@
 import { DatabaseSync } from "node:sqlite";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { BENCH_KIND as KIND, openSqliteEvents, readPayloads } from "./_workloads.ts";
+import {
+  BENCH_KIND as KIND,
+  openSqliteEvents,
+  readPayloads,
+  replayPayloads,
+} from "./_workloads.ts";
 import { Coordinate, Region, Store } from "../mod.ts";
 import { median, runInterleaved, type Variant } from "./_interleaved.ts";
 
@@ -76,19 +83,25 @@ function expect(got: number, want: number, what: string): void {
 const sqliteRows = (rows: unknown[]) =>
   (rows as { payload: string }[]).map((r) => JSON.parse(r.payload));
 
-function readPair(label: string, stream: string, events: number): Variant[] {
-  return [
-    {
-      name: `ours: ${label} with payloads (cursor)`,
-      events,
-      run: () => {
-        const t0 = performance.now();
-        const got = readPayloads(ours, Region.entity(stream)).length;
-        const t = performance.now() - t0;
-        expect(got, events, label);
-        return t;
-      },
+/** Our two ways to read `region`'s payloads: a cursor's full events, and a replay's. */
+function oursBoth(label: string, region: () => Region, events: number): Variant[] {
+  const variant = (how: string, read: (s: Store, r: Region) => unknown[]): Variant => ({
+    name: `ours: ${label} with payloads (${how})`,
+    events,
+    run: () => {
+      const t0 = performance.now();
+      const got = read(ours, region()).length;
+      const t = performance.now() - t0;
+      expect(got, events, label);
+      return t;
     },
+  });
+  return [variant("cursor", readPayloads), variant("replay", replayPayloads)];
+}
+
+function readTrio(label: string, stream: string, events: number): Variant[] {
+  return [
+    ...oursBoth(label, () => Region.entity(stream), events),
     {
       name: "sqlite: SELECT ... WHERE stream = ? + JSON.parse",
       events,
@@ -105,54 +118,45 @@ function readPair(label: string, stream: string, events: number): Variant[] {
 
 console.log(`read peers bench, Deno ${Deno.version.deno}, ${new Date().toISOString()}`);
 const results: Record<string, number> = {};
-// The same median as the per-variant lines print (the two middle rounds' mean for an even count).
-const ratio = (ms: number[][]) => median(ms[1]) / median(ms[0]);
-results.read1k = ratio(
-  await runInterleaved(
-    "P7 read a 1K-event stream",
-    readPair("1K stream", "small:1", SMALL_EVENTS),
-    rounds * 4,
-    WARMUP_MS,
-  ),
+const replays: Record<string, number> = {};
+// The same median as the per-variant lines print (the two middle rounds' mean for an even
+// count); variants are ours by cursor, ours by replay, then SQLite.
+const ratio = (ms: number[][], ours: number) => median(ms[ms.length - 1]) / median(ms[ours]);
+const p7 = async (key: string, title: string, variants: Variant[], n: number) => {
+  const ms = await runInterleaved(title, variants, n, WARMUP_MS);
+  results[key] = ratio(ms, 0);
+  replays[key] = ratio(ms, 1);
+};
+await p7(
+  "read1k",
+  "P7 read a 1K-event stream",
+  readTrio("1K stream", "small:1", SMALL_EVENTS),
+  rounds * 4,
 );
-results.read100k = ratio(
-  await runInterleaved(
-    "P7 read a 100K-event stream",
-    readPair("100K stream", "big", BIG_EVENTS),
-    rounds,
-    WARMUP_MS,
-  ),
+await p7(
+  "read100k",
+  "P7 read a 100K-event stream",
+  readTrio("100K stream", "big", BIG_EVENTS),
+  rounds,
 );
-results.scan = ratio(
-  await runInterleaved(
-    "P7 full scan (110K events)",
-    [
-      {
-        name: "ours: every event with payload (cursor)",
-        events: ALL_EVENTS,
-        run: () => {
-          const t0 = performance.now();
-          const got = readPayloads(ours, Region.all()).length;
-          const t = performance.now() - t0;
-          expect(got, ALL_EVENTS, "scan");
-          return t;
-        },
+await p7(
+  "scan",
+  "P7 full scan (110K events)",
+  [
+    ...oursBoth("every event", () => Region.all(), ALL_EVENTS),
+    {
+      name: "sqlite: SELECT every row ORDER BY id + JSON.parse",
+      events: ALL_EVENTS,
+      run: () => {
+        const t0 = performance.now();
+        const got = sqliteRows(everything.all()).length;
+        const t = performance.now() - t0;
+        expect(got, ALL_EVENTS, "scan");
+        return t;
       },
-      {
-        name: "sqlite: SELECT every row ORDER BY id + JSON.parse",
-        events: ALL_EVENTS,
-        run: () => {
-          const t0 = performance.now();
-          const got = sqliteRows(everything.all()).length;
-          const t = performance.now() - t0;
-          expect(got, ALL_EVENTS, "scan");
-          return t;
-        },
-      },
-    ],
-    rounds,
-    WARMUP_MS,
-  ),
+    },
+  ],
+  rounds,
 );
 ours.close();
 db.close();
@@ -194,12 +198,17 @@ results.open = ratio(
     rounds * 2,
     WARMUP_MS,
   ),
+  0,
 );
 console.log(
-  `\nP7 (goal ≥ 2× SQLite each): 1K stream ${results.read1k.toFixed(2)}×, 100K stream ${
-    results.read100k.toFixed(2)
-  }×, full scan ${results.scan.toFixed(2)}×; P10 (goal ≥ 0.33×, i.e. ≤ 3× SQLite's time): ${
-    results.open.toFixed(2)
-  }×`,
+  `\nP7 (goal ≥ 2× SQLite each), by cursor (StoredEvent): 1K stream ${
+    results.read1k.toFixed(2)
+  }×, 100K stream ${results.read100k.toFixed(2)}×, full scan ${results.scan.toFixed(2)}×` +
+    `; by replay (ReplayedEvent): 1K stream ${replays.read1k.toFixed(2)}×, 100K stream ${
+      replays.read100k.toFixed(2)
+    }×, full scan ${replays.scan.toFixed(2)}×`,
+);
+console.log(
+  `P10 (goal ≥ 0.33×, i.e. ≤ 3× SQLite's time): ${results.open.toFixed(2)}×`,
 );
 Deno.removeSync(root, { recursive: true });

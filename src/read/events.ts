@@ -20,7 +20,7 @@ import { HASH_BYTES } from "../core/hash.ts";
 import type { EventKind } from "../core/kind.ts";
 import { PayloadDecodeError, type PayloadDecoder } from "../core/payload.ts";
 import type { LifecycleState } from "../core/lifecycle.ts";
-import type { StoredEvent } from "../core/types.ts";
+import type { ReplayedEvent, StoredEvent } from "../core/types.ts";
 import { type Index, PAGE_BITS, PAGE_ROWS } from "../index/index.ts";
 import { type EventHeader, newHeader } from "../log/event_codec.ts";
 import { readEventFrame } from "../log/frames.ts";
@@ -43,6 +43,8 @@ export interface EventSource {
   readonly decoder: PayloadDecoder;
   /** This store's text scratch for ids and hashes (its own: no state shared between stores). */
   readonly text: EventText;
+  /** The same for its replays, which make no texts (`new EventText(false)`). */
+  readonly replayText: EventText;
   /** True once the store is closed. */
   readonly closed: boolean;
   /** The kinds this store registered (`StoreConfig.kinds`), whose older events are upcast; absent: none. */
@@ -87,6 +89,11 @@ const EVENT_TEXT_BYTES_MAX = 3 * ID_TEXT_CHARS + 2 * HASH_TEXT_CHARS;
 // size) keeps this O(1) and bounded; a slot remembers the global sequence whose hash it
 // holds, so a slot shared by two entities is only a miss.
 const HASH_CACHE_SLOTS = 1024;
+// What `#checkLink` found.
+const LINK_CACHED = 0;
+const LINK_IN_FRAME = 1;
+const LINK_READ_BACK = 2;
+const LINK_BROKEN = 3;
 /** No text yet (a placeholder of the same type, so every event has one shape). */
 const UNSET = "";
 
@@ -105,6 +112,21 @@ const UNSET = "";
 export class EventText {
   /** Scratch header the decoder fills per frame (no allocation per event). */
   readonly header: EventHeader = newHeader();
+  /**
+   * False for a replay's ({@linkcode ReplayedEvent}s): no id or hash texts
+   * are made and nothing is queued — each event is handed over as it is
+   * decoded, its hash chain checked all the same ({@linkcode EventText.chain}).
+   * Its cache is its own, so a text-less read never hands a full read an
+   * empty text.
+   */
+  readonly texts: boolean;
+
+  /** The text scratch of one store's full reads (`texts`, the default) or of its replays. */
+  constructor(texts = true) {
+    this.texts = texts;
+    this.#text = new Uint8Array(texts ? TEXT_BATCH_EVENTS * EVENT_TEXT_BYTES_MAX : 0);
+    this.#quads = new Uint32Array(this.#text.buffer);
+  }
   /**
    * Scratch for checking a group of frames' CRCs at once (their ranges, then
    * their CRCs), for the outermost read only: a visitor that reads the store
@@ -125,9 +147,9 @@ export class EventText {
   releaseCrcScratch(scratch: CrcScratch): void {
     if (scratch === this.#crcScratch) this.#crcScratchInUse = false;
   }
-  readonly #text = new Uint8Array(TEXT_BATCH_EVENTS * EVENT_TEXT_BYTES_MAX);
+  readonly #text: Uint8Array;
   /** The scratch as little-endian words of four characters. */
-  readonly #quads = new Uint32Array(this.#text.buffer);
+  readonly #quads: Uint32Array;
   // UTF-8 decoding of ASCII bytes has a fast path (a latin1 decoder measured 3x slower).
   readonly #ascii = new TextDecoder();
   #w = 0;
@@ -147,6 +169,9 @@ export class EventText {
   readonly #slotText: string[] = new Array(HASH_CACHE_SLOTS).fill(UNSET);
   /** The batch position of the slot's event while its text is not made yet, else -1. */
   readonly #slotPending = new Int32Array(HASH_CACHE_SLOTS).fill(-1);
+
+  /** The predecessor's hash last read back by {@linkcode EventText.#checkLink}. */
+  #prevBytes: Uint8Array = new Uint8Array(0);
 
   /** Events queued, not flushed yet. */
   get pending(): number {
@@ -188,6 +213,44 @@ export class EventText {
   }
 
   /**
+   * Check the link of the frame `h` in `buf` (of the entity in cache slot
+   * `slot`) to its entity's previous event `prevG`: {@linkcode LINK_CACHED}
+   * when the cache holds that event's hash and the link is it,
+   * {@linkcode LINK_BROKEN} when the link is not the predecessor's hash,
+   * else {@linkcode LINK_IN_FRAME} (format 1: the frame holds the whole
+   * previous hash) or {@linkcode LINK_READ_BACK} (format 2: the link matched
+   * the predecessor's hash, read back from `source` into
+   * {@linkcode EventText.#prevBytes}).
+   */
+  #checkLink(
+    slot: number,
+    prevG: number,
+    buf: Uint8Array,
+    h: EventHeader,
+    source: EventSource,
+  ): number {
+    const linkAt = h.prevHashAt >= 0 ? h.prevHashAt : h.prevLinkAt;
+    const link0 = readWord(buf, linkAt);
+    const link1 = readWord(buf, linkAt + 4);
+    if (this.#slotG[slot] === prevG) {
+      const cached = this.#slotLink[slot * 2] === link0 && this.#slotLink[slot * 2 + 1] === link1;
+      return cached ? LINK_CACHED : LINK_BROKEN;
+    }
+    if (h.prevHashAt >= 0) return LINK_IN_FRAME;
+    const prev = hashOf(source, prevG);
+    if (readWord(prev, 0) !== link0 || readWord(prev, 4) !== link1) return LINK_BROKEN;
+    this.#prevBytes = prev;
+    return LINK_READ_BACK;
+  }
+
+  /** The cache slot `slot` now holds event `g`'s hash (its first 8 bytes, from the frame `h`). */
+  #remember(slot: number, g: number, buf: Uint8Array, h: EventHeader): void {
+    this.#slotG[slot] = g;
+    this.#slotLink[slot * 2] = readWord(buf, h.hashAt);
+    this.#slotLink[slot * 2 + 1] = readWord(buf, h.hashAt + 4);
+  }
+
+  /**
    * Queue `event` (its id and hash fields still {@linkcode UNSET}) of entity
    * `entity` at global sequence `g`, whose frame is in `buf` as `h` says;
    * `prevG` is its entity's previous event (0: none). Returns false, queuing
@@ -208,23 +271,14 @@ export class EventText {
     const slot = entity & (HASH_CACHE_SLOTS - 1);
     let prevAt = -1;
     if (prevG > 0) {
-      const linkAt = h.prevHashAt >= 0 ? h.prevHashAt : h.prevLinkAt;
-      const link0 = readWord(buf, linkAt);
-      const link1 = readWord(buf, linkAt + 4);
-      if (this.#slotG[slot] === prevG) {
-        if (this.#slotLink[slot * 2] !== link0 || this.#slotLink[slot * 2 + 1] !== link1) {
-          return false;
-        }
+      const link = this.#checkLink(slot, prevG, buf, h, source);
+      if (link === LINK_BROKEN) return false;
+      if (link === LINK_CACHED) {
         const j = this.#slotPending[slot];
         if (j >= 0) prevAt = -2 - j;
         else event.prevHash = this.#slotText[slot];
-      } else if (h.prevHashAt >= 0) {
-        prevAt = this.#writeHash(buf, h.prevHashAt); // format 1: the frame holds the whole hash
-      } else {
-        const prev = hashOf(source, prevG);
-        if (readWord(prev, 0) !== link0 || readWord(prev, 4) !== link1) return false;
-        prevAt = this.#writeHash(prev, 0);
-      }
+      } else if (link === LINK_IN_FRAME) prevAt = this.#writeHash(buf, h.prevHashAt);
+      else prevAt = this.#writeHash(this.#prevBytes, 0);
     }
     this.#idAt[n] = this.#writeId(buf, h.bodyAt);
     this.#hashAt[n] = this.#writeHash(buf, h.hashAt);
@@ -233,11 +287,29 @@ export class EventText {
     this.#causAt[n] = h.causationAt >= 0 ? this.#writeId(buf, h.causationAt) : -1;
     this.#schema[n] = h.schemaVersion;
     this.#events.push(event);
-    this.#slotG[slot] = g;
-    this.#slotLink[slot * 2] = readWord(buf, h.hashAt);
-    this.#slotLink[slot * 2 + 1] = readWord(buf, h.hashAt + 4);
+    this.#remember(slot, g, buf, h);
     this.#slotPending[slot] = n;
     this.#slotOf[n] = slot;
+    return true;
+  }
+
+  /**
+   * For a text-less read ({@linkcode EventText.texts} false), which hands
+   * each event over at once instead of queuing it: check the link of the
+   * frame `h` of entity `entity`'s event `g` as {@linkcode EventText.add}
+   * does, and remember its hash. Returns false on a broken chain.
+   */
+  chain(
+    entity: number,
+    g: number,
+    prevG: number,
+    buf: Uint8Array,
+    h: EventHeader,
+    source: EventSource,
+  ): boolean {
+    const slot = entity & (HASH_CACHE_SLOTS - 1);
+    if (prevG > 0 && this.#checkLink(slot, prevG, buf, h, source) === LINK_BROKEN) return false;
+    this.#remember(slot, g, buf, h);
     return true;
   }
 
@@ -250,6 +322,16 @@ export class EventText {
     const events = this.#events;
     const n = events.length;
     if (n === 0) return;
+    this.#makeTexts(events);
+    // Hand over from a fresh queue: `each` may read the store (and queue) again.
+    const schema = this.#schema.slice(0, n);
+    this.#events = [];
+    for (let k = 0; k < n; k++) each(events[k], schema[k]);
+  }
+
+  /** The id and hash texts of the queued `events`; the cache's pending slots get theirs. */
+  #makeTexts(events: StoredEvent[]): void {
+    const n = events.length;
     const all = this.#ascii.decode(this.#text.subarray(0, this.#w));
     for (let k = 0; k < n; k++) {
       const e = events[k];
@@ -275,10 +357,6 @@ export class EventText {
       }
     }
     this.#w = 0;
-    // Hand over from a fresh queue: `each` may read the store (and queue) again.
-    const schema = this.#schema.slice(0, n);
-    this.#events = [];
-    for (let k = 0; k < n; k++) each(events[k], schema[k]);
   }
 
   /** Drop the queued events (their reads failed); the cache forgets their hashes. */
@@ -347,9 +425,10 @@ function decodeFrame(
   length: number,
   segment: number,
   offset: number,
+  text: EventText,
+  done: (e: StoredEvent, schema: number) => void,
   crc?: number,
 ): void {
-  const text = s.text;
   const h = readEventFrame(buf, at, length, text.header, crc);
   if (typeof h === "string") throw corrupt(segment, offset, h);
   const index = s.index;
@@ -388,27 +467,75 @@ function decodeFrame(
       hasLink ? "the entity's first event links to a predecessor" : "the event lacks its link",
     );
   }
-  // Same fields in the same order everywhere, so every read path has one shape.
-  const event: StoredEvent = {
-    eventId: UNSET,
-    entity: index.entities.names[entity],
-    scope: index.scopes.names[page.scp[r]],
-    kind: h.kind as EventKind,
-    sequence,
-    globalSequence: g,
-    timestampMs: h.timestampMs,
-    payload,
-    prevHash: UNSET,
-    eventHash: UNSET,
-  };
-  if (redacted) event.redacted = true;
-  if (!text.add(event, entity, g, prevG, buf, h, s)) {
-    throw corrupt(
-      segment,
-      offset,
-      `hash chain broken: the event's link is not the hash of ${event.entity}'s event before it`,
+  const entityName = index.entities.names[entity];
+  const scope = index.scopes.names[page.scp[r]];
+  if (text.texts) {
+    // Same fields in the same order everywhere, so every read path has one shape.
+    const event: StoredEvent = {
+      eventId: UNSET,
+      entity: entityName,
+      scope,
+      kind: h.kind as EventKind,
+      sequence,
+      globalSequence: g,
+      timestampMs: h.timestampMs,
+      payload,
+      prevHash: UNSET,
+      eventHash: UNSET,
+    };
+    if (redacted) event.redacted = true;
+    if (!text.add(event, entity, g, prevG, buf, h, s)) {
+      throw brokenChain(segment, offset, entityName);
+    }
+  } else {
+    // A replay: no texts to make, so no queue; the event is handed over now.
+    if (!text.chain(entity, g, prevG, buf, h, s)) throw brokenChain(segment, offset, entityName);
+    const event = replayed(
+      entityName,
+      scope,
+      h.kind as EventKind,
+      sequence,
+      g,
+      h.timestampMs,
+      payload,
     );
+    if (redacted) event.redacted = true;
+    done(event, h.schemaVersion);
   }
+}
+
+function brokenChain(segment: number, offset: number, entity: string): CorruptSegmentError {
+  return corrupt(
+    segment,
+    offset,
+    `hash chain broken: the event's link is not the hash of ${entity}'s event before it`,
+  );
+}
+
+/**
+ * A replay's event (see {@linkcode EventText.texts}), typed as the queue's
+ * `StoredEvent`: its text fields are absent, and only
+ * {@linkcode replayEvents} hands it out, as a {@linkcode ReplayedEvent}.
+ */
+function replayed(
+  entity: string,
+  scope: string,
+  kind: EventKind,
+  sequence: number,
+  globalSequence: number,
+  timestampMs: number,
+  payload: unknown,
+): StoredEvent {
+  const event: ReplayedEvent = {
+    entity,
+    scope,
+    kind,
+    sequence,
+    globalSequence,
+    timestampMs,
+    payload,
+  };
+  return event as StoredEvent;
 }
 
 /** Finish a queued event: upcast it when its kind asks, then hand it over. */
@@ -429,6 +556,9 @@ function sameId(buf: Uint8Array, at: number, words: Uint32Array, w: number): boo
   return true;
 }
 
+/** `decodeFrame`'s hand-over where the text scratch queues every event (it has texts). */
+const NO_HAND_OVER = () => {};
+
 /** Read the single event `g`. */
 export function readOne(s: EventSource, g: number): StoredEvent {
   if (s.closed) throw new StoreClosedError();
@@ -441,7 +571,7 @@ export function readOne(s: EventSource, g: number): StoredEvent {
   const buf = s.reader.readRaw(segment, offset, length);
   let out: StoredEvent | undefined;
   try {
-    decodeFrame(s, g, buf, 0, length, segment, offset);
+    decodeFrame(s, g, buf, 0, length, segment, offset, s.text, NO_HAND_OVER);
   } catch (e) {
     s.text.discard();
     throw e;
@@ -461,16 +591,16 @@ export function forEachEvent(
   start: number,
   end: number,
   visit: EventVisitor,
+  text: EventText = s.text,
 ): void {
   if (start >= end) return;
   if (s.closed) throw new StoreClosedError();
-  const text = s.text;
   const done = finish(s, visit);
   // A visitor that reads the store (or threw out of an earlier read) left nothing queued.
   if (text.pending > 0) text.discard();
   const scratch = text.crcScratch();
   try {
-    eachRun(s, gs, start, end, scratch, done);
+    eachRun(s, gs, start, end, scratch, text, done);
   } finally {
     text.releaseCrcScratch(scratch);
   }
@@ -483,12 +613,12 @@ function eachRun(
   start: number,
   end: number,
   scratch: CrcScratch,
+  text: EventText,
   done: (e: StoredEvent, schema: number) => void,
 ): void {
   const pages = s.index.pages;
   const reader = s.reader;
   const writer = s.end;
-  const text = s.text;
   const { bounds, crcs } = scratch;
   let k = start;
   while (k < end) {
@@ -524,7 +654,18 @@ function eachRun(
       const off = p.off[r];
       if (k === grouped) grouped = crcGroup(s, gs, k, j, runStart, buf.length, bounds, buf, crcs);
       try {
-        decodeFrame(s, g, buf, off - runStart, p.len[r], segment, off, crcs[k & CRC_GROUP_MASK]);
+        decodeFrame(
+          s,
+          g,
+          buf,
+          off - runStart,
+          p.len[r],
+          segment,
+          off,
+          text,
+          done,
+          crcs[k & CRC_GROUP_MASK],
+        );
       } catch (e) {
         // The events before the bad one are good: hand them over, then fail.
         text.flush(done);

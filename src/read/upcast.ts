@@ -41,7 +41,8 @@ export function upcastEvent(
   let version = stored === 0 ? 1 : stored;
   const kind = kinds?.get(event.kind);
   if (kind !== undefined && version !== kind.version) {
-    const what = `${kind.name} (${kindHex(kind.code)}) event ${event.eventId}`;
+    const which = event.eventId ?? `at global sequence ${event.globalSequence}`; // a replay's has no id
+    const what = `${kind.name} (${kindHex(kind.code)}) event ${which}`;
     if (version > kind.version) {
       throw new UpcastError(
         kind.code,

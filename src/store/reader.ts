@@ -17,6 +17,8 @@ import type {
   IndexEntry,
   ReadOptions,
   ReadStreamOptions,
+  ReplayedEvent,
+  ReplayOptions,
   StoredEvent,
   StoreSubscribeOptions,
   VerifyReport,
@@ -60,6 +62,8 @@ export interface StoreReader {
   query(region: Region): IndexEntry[];
   /** A page of {@linkcode StoreReader.query}. */
   queryAfter(region: Region, afterGlobalSequence: number, limit: number): IndexEntry[];
+  /** Every event of the region to `visit`, without id and hash texts (the fastest full read). */
+  replay(region: Region, visit: (event: ReplayedEvent) => void, options?: ReplayOptions): number;
   /** A pull cursor over the region. */
   cursorGuaranteed(region: Region, options?: { after?: number }): Cursor;
   /** The position saved for the named cursor, or `undefined`. */
