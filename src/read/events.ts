@@ -615,11 +615,26 @@ export function forEachEvent(
   start: number,
   end: number,
   visit: EventVisitor,
-  text: EventText = s.text,
+): void {
+  forEachDecoded(s, gs, start, end, s.text, finish(s, visit));
+}
+
+/**
+ * {@linkcode forEachEvent} by the text scratch `text`, handing each decoded
+ * event to `done` with its stored schema version (0: none): upcasting it
+ * (`upcastEvent`) is `done`'s to do. A replay's way in, with its
+ * text-less scratch.
+ */
+export function forEachDecoded(
+  s: EventSource,
+  gs: ArrayLike<number>,
+  start: number,
+  end: number,
+  text: EventText,
+  done: (e: StoredEvent, schema: number) => void,
 ): void {
   if (start >= end) return;
   if (s.closed) throw new StoreClosedError();
-  const done = finish(s, visit);
   // A visitor that reads the store (or threw out of an earlier read) left nothing queued.
   if (text.pending > 0) text.discard();
   const scratch = text.crcScratch();

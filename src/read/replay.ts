@@ -3,7 +3,7 @@
  * without the id and hash texts a full read makes (see
  * {@linkcode ReplayedEvent}). The frames are read, CRC-checked, matched to
  * the index and chained exactly as a cursor's are (`forEachEvent` with the
- * store's text-less `EventText`); the region is asked for a page of global
+ * store's text-less `EventText`, upcast as every read is); the region is asked for a page of global
  * sequences at a time, so nothing but one page is held, whatever the region's
  * size.
  *
@@ -12,8 +12,9 @@
 
 import { StoreClosedError } from "../core/errors.ts";
 import type { Region } from "../core/region.ts";
-import type { ReplayedEvent } from "../core/types.ts";
-import { type EventSource, forEachEvent } from "./events.ts";
+import type { ReplayedEvent, StoredEvent } from "../core/types.ts";
+import { type EventSource, forEachDecoded } from "./events.ts";
+import { upcastEvent } from "./upcast.ts";
 import { queryVisible } from "./visibility.ts";
 
 /** Global sequences asked of the index at a time (one page's worth of memory). */
@@ -39,28 +40,34 @@ export function replayEvents(
   limit: number,
 ): number {
   const last = s.index.count;
+  const lifecycle = s.lifecycle; // one object per store, changed in place
+  const kinds = s.kinds;
   let position = after;
   let left = limit;
+  let version = -1;
+  // Once the lifecycle changes, the rest of the page is not delivered; the next page is asked
+  // again from the last visited event, under the new state.
+  let stale = false;
+  const done = (event: StoredEvent, schema: number) => {
+    if (stale) return;
+    if (lifecycle.version !== version || s.closed) {
+      if (s.closed) throw new StoreClosedError();
+      stale = true;
+      return;
+    }
+    if (kinds !== undefined || schema > 1) upcastEvent(kinds, event, schema);
+    position = event.globalSequence;
+    left--;
+    visit(event);
+  };
   while (left > 0 && position < last) {
-    const version = s.lifecycle.version;
+    version = lifecycle.version;
+    stale = false;
     const gs = queryVisible(s, region, position, Math.min(REPLAY_PAGE_EVENTS, left));
     let n = gs.length;
     while (n > 0 && gs[n - 1] > last) n--;
     if (n === 0) break;
-    // Once the lifecycle changes, the rest of the page is not delivered; the next page is asked
-    // again from the last visited event, under the new state.
-    let stale = false;
-    forEachEvent(s, gs, 0, n, (event) => {
-      if (stale) return;
-      if (s.closed) throw new StoreClosedError();
-      if (s.lifecycle.version !== version) {
-        stale = true;
-        return;
-      }
-      position = event.globalSequence;
-      left--;
-      visit(event);
-    }, s.replayText);
+    forEachDecoded(s, gs, 0, n, s.replayText, done);
   }
   return position;
 }
