@@ -42,6 +42,7 @@ import {
   openSqliteEvents,
   RAW_RECORD_BYTES,
   readPayloads,
+  replayPayloads,
 } from "./_workloads.ts";
 import { PEER_TARGETS, type Target, targetRatio, TARGETS } from "./perf_gates/targets.ts";
 import { Coordinate, Region, Store } from "../mod.ts";
@@ -438,6 +439,17 @@ function defineBenches(): void {
       t.end();
       expectCount(got, events, group);
     });
+    bench(group, "ours: events with payloads (replay, no id or hash texts)", {
+      n,
+      warmup: 2,
+    }, (t) => {
+      const store = oursCorpus();
+      const region = Region.entity(stream);
+      t.start();
+      const got = replayPayloads(store, region).length;
+      t.end();
+      expectCount(got, events, group);
+    });
     bench(group, "sqlite: SELECT ... WHERE stream = ? ORDER BY seq", { n, warmup: 2 }, (t) => {
       const db = sqliteCorpus();
       t.start();
@@ -471,6 +483,16 @@ function defineBenches(): void {
     const store = oursCorpus();
     t.start();
     const got = readPayloads(store, Region.all()).length;
+    t.end();
+    expectCount(got, CORPUS_EVENTS, "scan");
+  });
+  bench("scan", "ours: every event with payload (replay, no id or hash texts)", {
+    n: 10,
+    warmup: 2,
+  }, (t) => {
+    const store = oursCorpus();
+    t.start();
+    const got = replayPayloads(store, Region.all()).length;
     t.end();
     expectCount(got, CORPUS_EVENTS, "scan");
   });
@@ -680,21 +702,24 @@ function targetLines(rows: Row[]): string[] {
     `| ${p7.id} | ours stream() of a 1K-event entity: ${fmt(stream1kUs, 1)} ${p7.unit} | ` +
       `≤ ${fmt(p7.goal)} ${p7.unit} | ${fmt(targetRatio(p7, stream1kUs), 2)} |`,
   );
-  add(
-    "ours 1K stream with payloads / SQLite",
-    times(find("read1k", "ours: events with payloads"), find("read1k", "sqlite")),
-    PEER_TARGETS.p7Read1kVsSqlite,
-  );
-  add(
-    "ours 100K stream with payloads / SQLite",
-    times(find("read100k", "ours: events with payloads"), find("read100k", "sqlite")),
-    PEER_TARGETS.p7Read100kVsSqlite,
-  );
-  add(
-    "ours full scan with payloads / SQLite SELECT *",
-    times(find("scan", "ours: every event"), find("scan", "sqlite")),
-    PEER_TARGETS.p7ScanVsSqlite,
-  );
+  // P7 both ways: a cursor's StoredEvents, and a replay's ReplayedEvents (no id or hash texts).
+  for (const [how, tag] of [["cursor", "(cursor)"], ["replay", "(replay"]] as const) {
+    add(
+      `ours 1K stream with payloads (${how}) / SQLite`,
+      times(find("read1k", `ours: events with payloads ${tag}`), find("read1k", "sqlite")),
+      PEER_TARGETS.p7Read1kVsSqlite,
+    );
+    add(
+      `ours 100K stream with payloads (${how}) / SQLite`,
+      times(find("read100k", `ours: events with payloads ${tag}`), find("read100k", "sqlite")),
+      PEER_TARGETS.p7Read100kVsSqlite,
+    );
+    add(
+      `ours full scan with payloads (${how}) / SQLite SELECT *`,
+      times(find("scan", `ours: every event with payload ${tag}`), find("scan", "sqlite")),
+      PEER_TARGETS.p7ScanVsSqlite,
+    );
+  }
   add(
     "ours cold open + 1K read / SQLite's",
     times(find("open", "ours:"), find("open", "sqlite")),
