@@ -10,7 +10,7 @@
  * @module
  */
 
-import { StoreClosedError } from "../core/errors.ts";
+import { InvalidArgumentError, StoreClosedError } from "../core/errors.ts";
 import type { Region } from "../core/region.ts";
 import type { ReplayedEvent, StoredEvent } from "../core/types.ts";
 import { type EventSource, forEachDecoded } from "./events.ts";
@@ -30,7 +30,10 @@ export type ReplayVisitor = (event: ReplayedEvent) => void;
  * while it runs — by the visitor, say — takes effect at once, as for a
  * cursor. Returns the last visited global sequence (`after` when none): the
  * `after` that resumes it. A visitor that throws ends the replay with its
- * error; the events before it were visited.
+ * error; the events before it were visited. The visitor is called
+ * synchronously: one that returns a promise (an `async` function) ends the
+ * replay at its first event with an `InvalidArgumentError`, rather than
+ * running unawaited and out of order.
  */
 export function replayEvents(
   s: EventSource,
@@ -58,7 +61,13 @@ export function replayEvents(
     if (kinds !== undefined || schema > 1) upcastEvent(kinds, event, schema);
     position = event.globalSequence;
     left--;
-    visit(event);
+    const returned: unknown = visit(event);
+    if (typeof (returned as PromiseLike<unknown> | undefined)?.then === "function") {
+      throw new InvalidArgumentError(
+        "replay: visit returned a promise; a replay calls it synchronously and awaits nothing " +
+          "(for asynchronous work use a cursor or subscribe)",
+      );
+    }
   };
   while (left > 0 && position < last) {
     version = lifecycle.version;

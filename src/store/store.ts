@@ -359,7 +359,8 @@ export class Store implements StoreReader {
    * index, hash chain). The fastest way to rebuild a read model. Visits the
    * events that exist when it starts; a deletion the visitor makes takes
    * effect at once. Returns the last visited global sequence (`after` when
-   * none), which resumes it.
+   * none), which resumes it. `visit` is called synchronously: an `async`
+   * one is refused at its first event (`InvalidArgumentError`).
    *
    * @example
    * ```ts

@@ -294,6 +294,27 @@ Deno.test("replay: the visitor's error ends it; the store reads on, the next rep
   store.close();
 });
 
+Deno.test("replay: an async visitor is refused at its first event, not run unawaited", () => {
+  const { store } = memStore();
+  for (let i = 0; i < 5; i++) store.append(new Coordinate("a", "s"), KIND_A, i);
+  let calls = 0;
+  throwsType(
+    () =>
+      store.replay(Region.all(), async () => {
+        calls++;
+        await Promise.resolve();
+      }),
+    InvalidArgumentError,
+    /visit returned a promise/,
+  );
+  assert.equal(calls, 1);
+  // Any thenable; any other return value is ignored.
+  throwsType(() => store.replay(Region.all(), () => ({ then() {} })), InvalidArgumentError);
+  assert.equal(store.replay(Region.all(), () => ({ then: 1 })), 5);
+  assert.equal(store.replay(Region.all(), () => 7), 5);
+  store.close();
+});
+
 Deno.test("replay: a visitor that replays, reads or closes the store mid-run", () => {
   const { store } = memStore();
   for (let i = 0; i < 600; i++) store.append(new Coordinate(i % 2 ? "a" : "b", "s"), KIND_A, i);
