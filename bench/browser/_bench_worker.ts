@@ -1,9 +1,10 @@
 // Worker entry of bench/browser/run.ts (P13): the store on OPFS against IndexedDB, in the same
 // worker of the same page: appends, durable batches, reads with payloads (the first, cold read
 // and warm reads), point reads in order and shuffled; the store's reads with the OPFS pool's
-// read-ahead on and off, on the same files.
+// read-ahead on and off, on the same files; the same reads by Store.replay.
 import { Coordinate } from "../../src/core/coordinate.ts";
 import { EventKind } from "../../src/core/kind.ts";
+import { Region } from "../../src/core/region.ts";
 import { OpfsFileSystem } from "../../src/fs/opfs.ts";
 import { Store } from "../../src/store/store.ts";
 import { serve } from "../../tests/browser/_worker_runtime.ts";
@@ -199,6 +200,24 @@ serve({
     fs.close();
     await fs.settled();
     return results;
+  },
+
+  /**
+   * The same reads as `reads` (read-ahead on), by `Store.replay`: events without their id and
+   * hash texts, each payload kept as `readStream`'s are.
+   */
+  async replays(tag: string, options: BenchOptions) {
+    const fs = await OpfsFileSystem.open(pool(tag), { lockWaitMs: 5_000 });
+    const store = Store.open({ dataDir: "/", fs }) as Store;
+    const reads = await coldAndWarm(options.readRounds, () => {
+      const payloads: unknown[] = [];
+      store.replay(Region.stream("e"), (e) => void payloads.push(e.payload));
+      return payloads.length;
+    });
+    store.close();
+    fs.close();
+    await fs.settled();
+    return { opfsReplayColdEventsPerS: reads.cold, opfsReplayEventsPerS: reads.warm };
   },
 
   /** IndexedDB on the same workloads, in its own databases. */

@@ -7,7 +7,8 @@
  * IndexedDB: `getAll` of the same events), and point reads by id (the
  * store's `get`; IndexedDB's `get` by key, all in one transaction), in
  * order and shuffled. The store's reads run twice on the same files: with
- * the OPFS pool's read-ahead (the default) and without (`readAheadBytes: 0`).
+ * the OPFS pool's read-ahead (the default) and without (`readAheadBytes: 0`),
+ * and once more by `Store.replay` (events without id and hash texts).
  * Prints the medians of a few runs and their ratios, writes
  * bench/results/browser.json. `BENCH_RUNS` (default 5) sets the runs.
  * Each phase runs in a fresh worker, so each starts with a cold JIT.
@@ -51,6 +52,7 @@ try {
     for (const readAheadBytes of r % 2 === 0 ? [undefined, 0] : [0, undefined]) {
       Object.assign(results, await inFreshWorker("reads", tag, OPTIONS, readAheadBytes));
     }
+    Object.assign(results, await inFreshWorker("replays", tag, OPTIONS));
     await inFreshWorker("drop", tag);
     Object.assign(results, await inFreshWorker("idb", tag, OPTIONS));
     runs.push(results);
@@ -76,6 +78,8 @@ const ratios = {
   durableBatchesVsIdbStrict: medians.opfsDurableBatchEventsPerS / medians.idbDurableBatchEventsPerS,
   readsVsIdbGetAll: medians.opfsReadEventsPerS / medians.idbReadEventsPerS,
   coldReadsVsIdbGetAll: medians.opfsReadColdEventsPerS / medians.idbReadColdEventsPerS,
+  replaysVsIdbGetAll: medians.opfsReplayEventsPerS / medians.idbReadEventsPerS,
+  coldReplaysVsIdbGetAll: medians.opfsReplayColdEventsPerS / medians.idbReadColdEventsPerS,
   getsVsIdbGet: medians.opfsGetPerS / medians.idbGetPerS,
   shuffledGetsVsIdbGet: medians.opfsGetShuffledPerS / medians.idbGetShuffledPerS,
   readAheadGets: medians.opfsGetPerS / medians.opfsGetPerSNoReadAhead,
