@@ -82,7 +82,7 @@ export class SegmentReader {
     while (got < length) {
       let n: number;
       try {
-        n = h.read(buf.subarray(got), offset + got);
+        n = h.read(got === 0 ? buf : buf.subarray(got), offset + got);
       } catch (e) {
         throw ioError(segment, offset, e);
       }

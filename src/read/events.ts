@@ -154,7 +154,8 @@ export class EventText {
   readonly #ascii = new TextDecoder();
   #w = 0;
   #events: StoredEvent[] = [];
-  readonly #schema = new Int32Array(TEXT_BATCH_EVENTS);
+  /** The queued events' stored schema versions (a plain array: handed over with the queue). */
+  #schema: number[] = [];
   /** The cache slot of each queued event (so a flush visits those, not every slot). */
   readonly #slotOf = new Int32Array(TEXT_BATCH_EVENTS);
   readonly #idAt = new Int32Array(TEXT_BATCH_EVENTS);
@@ -285,7 +286,7 @@ export class EventText {
     this.#prevAt[n] = prevAt;
     this.#corrAt[n] = h.correlationAt >= 0 ? this.#writeId(buf, h.correlationAt) : -1;
     this.#causAt[n] = h.causationAt >= 0 ? this.#writeId(buf, h.causationAt) : -1;
-    this.#schema[n] = h.schemaVersion;
+    this.#schema.push(h.schemaVersion);
     this.#events.push(event);
     this.#remember(slot, g, buf, h);
     this.#slotPending[slot] = n;
@@ -324,8 +325,9 @@ export class EventText {
     if (n === 0) return;
     this.#makeTexts(events);
     // Hand over from a fresh queue: `each` may read the store (and queue) again.
-    const schema = this.#schema.slice(0, n);
+    const schema = this.#schema;
     this.#events = [];
+    this.#schema = [];
     for (let k = 0; k < n; k++) each(events[k], schema[k]);
   }
 
@@ -370,6 +372,7 @@ export class EventText {
       }
     }
     this.#events.length = 0;
+    this.#schema.length = 0;
     this.#w = 0;
   }
 
