@@ -420,6 +420,7 @@ function finish(
     start,
     replaySink(engine),
     restored + 1,
+    s.readOnly, // a read-only open reads a log another process may be writing
   );
   if (index.count > 0) engine.ids.observe(index.idWords(index.count));
   engine.cursors.clamp(index.count);

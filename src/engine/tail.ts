@@ -57,6 +57,7 @@ export function refreshFollower(engine: Engine): number {
     },
     replaySink(engine),
     index.count + 1,
+    true, // the writer may be writing what this reads
   );
   end.segment = result.lastSegment;
   end.size = Math.max(result.endOffset, SEGMENT_HEADER_BYTES);

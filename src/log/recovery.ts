@@ -13,6 +13,8 @@
  *   frame-shaped bytes inside a torn payload do not count.
  * - A segment file larger than the offsets can address (4 GiB) fails closed:
  *   it is never "cut back" to fit.
+ * - A reader beside a live writer can see a page of a write and not the page
+ *   before it: when following, such a fault is read again before it counts.
  *
  * @module
  */
@@ -33,6 +35,14 @@ import {
 } from "./frame.ts";
 import { continuationAfter } from "./frames.ts";
 import { checkSegmentHeader, neverWritten, SEGMENT_HEADER_BYTES, segmentName } from "./segment.ts";
+
+/**
+ * Times a following scan (of a log another process writes) reads the last
+ * segment's tail again before damage followed by a continuing frame counts
+ * as corruption. One overlap with a write needs one; each re-read is of the
+ * tail only.
+ */
+export const FOLLOW_REREADS_MAX = 8;
 
 /** Receives committed events in log order. May throw to fail the open. */
 export interface ScanSink {
@@ -77,7 +87,11 @@ interface Pending {
 
 /**
  * Scan `segments` (ascending numbers) starting at `start.segment` /
- * `start.offset` (an offset of 0 means "after the header").
+ * `start.offset` (an offset of 0 means "after the header"). `follow`: the
+ * log is another process's, being written while it is read (a read-only
+ * open, a follower's refresh): a fault in the last segment followed by a
+ * continuing frame is read again, up to {@linkcode FOLLOW_REREADS_MAX}
+ * times, before it fails as corruption.
  */
 export function scanLog(
   fs: FileSystem,
@@ -86,6 +100,7 @@ export function scanLog(
   start: { segment: number; offset: number; lastFrameOffset?: number; lastFrameCrc?: number },
   sink: ScanSink,
   nextGlobal: number,
+  follow = false,
 ): ScanResult {
   const result: ScanResult = {
     lastSegment: start.segment,
@@ -122,7 +137,7 @@ export function scanLog(
       result.endOffset = start.offset;
       continue;
     }
-    const buf = resume ? readTail(fs, path, start.offset) : readWhole(fs, path);
+    let buf = resume ? readTail(fs, path, start.offset) : readWhole(fs, path);
     result.lastSegment = segment;
     const headerProblem = checkSegmentHeader(buf.subarray(0, SEGMENT_HEADER_BYTES), segment);
     if (headerProblem) {
@@ -142,80 +157,98 @@ export function scanLog(
     let batchStart = 0;
     let batchCount = 0;
     let fault: string | undefined;
-    const crcs = new FrameCrcs();
-    while (at < buf.length) {
-      const frame = parseFrame(buf, at, buf.length, crcs);
-      if (typeof frame === "string") {
-        fault = `frame check failed: ${frame}`;
-        break;
-      }
-      if (isEventFrame(frame.kind)) {
-        const header = readEventHeader(buf, frame.bodyAt, frame.bodyLength, frame.kind);
-        if (typeof header === "string") throw new CorruptSegmentError(name, at, header);
-        const inBatch = (frame.flags & FLAG_IN_BATCH) !== 0;
-        if (inBatch !== (batch !== undefined)) {
-          throw new CorruptSegmentError(name, at, "event frame outside its batch markers");
+    let crcs = new FrameCrcs();
+    let rereads = 0;
+    // One pass, or more when a following read (see below) reads the tail again.
+    rescan: for (;;) {
+      while (at < buf.length) {
+        const frame = parseFrame(buf, at, buf.length, crcs);
+        if (typeof frame === "string") {
+          fault = `frame check failed: ${frame}`;
+          break;
         }
-        if (batch) batch.push({ offset: at, length: frame.frameLength, crc: frame.crc, header });
-        else {
-          sink.event(segment, at, frame.frameLength, buf, header);
-          expectG = header.globalSequence + 1;
+        if (isEventFrame(frame.kind)) {
+          const header = readEventHeader(buf, frame.bodyAt, frame.bodyLength, frame.kind);
+          if (typeof header === "string") throw new CorruptSegmentError(name, at, header);
+          const inBatch = (frame.flags & FLAG_IN_BATCH) !== 0;
+          if (inBatch !== (batch !== undefined)) {
+            throw new CorruptSegmentError(name, at, "event frame outside its batch markers");
+          }
+          if (batch) batch.push({ offset: at, length: frame.frameLength, crc: frame.crc, header });
+          else {
+            sink.event(segment, at, frame.frameLength, buf, header);
+            expectG = header.globalSequence + 1;
+            goodEnd = at + frame.frameLength;
+            segLastOffset = result.lastFrameOffset = at;
+            segLastCrc = result.lastFrameCrc = frame.crc;
+            result.lastFrameSegment = segment;
+          }
+        } else if (frame.kind === FrameKind.BatchBegin) {
+          const marker = decodeMarker(buf, frame.bodyAt, frame.bodyLength);
+          if (!marker || batch) throw new CorruptSegmentError(name, at, "malformed batch begin");
+          batch = [];
+          batchStart = at;
+          batchCount = marker.count;
+        } else {
+          const marker = decodeMarker(buf, frame.bodyAt, frame.bodyLength);
+          if (!marker || !batch || marker.count !== batchCount || batch.length !== batchCount) {
+            throw new CorruptSegmentError(name, at, "batch commit does not match its begin");
+          }
+          for (const p of batch) {
+            sink.event(segment, p.offset, p.length, buf, p.header);
+            expectG = p.header.globalSequence + 1;
+          }
+          // The batch's last EVENT frame names it (a marker holds nothing that tells two stores
+          // apart; an event holds its random id).
+          const lastEvent = batch[batch.length - 1];
+          batch = undefined;
           goodEnd = at + frame.frameLength;
-          segLastOffset = result.lastFrameOffset = at;
-          segLastCrc = result.lastFrameCrc = frame.crc;
-          result.lastFrameSegment = segment;
+          if (lastEvent !== undefined) {
+            segLastOffset = result.lastFrameOffset = lastEvent.offset;
+            segLastCrc = result.lastFrameCrc = lastEvent.crc;
+            result.lastFrameSegment = segment;
+          }
         }
-      } else if (frame.kind === FrameKind.BatchBegin) {
-        const marker = decodeMarker(buf, frame.bodyAt, frame.bodyLength);
-        if (!marker || batch) throw new CorruptSegmentError(name, at, "malformed batch begin");
-        batch = [];
-        batchStart = at;
-        batchCount = marker.count;
-      } else {
-        const marker = decodeMarker(buf, frame.bodyAt, frame.bodyLength);
-        if (!marker || !batch || marker.count !== batchCount || batch.length !== batchCount) {
-          throw new CorruptSegmentError(name, at, "batch commit does not match its begin");
-        }
-        for (const p of batch) {
-          sink.event(segment, p.offset, p.length, buf, p.header);
-          expectG = p.header.globalSequence + 1;
-        }
-        // The batch's last EVENT frame names it (a marker holds nothing that tells two stores
-        // apart; an event holds its random id).
-        const lastEvent = batch[batch.length - 1];
-        batch = undefined;
-        goodEnd = at + frame.frameLength;
-        if (lastEvent !== undefined) {
-          segLastOffset = result.lastFrameOffset = lastEvent.offset;
-          segLastCrc = result.lastFrameCrc = lastEvent.crc;
-          result.lastFrameSegment = segment;
-        }
+        at += frame.frameLength;
       }
-      at += frame.frameLength;
-    }
-    // The active segment ends in zeroed preallocation: a zero frame header is the end of the log.
-    // Only what lies past `at` matters (below, `at >= end` means "nothing follows").
-    const end = sealed ? buf.length : dataEnd(buf, at);
-    if (fault !== undefined && !sealed && at >= end) fault = undefined;
-    if (batch && fault === undefined) fault = "batch without commit";
-    if (fault !== undefined) {
-      const faultAt = batch ? batchStart : at;
-      if (sealed) throw new CorruptSegmentError(name, faultAt, fault);
-      // Frames may start before `end` (the last non-zero byte) and end in zeros past it.
-      const next = continuationAfter(buf, at + 1, end, expectG, buf.length);
-      if (next >= 0) {
-        throw new CorruptSegmentError(
-          name,
-          at,
-          `${fault}, and a valid frame continuing the log follows at ${next}: ` +
-            `this is corruption, not a torn write`,
-        );
+      // The active segment ends in zeroed preallocation: a zero frame header is the end of the log.
+      // Only what lies past `at` matters (below, `at >= end` means "nothing follows").
+      const end = sealed ? buf.length : dataEnd(buf, at);
+      if (fault !== undefined && !sealed && at >= end) fault = undefined;
+      if (batch && fault === undefined) fault = "batch without commit";
+      if (fault !== undefined) {
+        const faultAt = batch ? batchStart : at;
+        if (sealed) throw new CorruptSegmentError(name, faultAt, fault);
+        // Frames may start before `end` (the last non-zero byte) and end in zeros past it.
+        const next = continuationAfter(buf, at + 1, end, expectG, buf.length);
+        if (next >= 0 && follow && rereads < FOLLOW_REREADS_MAX) {
+          // Another process is writing this segment: a read that overlapped its write can see a
+          // later page of it and not an earlier one (the copies of the two go page by page, side
+          // by side). Read again from the fault, which by now holds what was being written;
+          // damage that is really there is read the same every time.
+          rereads++;
+          at = faultAt;
+          batch = undefined;
+          fault = undefined;
+          buf = readTail(fs, path, at);
+          crcs = new FrameCrcs();
+          continue rescan;
+        }
+        if (next >= 0) {
+          throw new CorruptSegmentError(
+            name,
+            at,
+            `${fault}, and a valid frame continuing the log follows at ${next}: ` +
+              `this is corruption, not a torn write`,
+          );
+        }
+        // Trailing zeros are what preallocation leaves: only the bytes up to the last non-zero
+        // one count as cut.
+        result.endOffset = goodEnd;
+        result.truncatedBytes = Math.max(0, end - goodEnd);
+        return result;
       }
-      // Trailing zeros are what preallocation leaves: only the bytes up to the last non-zero
-      // one count as cut.
-      result.endOffset = goodEnd;
-      result.truncatedBytes = Math.max(0, end - goodEnd);
-      return result;
+      break;
     }
     result.endOffset = goodEnd;
     if (sealed) {
