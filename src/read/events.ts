@@ -406,7 +406,8 @@ function corrupt(segment: number, offset: number, message: string): CorruptSegme
 /** The hash bytes of event `g`, read back from the log. */
 function hashOf(s: EventSource, g: number): Uint8Array {
   const loc = s.index.location(g);
-  const buf = s.reader.readRaw(loc.segment, loc.offset, loc.length);
+  // A point read's predecessor (format 2 links by 8 bytes; the text needs all 32): cached too.
+  const buf = s.reader.readFrameBytes(loc.segment, loc.offset, loc.length);
   const h = readEventFrame(buf, 0, loc.length);
   if (typeof h === "string") throw corrupt(loc.segment, loc.offset, h);
   return buf.subarray(h.hashAt, h.hashAt + HASH_BYTES);
@@ -595,7 +596,7 @@ export function readOne(s: EventSource, g: number): StoredEvent {
   const segment = page.seg[r];
   const offset = page.off[r];
   const length = page.len[r];
-  const buf = s.reader.readRaw(segment, offset, length);
+  const buf = s.reader.readFrameBytes(segment, offset, length);
   let out: StoredEvent | undefined;
   try {
     decodeFrame(new FrameRead(s, s.text, NO_HAND_OVER), g, buf, 0, length, segment, offset);

@@ -140,7 +140,7 @@ function run(ops: Op[]): { fs: MemoryFileSystem; store: Store } {
       const all = store.query(Region.all());
       if (all.length > 0) store.redact(all[o.nth % all.length].eventId);
     } else if (o.op === "truncate") {
-      if (store.lastSequence(ENTITIES[o.e]) >= o.before) {
+      if (!deleted.has(o.e) && store.lastSequence(ENTITIES[o.e]) >= o.before) {
         store.truncateBefore(ENTITIES[o.e], o.before);
       }
     } else if (o.op === "delete") {
