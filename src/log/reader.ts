@@ -79,8 +79,12 @@ export class SegmentReader {
 
   /** The raw bytes of the frame at `segment`/`offset`, `length` bytes long. */
   readRaw(segment: number, offset: number, length: number): Uint8Array {
-    const buffered = this.#end?.readBuffered(segment, offset, length);
-    if (buffered) return buffered;
+    return this.#end?.readBuffered(segment, offset, length) ??
+      this.#readFile(segment, offset, length);
+  }
+
+  /** {@linkcode SegmentReader.readRaw} from the file (not the write buffer). */
+  #readFile(segment: number, offset: number, length: number): Uint8Array {
     // The length comes from the index, which a sidecar restored: never allocate what a damaged
     // or forged sidecar declares (up to 4 GiB) beyond the largest frame there can be.
     if (length > FRAME_HEADER_BYTES + FRAME_BODY_BYTES_MAX) {
@@ -124,8 +128,8 @@ export class SegmentReader {
     const cached = this.#frames.get(segment, offset, length);
     if (cached !== undefined) return cached;
     const buffered = this.#end?.readBuffered(segment, offset, length);
-    if (buffered) return buffered;
-    return this.#frames.admit(segment, offset, this.readRaw(segment, offset, length));
+    if (buffered) return buffered; // the newest frames: not kept (the buffer serves them)
+    return this.#frames.admit(segment, offset, this.#readFile(segment, offset, length));
   }
 
   /** Read and CRC-check the frame; returns the buffer (frame at index 0). */
