@@ -295,6 +295,10 @@ export async function compactStore(
   }
   running.add(engine);
   try {
+    // Nothing moves before the caller's synchronous work is over: a compaction started from
+    // inside a read (a replay's visitor, a projection's apply) would otherwise rewrite a segment
+    // and move its frames in the index while that read is between two of them.
+    await Promise.resolve();
     const bytesBefore = segmentBytes(engine);
     const visibility = new Visibility();
     const now = engine.now();

@@ -312,3 +312,31 @@ Deno.test("compact: bad options are typed errors", async () => {
   }
   store.close();
 });
+
+Deno.test("compact: started from inside a read (a replay's visitor, a projection's apply), it moves no frame under that read", async () => {
+  for (const reader of ["replay", "project"] as const) {
+    const { store } = memStore({ segmentMaxBytes: 4096 });
+    const ids: string[] = [];
+    for (let i = 0; i < 300; i++) {
+      const coord = new Coordinate(`e${i % 3}`, "s");
+      ids.push(store.append(coord, KIND_A, { i, pad: "p".repeat(30) }).eventId);
+    }
+    store.sync();
+    for (let i = 0; i < 300; i += 5) store.redact(ids[i]);
+    let compaction: Promise<unknown> | undefined;
+    let seen = 0;
+    const start = () => {
+      if (++seen === 3) compaction = store.compact();
+    };
+    if (reader === "replay") store.replay(Region.all(), start);
+    else {
+      store.project("e0", { initial: () => 0, apply: (n: number) => (start(), n + 1) });
+    }
+    assert.equal(seen, reader === "replay" ? 300 : 100, reader);
+    const report = (await compaction) as { segmentsRewritten: number };
+    assert.ok(report.segmentsRewritten > 0, reader);
+    assert.equal(store.readStream("e1").length, 100);
+    assert.equal(store.verify().ok, true);
+    store.close();
+  }
+});
