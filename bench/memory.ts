@@ -7,12 +7,15 @@
  * Each measurement runs in a fresh child process: garbage collection is
  * forced (until it settles) before and after `Store.open`, and again after
  * one `get` by id (which builds the id table an open by rebuild leaves for
- * its first use); the difference in `heapUsed + external` is divided by the
- * event count. The goal is checked against the latter.
+ * its first use), and again once every part of the index is in memory (an
+ * index image is read as it is used: its open reads the head and last page
+ * only); the difference in `heapUsed + external` is divided by the event
+ * count. The goal is checked against the last.
  */
 
 import { fillEntities, settledMemoryUsage } from "./_workloads.ts";
 import { Region, Store } from "../mod.ts";
+import { storeInternals } from "../src/store/_internals.ts";
 
 const EVENTS = Number(Deno.env.get("BATPAK_BENCH_EVENTS") ?? 1_000_000);
 const ENTITIES = 1000;
@@ -37,8 +40,13 @@ if (Deno.args[0] === "--measure") {
   store.get(store.queryAfter(Region.all(), 0, 1)[0].eventId);
   const served = await settledMemoryUsage(gc);
   const bytesServed = (served.heapUsed + served.external) - (before.heapUsed + before.external);
+  // Every page and posting list of an image read lazily: the index as a store serving every
+  // stream holds it.
+  storeInternals(store).index.readAll();
+  const whole = await settledMemoryUsage(gc);
+  const bytesWhole = (whole.heapUsed + whole.external) - (before.heapUsed + before.external);
   const opened = store.diagnostics().openReport.path;
-  console.log(JSON.stringify({ path: opened, events, bytes, bytesServed }));
+  console.log(JSON.stringify({ path: opened, events, bytes, bytesServed, bytesWhole }));
   Deno.exit(0);
 }
 
@@ -58,14 +66,15 @@ for (const path of ["image", "rebuild"]) {
     events: number;
     bytes: number;
     bytesServed: number;
+    bytesWhole: number;
   };
-  // The goal is checked against the index with its id table (after one `get`).
-  const perEvent = r.bytesServed / r.events;
+  // The goal is checked against the whole index in memory, id table included.
+  const perEvent = r.bytesWhole / r.events;
   console.log(
-    `P8 ${r.events} events, open path ${r.path}: ${perEvent.toFixed(1)} bytes/event after a ` +
-      `get by id (${
-        (r.bytes / r.events).toFixed(1)
-      } right after the open; goal ≤ ${GOAL_BYTES_PER_EVENT}; ${
+    `P8 ${r.events} events, open path ${r.path}: ${perEvent.toFixed(1)} bytes/event with every ` +
+      `part in memory (${(r.bytes / r.events).toFixed(1)} right after the open, ${
+        (r.bytesServed / r.events).toFixed(1)
+      } after a get by id; goal ≤ ${GOAL_BYTES_PER_EVENT}; ${
         (perEvent / GOAL_BYTES_PER_EVENT).toFixed(2)
       } of the budget)`,
   );

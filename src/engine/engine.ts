@@ -120,6 +120,7 @@ export class Engine {
 
   /** Replace the in-memory state (restoring from a sidecar, or starting over). */
   adopt(index: Index, system: SystemState): void {
+    if (index !== this.index) this.index.release();
     this.index = index;
     this.system = system;
     this.entityNames.reset();
@@ -264,6 +265,8 @@ export class Engine {
   #imageOnDiskIsCurrent(): boolean {
     const on = this.#imageOnDisk;
     if (on === undefined || on.count !== this.index.count) return false;
+    // A part of it failed its checks when read: it is not kept (see writeSidecar).
+    if (this.index.damaged !== undefined) return false;
     // The id table read from it was found wanting and rebuilt: the file holds the old one.
     if (on.idTableBuilds !== this.index.idTableBuilds) return false;
     const now = this.coverage();
@@ -293,6 +296,16 @@ export class Engine {
       // A sidecar only speeds up the next open. A full or failing disk must not fail the
       // append or close that triggered it: the next open takes a slower path (the leftover
       // .tmp is removed then), and the next checkpoint is tried a full interval later.
+      if (this.index.damaged !== undefined) {
+        // The image this index was read from failed a check, so the new one could not be
+        // written whole: the damaged one must not be taken by the next open either.
+        try {
+          this.index.release();
+          this.fs.remove(joinPath(this.dataDir, IMAGE_FILE));
+        } catch {
+          // The next open finds the damage again, where it reads it.
+        }
+      }
     }
     if (kind === "checkpoint") this.#checkpointedCount = this.index.count;
   }
@@ -344,6 +357,7 @@ export class Engine {
     } catch (e) {
       error = e;
     }
+    this.index.release();
     this.reader.close();
     this.notify(); // waiting subscribers see the close and end
     this.#listeners.clear();

@@ -210,7 +210,7 @@ function restore(engine: Engine, started: number): void {
   for (const [kind, enabled, file] of attempts) {
     const path = joinPath(s.dataDir, file);
     if (fs.stat(path) === undefined) continue;
-    const loaded = loadSidecar(fs, path, kind);
+    const loaded = loadSidecar(fs, path, kind, { writable: !s.readOnly });
     if (typeof loaded === "string") {
       rejected.push(`${file}: ${loaded}`);
       // One this process cannot read (permissions, EIO) is not known to be bad: kept.
@@ -220,14 +220,21 @@ function restore(engine: Engine, started: number): void {
     // A valid sidecar of ANOTHER store (copied in by hand) is no evidence of anything here.
     const foreign = foreignSidecar(engine, loaded);
     if (foreign !== undefined) {
+      loaded.index.release();
       rejected.push(`${file}: ${foreign}`);
       discard.push(file);
       continue;
     }
     // Evidence: what a valid sidecar records must still be in the log (throws when not) —
     // also for a kind switched off in this config: it is still what the log once held.
-    checkEvidence(engine, file, loaded);
+    try {
+      checkEvidence(engine, file, loaded);
+    } catch (e) {
+      loaded.index.release();
+      throw e;
+    }
     if (!enabled) {
+      loaded.index.release();
       discard.push(file);
       continue;
     }
@@ -238,6 +245,10 @@ function restore(engine: Engine, started: number): void {
     }
     const restored = loaded.index.count;
     try {
+      // The last page, which appends (and a follower's refresh) write to, is read now: a
+      // damaged one is found here, where the open can still take another path, and no append
+      // reads the image after its frame is written.
+      if (loaded.index.pageCount > 0) loaded.index.page(loaded.index.pageCount - 1);
       finish(
         engine,
         kind === "image" ? "image" : "checkpoint",
@@ -271,9 +282,8 @@ function restore(engine: Engine, started: number): void {
  * must be the one at the start of this log.
  */
 function foreignSidecar(engine: Engine, sidecar: LoadedSidecar): string | undefined {
-  const index = sidecar.index;
-  if (index.count === 0) return undefined;
-  const loc = index.location(1);
+  const loc = sidecar.first;
+  if (loc === undefined) return undefined;
   const firstAt = [SEGMENT_HEADER_BYTES, SEGMENT_HEADER_BYTES + MARKER_FRAME_BYTES];
   if (loc.segment !== 1 || !firstAt.includes(loc.offset)) {
     return "its first event is not at the start of the log";
@@ -291,7 +301,7 @@ function foreignSidecar(engine: Engine, sidecar: LoadedSidecar): string | undefi
   if (typeof header === "string" || header.globalSequence !== 1) {
     return "its first event is not in the log";
   }
-  const words = index.idWords(1);
+  const words = loc.id;
   const id = readIdWords(frame, header.bodyAt);
   for (let i = 0; i < 4; i++) {
     if (id[i] !== words[i]) return "it belongs to another store (its first event differs)";

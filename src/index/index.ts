@@ -146,38 +146,92 @@ export function pageOf(c: Page): Page {
   };
 }
 
+/**
+ * Where the first entries of a list read lazily from an index image come
+ * from: `load(list)` returns them, checked, or throws (and is asked again
+ * at the next use).
+ */
+export interface ListLoader {
+  load(list: number): Uint32Array;
+}
+
 /** A growable list of global sequences (ascending). */
 export class Postings {
-  /** Backing array; only the first `length` entries are used. */
-  items: Uint32Array;
+  #items: Uint32Array;
   /** Entries in use. */
   length = 0;
+  /** While the first entries are not read yet (see {@linkcode Postings.lazy}). */
+  #loader: ListLoader | undefined;
+  #list = 0;
+  #pending = 0;
   constructor(capacity = POSTING_INITIAL) {
-    this.items = new Uint32Array(capacity);
+    this.#items = new Uint32Array(capacity);
   }
   /** Postings over an existing array, all of it in use (grows by copying on the next push). */
   static over(items: Uint32Array): Postings {
     const p = new Postings(0);
-    p.items = items;
+    p.#items = items;
     p.length = items.length;
     return p;
   }
-  /** Append one global sequence. */
-  push(g: number): void {
-    if (this.length === this.items.length) {
-      const grown = new Uint32Array(this.items.length * 2);
-      grown.set(this.items);
-      this.items = grown;
+  /**
+   * A list whose first `length` entries are read by `loader.load(list)` when
+   * first used: its length is known (and appends go after it) without them.
+   */
+  static lazy(length: number, loader: ListLoader, list: number): Postings {
+    const p = new Postings(0);
+    p.length = length;
+    if (length > 0) {
+      p.#loader = loader;
+      p.#list = list;
+      p.#pending = length;
     }
-    this.items[this.length++] = g;
+    return p;
+  }
+  /** True while the first entries have not been read. */
+  get pending(): boolean {
+    return this.#loader !== undefined;
+  }
+  /** Backing array; only the first `length` entries are used. */
+  get items(): Uint32Array {
+    if (this.#loader !== undefined) this.#fill(this.#loader);
+    return this.#items;
+  }
+  #fill(loader: ListLoader): void {
+    const first = loader.load(this.#list);
+    if (first.length !== this.#pending) {
+      throw new RangeError(
+        `list ${this.#list}: read ${first.length} entries, expected ${this.#pending}`,
+      );
+    }
+    this.#loader = undefined;
+    if (this.length === this.#pending) {
+      this.#items = first;
+    } else {
+      // Appended to before it was read: the appends sit after a gap of its length.
+      this.#items.set(first, 0);
+    }
+  }
+  /** Append one global sequence (never reads: a list read lazily keeps a gap for its start). */
+  push(g: number): void {
+    if (this.length >= this.#items.length) {
+      const grown = new Uint32Array(
+        Math.max(POSTING_INITIAL, this.#items.length * 2, this.length + 1),
+      );
+      // A list not read yet has a gap for its first entries: the appends keep their places.
+      grown.set(this.#items);
+      this.#items = grown;
+    }
+    this.#items[this.length++] = g;
   }
   /** Index of the first entry greater than `after`. */
   firstAfter(after: number): number {
+    const items = this.items;
     let lo = 0;
     let hi = this.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (this.items[mid] <= after) lo = mid + 1;
+      if (items[mid] <= after) lo = mid + 1;
       else hi = mid;
     }
     return lo;
@@ -247,6 +301,30 @@ function checkPostings(
   return i === count ? undefined : "postings do not cover every event exactly once";
 }
 
+/**
+ * Where the pages, lists and id table of an index image read lazily come
+ * from (see `sidecar.ts`): each is read and checked when first used.
+ */
+export interface IndexSource {
+  /** Rows the image holds (events 1 .. rows). */
+  readonly rows: number;
+  /** Page `p`, its bytes and rows checked; throws when it cannot be read or fails. */
+  page(p: number): Page;
+  /**
+   * List `list` of dimension `dim` (0 entities, 1 scopes) as stored, or
+   * `undefined` when its bytes fail their check (recorded as damage).
+   */
+  list(dim: 0 | 1, list: number): Uint32Array | undefined;
+  /** The id table as stored, or `undefined` when its bytes fail their check. */
+  idTable(): Uint32Array | undefined;
+  /** Record that the image fails a check (`reason`); returns the error to throw. */
+  damage(reason: string): Error;
+  /** Why the image was found damaged, if it was. */
+  readonly damaged: string | undefined;
+  /** Close the image (idempotent). */
+  close(): void;
+}
+
 /** Where an event's frame lives. */
 export interface FrameLocation {
   segment: number;
@@ -258,8 +336,10 @@ export interface FrameLocation {
  * The columnar index of every event in the log.
  */
 export class Index {
-  /** Column pages. */
-  pages: Page[] = [];
+  /** Column pages; `undefined` while a page of an image read lazily is not read yet. */
+  #pages: (Page | undefined)[] = [];
+  /** Where pages not read yet come from (an index image read lazily), until all are read. */
+  #source: IndexSource | undefined;
   /** Events indexed; also the last global sequence. */
   count = 0;
   /** Entities. */
@@ -288,6 +368,8 @@ export class Index {
    */
   #idsTrusted = true;
   #idTableBuilds = 0;
+  /** True while the id table is still the one in the image read lazily (see {@linkcode attachSource}). */
+  #idsFromSource = false;
   /** While deferred: the events the id table holds (1 .. this). */
   #idsUpTo = 0;
 
@@ -307,8 +389,8 @@ export class Index {
   ): number {
     const i = this.count;
     const p = i >>> PAGE_BITS;
-    if (p === this.pages.length) this.pages.push(newPage());
-    let page = this.pages[p];
+    if (p === this.#pages.length) this.#pages.push(newPage());
+    let page = this.page(p);
     const r = i & PAGE_MASK;
     if (r === page.seg.length) page = this.#growPage(p);
     page.seg[r] = segment;
@@ -338,11 +420,155 @@ export class Index {
    * (2.9 MB) that only a writer needs.
    */
   #growPage(p: number): Page {
-    const short = this.pages[p];
+    const short = this.page(p);
     const page = newPage();
     for (const c of COLUMNS) (page[c.name] as Uint32Array).set(short[c.name] as Uint32Array);
-    this.pages[p] = page;
+    this.#pages[p] = page;
     return page;
+  }
+
+  /** Number of column pages (read or not). */
+  get pageCount(): number {
+    return this.#pages.length;
+  }
+
+  /**
+   * Column page `p`, read from the index image when first asked for (which
+   * throws when the image cannot be read or its bytes fail their checks).
+   */
+  page(p: number): Page {
+    return this.#pages[p] ?? this.#readPage(p);
+  }
+
+  #readPage(p: number): Page {
+    const source = this.#source;
+    if (source === undefined || p >= this.#pages.length) {
+      throw new RangeError(`index page ${p} of ${this.#pages.length}`);
+    }
+    const page = source.page(p);
+    this.#pages[p] = page;
+    return page;
+  }
+
+  /** True when page `p` is in memory (not waiting to be read from the image). */
+  pageRead(p: number): boolean {
+    return this.#pages[p] !== undefined;
+  }
+
+  /** Install pages read in full (an index image or checkpoint read at once). */
+  setPages(pages: Page[], count: number): void {
+    this.#pages = pages;
+    this.count = count;
+  }
+
+  /**
+   * Read rows, lists and the id table from `source` as they are first used:
+   * `pageCount` pages holding `count` rows, and per entity and scope the
+   * length of its list. Nothing is read here.
+   */
+  attachSource(
+    source: IndexSource,
+    pageCount: number,
+    count: number,
+    entityCounts: Uint32Array,
+    scopeCounts: Uint32Array,
+  ): void {
+    this.#source = source;
+    // Packed, not holey (`new Array(n)`): every read of a page goes through this array.
+    this.#pages = Array.from({ length: pageCount }, () => undefined);
+    this.count = count;
+    const loaders = [0, 1].map((dim): ListLoader => ({
+      load: (list) => this.#readList(source, dim as 0 | 1, list),
+    }));
+    for (
+      const [dim, counts, l] of [
+        [this.entities, entityCounts, loaders[0]],
+        [this.scopes, scopeCounts, loaders[1]],
+      ] as const
+    ) {
+      for (let i = 0; i < counts.length; i++) dim.postings[i] = Postings.lazy(counts[i], l, i);
+    }
+    this.#idsDeferred = true;
+    this.#idsUpTo = count;
+    this.#idsFromSource = true;
+    this.#idTable = new Uint32Array(ID_TABLE_INITIAL);
+  }
+
+  /**
+   * List `list` of dimension `dim` (0 entities, 1 scopes) from the source,
+   * checked: ascending, within the rows the source holds, and each naming
+   * that entity (scope) in its row. That no list misses an event follows
+   * from every list passing this with the lengths adding up to the event
+   * count (checked at open); {@linkcode checkDerived} checks it whole. A
+   * list whose bytes or entries fail is built from the rows instead (the
+   * source records the damage).
+   */
+  #readList(source: IndexSource, dim: 0 | 1, list: number): Uint32Array {
+    const items = source.list(dim, list);
+    const problem = items === undefined
+      ? undefined
+      : this.#listProblem(items, dim, list, source.rows);
+    if (items !== undefined && problem === undefined) return items;
+    if (problem !== undefined) source.damage(problem);
+    const built = this.#listFromRows(dim, list, source.rows);
+    const length = (dim === 0 ? this.entities : this.scopes).postings[list].length;
+    if (built.length !== length) {
+      // The image's list lengths disagree with its rows: no list of it can be trusted.
+      throw source.damage("a posting list's length disagrees with the rows");
+    }
+    return built;
+  }
+
+  #listProblem(items: Uint32Array, dim: 0 | 1, list: number, rows: number): string | undefined {
+    let prev = 0;
+    for (let i = 0; i < items.length; i++) {
+      const g = items[i];
+      if (g <= prev || g > rows) return "postings out of order or out of range";
+      const r = g - 1;
+      const page = this.page(r >>> PAGE_BITS);
+      if ((dim === 0 ? page.ent : page.scp)[r & PAGE_MASK] !== list) {
+        return "a posting list holds another entity's or scope's event";
+      }
+      prev = g;
+    }
+    return undefined;
+  }
+
+  /** The events 1 .. `rows` whose row names entity (scope) `list`, from every page. */
+  #listFromRows(dim: 0 | 1, list: number, rows: number): Uint32Array {
+    const out: number[] = [];
+    for (let p = 0, base = 0; base < rows; p++, base += PAGE_ROWS) {
+      const page = this.page(p);
+      const column = dim === 0 ? page.ent : page.scp;
+      const n = Math.min(PAGE_ROWS, rows - base);
+      for (let r = 0; r < n; r++) if (column[r] === list) out.push(base + r + 1);
+    }
+    return Uint32Array.from(out);
+  }
+
+  /** Why the image this index reads lazily cannot be trusted (found while reading it), if it was. */
+  get damaged(): string | undefined {
+    return this.#source?.damaged;
+  }
+
+  /**
+   * Read every page, list and the id table still in the image, then let the
+   * image go (its file is closed): before the image is replaced or removed,
+   * and before a whole-index pass. Throws as {@linkcode page} does.
+   */
+  readAll(): void {
+    if (this.#source === undefined) return;
+    for (let p = 0; p < this.#pages.length; p++) this.page(p);
+    for (const dim of [this.entities, this.scopes]) {
+      for (const list of dim.postings) if (list.pending) list.items;
+    }
+    this.buildIds();
+    this.release();
+  }
+
+  /** Close the image read lazily (what is not read yet can no longer be). */
+  release(): void {
+    this.#source?.close();
   }
 
   /** Record the latest hash of an entity. */
@@ -385,7 +611,7 @@ export class Index {
   /** The timestamp of `g`. */
   timestampOf(g: number): number {
     const i = g - 1;
-    const page = this.pages[i >>> PAGE_BITS];
+    const page = this.page(i >>> PAGE_BITS);
     const r = i & PAGE_MASK;
     const lag = page.lag[r];
     if (lag === LAG_ELSEWHERE) return this.timestamps.get(g)!;
@@ -415,7 +641,7 @@ export class Index {
     const table = new Uint32Array(size);
     const mask = size - 1;
     for (let p = 0, base = 0; base < rows; p++, base += PAGE_ROWS) {
-      const id = this.pages[p].id;
+      const id = this.page(p).id;
       const n = Math.min(PAGE_ROWS, rows - base);
       for (let r = 0; r < n; r++) {
         let slot = id[r * 4 + 3] & mask;
@@ -440,6 +666,19 @@ export class Index {
   /** Bring the id table up to date after {@linkcode deferIds}. */
   buildIds(): void {
     if (!this.#idsDeferred) return;
+    if (this.#idsFromSource) {
+      // The image's table, checked as adoptDerived does; one that fails is built here instead.
+      const table = this.#source!.idTable();
+      this.#idsFromSource = false;
+      if (table !== undefined && this.#idTableProblem(table, this.#idsUpTo) === undefined) {
+        this.#idTable = table;
+        this.#idsTrusted = false;
+      } else {
+        this.#idsUpTo = 0;
+        this.#idTable = new Uint32Array(ID_TABLE_INITIAL);
+        this.#idTableBuilds++;
+      }
+    }
     this.#idsDeferred = false;
     const count = this.count;
     const added = count - this.#idsUpTo;
@@ -466,9 +705,9 @@ export class Index {
     const scp = this.scopes.postings;
     const entCounts = new Uint32Array(ent.length);
     const scpCounts = new Uint32Array(scp.length);
-    for (let p = 0; p < this.pages.length; p++) {
+    for (let p = 0; p < this.#pages.length; p++) {
       const rows = Math.min(PAGE_ROWS, this.count - p * PAGE_ROWS);
-      const page = this.pages[p];
+      const page = this.page(p);
       for (let r = 0; r < rows; r++) {
         entCounts[page.ent[r]]++;
         scpCounts[page.scp[r]]++;
@@ -481,9 +720,9 @@ export class Index {
       scp[s] = new Postings(Math.max(POSTING_INITIAL, scpCounts[s]));
     }
     let g = 0;
-    for (let p = 0; p < this.pages.length; p++) {
+    for (let p = 0; p < this.#pages.length; p++) {
       const rows = Math.min(PAGE_ROWS, this.count - p * PAGE_ROWS);
-      const page = this.pages[p];
+      const page = this.page(p);
       for (let r = 0; r < rows; r++) {
         g++;
         const e = ent[page.ent[r]];
@@ -520,11 +759,7 @@ export class Index {
     scopes: PostingLists,
     columns: { ent: Uint32Array; scp: Uint32Array },
   ): string | undefined {
-    const size = idTable.length;
     const count = this.count;
-    if (size < ID_TABLE_INITIAL || (size & (size - 1)) !== 0 || size < count * 2) {
-      return "id table size is not a power of two above twice the event count";
-    }
     if (
       entities.counts.length !== this.entities.names.length ||
       scopes.counts.length !== this.scopes.names.length
@@ -532,20 +767,8 @@ export class Index {
       return "postings do not match the names";
     }
     const problem = checkPostings(entities, count, columns.ent) ??
-      checkPostings(scopes, count, columns.scp);
+      checkPostings(scopes, count, columns.scp) ?? this.#idTableProblem(idTable, count);
     if (problem) return problem;
-    // Branch-free: half the slots are empty at random, so `if (g !== 0)` mispredicted every
-    // other slot (20 ms of a 1M-event open). `count - g` is negative when g is past the end;
-    // `(g | -g) >>> 31` is 1 for any g in 1 .. 2^31 - 1.
-    let filled = 0;
-    let past = 0;
-    for (let i = 0; i < size; i++) {
-      const g = idTable[i];
-      past |= count - g;
-      filled += (g | -g) >>> 31;
-    }
-    if (past < 0) return "id table names an unknown event";
-    if (filled !== count) return "id table does not hold every event";
     for (const [dim, lists] of [[this.entities, entities], [this.scopes, scopes]] as const) {
       let from = 0;
       for (let l = 0; l < lists.counts.length; l++) {
@@ -560,9 +783,60 @@ export class Index {
     return undefined;
   }
 
+  /**
+   * Why `table` cannot be the id table of events 1 .. `count`, or
+   * `undefined`: its size, an unknown event, or not as many events as there
+   * are (that each sits on its probe path is not checked: see `#idsTrusted`).
+   */
+  #idTableProblem(table: Uint32Array, count: number): string | undefined {
+    const size = table.length;
+    if (size < ID_TABLE_INITIAL || (size & (size - 1)) !== 0 || size < count * 2) {
+      return "id table size is not a power of two above twice the event count";
+    }
+    // Branch-free: half the slots are empty at random, so `if (g !== 0)` mispredicted every
+    // other slot (20 ms of a 1M-event open). `count - g` is negative when g is past the end;
+    // `(g | -g) >>> 31` is 1 for any g in 1 .. 2^31 - 1.
+    let filled = 0;
+    let past = 0;
+    for (let i = 0; i < size; i++) {
+      const g = table[i];
+      past |= count - g;
+      filled += (g | -g) >>> 31;
+    }
+    if (past < 0) return "id table names an unknown event";
+    if (filled !== count) return "id table does not hold every event";
+    return undefined;
+  }
+
+  /**
+   * Why the postings are not those of the rows, or `undefined`: every event
+   * in exactly the list of its entity and of its scope, in order (reads
+   * every page and list; `verify` asks).
+   */
+  checkDerived(): string | undefined {
+    for (const [dim, column] of [[this.entities, "ent"], [this.scopes, "scp"]] as const) {
+      const counts = Uint32Array.from(dim.postings, (p) => p.length);
+      const all = new Uint32Array(this.count);
+      let at = 0;
+      for (const p of dim.postings) {
+        if (at + p.length > all.length) return "postings do not cover every event exactly once";
+        all.set(p.items.subarray(0, p.length), at);
+        at += p.length;
+      }
+      const owners = new Uint32Array(this.count);
+      for (let g = 1; g <= this.count; g++) {
+        const i = g - 1;
+        owners[i] = this.page(i >>> PAGE_BITS)[column][i & PAGE_MASK];
+      }
+      const problem = checkPostings({ counts, all: all.subarray(0, at) }, this.count, owners);
+      if (problem) return problem;
+    }
+    return undefined;
+  }
+
   #word(g: number, w: number): number {
     const i = g - 1;
-    return this.pages[i >>> PAGE_BITS].id[(i & PAGE_MASK) * 4 + w];
+    return this.page(i >>> PAGE_BITS).id[(i & PAGE_MASK) * 4 + w];
   }
 
   /** Global sequence of the event with this id, or 0. */
@@ -599,7 +873,7 @@ export class Index {
   /** Page and row of global sequence `g`. */
   row(g: number): [Page, number] {
     const i = g - 1;
-    return [this.pages[i >>> PAGE_BITS], i & PAGE_MASK];
+    return [this.page(i >>> PAGE_BITS), i & PAGE_MASK];
   }
 
   /** Where the frame of `g` lives. */
@@ -623,19 +897,19 @@ export class Index {
   /** Kind of `g`. */
   kindOf(g: number): number {
     const i = g - 1;
-    return this.pages[i >>> PAGE_BITS].kind[i & PAGE_MASK];
+    return this.page(i >>> PAGE_BITS).kind[i & PAGE_MASK];
   }
 
   /** Entity id of `g`. */
   entityOf(g: number): number {
     const i = g - 1;
-    return this.pages[i >>> PAGE_BITS].ent[i & PAGE_MASK];
+    return this.page(i >>> PAGE_BITS).ent[i & PAGE_MASK];
   }
 
   /** Scope id of `g`. */
   scopeOf(g: number): number {
     const i = g - 1;
-    return this.pages[i >>> PAGE_BITS].scp[i & PAGE_MASK];
+    return this.page(i >>> PAGE_BITS).scp[i & PAGE_MASK];
   }
 
   /** A lazily-formatted index entry for `g`. */
@@ -645,7 +919,8 @@ export class Index {
 
   /** Approximate bytes held by the index's typed arrays. */
   byteSize(): number {
-    let bytes = this.pages.length * PAGE_ROWS * ROW_BYTES + this.#idTable.byteLength +
+    let bytes = this.#pages.filter((p) => p !== undefined).length * PAGE_ROWS * ROW_BYTES +
+      this.#idTable.byteLength +
       this.entityHashes.byteLength;
     for (const p of this.entities.postings) bytes += p.items.byteLength;
     for (const p of this.scopes.postings) bytes += p.items.byteLength;

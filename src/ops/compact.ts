@@ -299,6 +299,9 @@ export async function compactStore(
     // inside a read (a replay's visitor, a projection's apply) would otherwise rewrite a segment
     // and move its frames in the index while that read is between two of them.
     await Promise.resolve();
+    // Every page of an image read lazily, before any frame moves: a damaged one fails here, not
+    // halfway through a rewrite (and the image, removed below, is not read again).
+    engine.index.readAll();
     const bytesBefore = segmentBytes(engine);
     const visibility = new Visibility();
     const now = engine.now();

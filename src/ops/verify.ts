@@ -11,8 +11,10 @@
  *   shows here even when every CRC is valid);
  * - index parity: every index row points at exactly this frame and holds
  *   its id, entity, scope, kind, sequence and timestamp; per-entity stream
- *   lengths and last hashes; idempotency keys; the system state (fences,
- *   cursor checkpoints) folded from the system events;
+ *   lengths and last hashes; every event in the posting list of its entity
+ *   and of its scope, in order; idempotency keys; the system state (fences,
+ *   cursor checkpoints) folded from the system events (an index image read
+ *   lazily is read whole first: a damaged part is the one problem then);
  * - the active segment's zeroed preallocation past the log's end.
  *
  * After a damaged frame the check resynchronises on the next valid frame,
@@ -23,7 +25,7 @@
  * @module
  */
 
-import { InvalidArgumentError } from "../core/errors.ts";
+import { CorruptSegmentError, InvalidArgumentError } from "../core/errors.ts";
 import { isSystemKind } from "../core/kind.ts";
 import { HASH_BYTES } from "../core/hash.ts";
 import { bytesToId } from "../core/ids.ts";
@@ -137,8 +139,15 @@ export function verifyStore(s: VerifySource, options?: VerifyOptions): VerifyRep
     );
   }
   const index = s.index;
+  try {
+    // Every page and list of an image read lazily, so the parity below is with all of it.
+    index.readAll();
+  } catch (e) {
+    if (!(e instanceof CorruptSegmentError)) throw e;
+    report(e.file, e.offset, e.message);
+    return { ok: false, eventsChecked: 0, problems };
+  }
   const total = index.count;
-  const pages = index.pages;
   const segments = [...s.segments];
   const chain = new Map<string, ChainLink>();
   const system = new SystemState();
@@ -277,7 +286,7 @@ export function verifyStore(s: VerifySource, options?: VerifyOptions): VerifyRep
       });
       if (g >= 1 && g <= total) {
         const i = g - 1;
-        const page = pages[i >>> PAGE_BITS];
+        const page = index.page(i >>> PAGE_BITS);
         const r = i & PAGE_MASK;
         const id = bytesToId(buf, h.bodyAt);
         const mismatch: string[] = [];
@@ -376,6 +385,8 @@ export function verifyStore(s: VerifySource, options?: VerifyOptions): VerifyRep
       report(lastFile, 0, `entity "${name}" is in the index but has no events in the log`);
     }
   }
+  const derived = index.checkDerived();
+  if (derived !== undefined) report(lastFile, 0, `the index's posting lists: ${derived}`);
   if (canonical(system.toPlain()) !== canonical(s.system.toPlain())) {
     report(
       lastFile,

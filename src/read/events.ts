@@ -459,7 +459,7 @@ function decodeFrame(
   if (typeof h === "string") throw corrupt(segment, offset, h);
   const index = f.index;
   const i = g - 1;
-  const page = index.pages[i >>> PAGE_BITS];
+  const page = index.page(i >>> PAGE_BITS);
   const r = i & PAGE_MASK;
   if (h.globalSequence !== g || !sameId(buf, h.bodyAt, page.id, r * 4)) {
     throw corrupt(
@@ -591,7 +591,7 @@ const NO_HAND_OVER = () => {};
 export function readOne(s: EventSource, g: number): StoredEvent {
   if (s.closed) throw new StoreClosedError();
   const i = g - 1;
-  const page = s.index.pages[i >>> PAGE_BITS];
+  const page = s.index.page(i >>> PAGE_BITS);
   const r = i & PAGE_MASK;
   const segment = page.seg[r];
   const offset = page.off[r];
@@ -659,14 +659,14 @@ function eachRun(
   f: FrameRead,
 ): void {
   const { text, done } = f;
-  const pages = f.index.pages;
+  const index = f.index;
   const reader = s.reader;
   const writer = s.end;
   const { bounds, crcs } = scratch;
   let k = start;
   while (k < end) {
     const first = gs[k] - 1;
-    const p0 = pages[first >>> PAGE_BITS];
+    const p0 = index.page(first >>> PAGE_BITS);
     const r0 = first & PAGE_MASK;
     const segment = p0.seg[r0];
     const runStart = p0.off[r0];
@@ -676,7 +676,7 @@ function eachRun(
     let j = k + 1;
     while (j < end) {
       const i = gs[j] - 1;
-      const p = pages[i >>> PAGE_BITS];
+      const p = index.page(i >>> PAGE_BITS);
       const r = i & PAGE_MASK;
       const off = p.off[r];
       const frameEnd = off + p.len[r];
@@ -692,7 +692,7 @@ function eachRun(
     for (; k < j; k++) {
       const g = gs[k];
       const i = g - 1;
-      const p = pages[i >>> PAGE_BITS];
+      const p = index.page(i >>> PAGE_BITS);
       const r = i & PAGE_MASK;
       const off = p.off[r];
       if (k === grouped) grouped = crcGroup(s, gs, k, j, runStart, buf.length, bounds, buf, crcs);
@@ -728,12 +728,12 @@ function crcGroup(
   buf: Uint8Array,
   crcs: Uint32Array,
 ): number {
-  const pages = s.index.pages;
+  const index = s.index;
   const first = k & CRC_GROUP_MASK;
   const to = Math.min(j, k - first + CRC_GROUP_FRAMES);
   for (let q = k, w = 0; q < to; q++, w += 2) {
     const i = gs[q] - 1;
-    const p = pages[i >>> PAGE_BITS];
+    const p = index.page(i >>> PAGE_BITS);
     const r = i & PAGE_MASK;
     const at = p.off[r] - runStart;
     // Whole frames only (a shorter one fails its length check before its CRC is looked at).
@@ -772,13 +772,13 @@ export function readPage(
   maxBytes: number,
 ): StoredEvent[] {
   if (start >= gs.length) return [];
-  const pages = s.index.pages;
+  const index = s.index;
   const stop = Math.min(gs.length, start + maxEvents);
   let end = start;
   let bytes = 0;
   while (end < stop && (end === start || bytes < maxBytes)) {
     const i = gs[end] - 1;
-    bytes += pages[i >>> PAGE_BITS].len[i & PAGE_MASK];
+    bytes += index.page(i >>> PAGE_BITS).len[i & PAGE_MASK];
     end++;
   }
   try {

@@ -15,7 +15,12 @@ import {
 import { MemoryFileSystem } from "../../testing.ts";
 import { storeInternals } from "../../src/store/_internals.ts";
 import { Index, LAG_ELSEWHERE } from "../../src/index/index.ts";
-import { loadSidecar, saveSidecar } from "../../src/index/sidecar.ts";
+import {
+  type LoadedSidecar,
+  loadSidecar,
+  saveSidecar,
+  SidecarDamage,
+} from "../../src/index/sidecar.ts";
 import { CHECKPOINT_EVERY_EVENTS_MIN } from "../../src/core/limits.ts";
 import {
   assertHealthy,
@@ -34,6 +39,26 @@ const IMAGE = `${DIR}/index.img`;
 const CHECKPOINT = `${DIR}/index.ckpt`;
 const SEG1 = `${DIR}/000001.fbat`;
 const BIG = 70_000;
+
+/**
+ * Load a sidecar and read every part of it: why it is refused (at open or
+ * where a part is read), or what loaded.
+ */
+function loadAll(
+  fs: MemoryFileSystem,
+  path: string,
+  kind: "image" | "checkpoint",
+): LoadedSidecar | string {
+  const loaded = loadSidecar(fs, path, kind);
+  if (typeof loaded === "string") return loaded;
+  try {
+    loaded.index.readAll();
+  } catch (e) {
+    if (e instanceof SidecarDamage) return e.reason;
+    throw e;
+  }
+  return loaded;
+}
 
 /** A small closed store of several entities, scopes and kinds, with an image. */
 function smallStore(extra = {}) {
@@ -231,25 +256,47 @@ Deno.test("checkpoint: a crash with no close reopens from the checkpoint plus th
 
 // --------------------------------------------------------- bad sidecars
 
-Deno.test("corrupt image: any flipped byte is rejected, reported, and the next path used", () => {
-  const { fs, before } = smallStore();
+Deno.test("corrupt image: any flipped byte is rejected at open or where it is read, never served", () => {
+  const { fs, before, cs } = smallStore();
   const size = fs.readFile(IMAGE).length;
   const offsets = [0, 4, 8, 20, 24, 36, 44, 52, 56, 60, Math.floor(size / 2), size - 1];
+  for (let at = 101; at < size; at += 997) offsets.push(at);
+  const streams = (s: Store) => cs.map((c) => s.stream(c.entity).map((e) => e.globalSequence));
+  const expected = streams(reopen(cloneFs(fs), { readOnly: true }));
+  const lazily: number[] = [];
   for (const at of offsets) {
     const copy = cloneFs(fs);
     copy.flipByte(IMAGE, at);
     const store = reopen(copy);
     const r = report(store);
-    assert.equal(r.path, "rebuild", `byte ${at}`);
-    assert.equal(r.rejectedSidecars.length, 1, `byte ${at}`);
-    assert.match(r.rejectedSidecars[0], /index\.img/);
+    if (r.path === "rebuild") {
+      // The head, or the page the open reads (the last): refused at open, the next path taken.
+      assert.equal(r.rejectedSidecars.length, 1, `byte ${at}`);
+      assert.match(r.rejectedSidecars[0], /index\.img/);
+    } else {
+      // A part read when first used (the id table, a posting list): found there, and built from
+      // the rows instead; the image is removed at once, and the close writes a sound one.
+      assert.equal(r.path, "image", `byte ${at}`);
+      lazily.push(at);
+    }
     assert.deepEqual(dump(store), before, `byte ${at}`);
+    assert.deepEqual(streams(store), expected, `byte ${at}`);
+    if (r.path === "image") {
+      assert.notEqual(storeInternals(store).index.damaged, undefined, `byte ${at}: found`);
+      assert.equal(copy.stat(IMAGE), undefined, `byte ${at}: removed when found`);
+    }
+    assertHealthy(store);
     store.close();
     // The close wrote a fresh image, which is trusted again.
     const next = reopen(copy);
     assert.equal(report(next).path, "image");
+    assert.deepEqual(dump(next), before, `byte ${at}`);
+    assert.equal(storeInternals(next).index.damaged, undefined, `byte ${at}: the new image`);
     next.close();
   }
+  for (const at of offsets.slice(0, 10)) assert.ok(!lazily.includes(at), `head byte ${at}`);
+  assert.ok(lazily.includes(size - 1), "the last byte (a scope's list) is found where read");
+  assert.ok(lazily.length >= 3 && lazily.length < offsets.length, `found lazily: ${lazily}`);
   // A truncated or empty image too.
   for (const bytes of [fs.readFile(IMAGE).subarray(0, size - 8), new Uint8Array(0)]) {
     const copy = cloneFs(fs);
@@ -559,10 +606,10 @@ Deno.test("timestamps: a sidecar whose timestamp table disagrees with its lag co
     lastFrameCrc: 0,
   };
   const good = indexWithFarTimestamp();
-  assert.equal(good.pages[0].lag[1], LAG_ELSEWHERE);
+  assert.equal(good.page(0).lag[1], LAG_ELSEWHERE);
   assert.deepEqual([...good.timestamps], [[2, 1_700_000_000_000 - 30 * DAY_MS]]);
   saveSidecar(fs, DIR, "image", good, coverage, {});
-  const loaded = loadSidecar(fs, IMAGE, "image");
+  const loaded = loadAll(fs, IMAGE, "image");
   assert.ok(typeof loaded !== "string", String(loaded));
   assert.deepEqual([1, 2, 3].map((g) => loaded.index.timestampOf(g)), [
     1_700_000_000_000,
@@ -573,7 +620,7 @@ Deno.test("timestamps: a sidecar whose timestamp table disagrees with its lag co
   const missing = indexWithFarTimestamp();
   missing.timestamps.clear();
   saveSidecar(fs, DIR, "image", missing, coverage, {});
-  assert.equal(loadSidecar(fs, IMAGE, "image"), "a row's timestamp is missing");
+  assert.equal(loadAll(fs, IMAGE, "image"), "a row's timestamp is missing");
   // Saved twice: the table an older build of this version could have written wrong.
   const twice = indexWithFarTimestamp();
   const row = [...twice.timestamps][0];
@@ -584,7 +631,7 @@ Deno.test("timestamps: a sidecar whose timestamp table disagrees with its lag co
     yield row;
   };
   saveSidecar(fs, DIR, "image", twice, coverage, {});
-  assert.equal(loadSidecar(fs, IMAGE, "image"), "the timestamp table names a row twice");
+  assert.equal(loadAll(fs, IMAGE, "image"), "the timestamp table names a row twice");
   const extra = indexWithFarTimestamp();
   extra.timestamps.set(3, 5);
   saveSidecar(fs, DIR, "checkpoint", extra, coverage, {});
@@ -615,14 +662,56 @@ Deno.test("version-1 sidecars: the format-1 fixture's image opens by the image p
   assert.equal(report(viaV1).path, "image");
   assert.deepEqual(plain(viaV1.query(Region.all())), expected);
   viaV1.close();
-  // A writable open and close writes a version-2 image, which restores the same entries.
+  // A writable open and close writes a version-3 image, which restores the same entries.
   reopen(fs).close();
-  const v2 = fs.readFile(IMAGE);
-  assert.equal(new DataView(v2.buffer, v2.byteOffset).getUint16(4, true), 2, "a v2 image");
-  const viaV2 = reopen(fs, { readOnly: true });
+  const v3 = fs.readFile(IMAGE);
+  assert.equal(new DataView(v3.buffer, v3.byteOffset).getUint16(4, true), 3, "a v3 image");
+  const viaV3 = reopen(fs, { readOnly: true });
+  assert.equal(report(viaV3).path, "image");
+  assert.deepEqual(plain(viaV3.query(Region.all())), expected);
+  viaV3.close();
+});
+
+const FORMAT2 = new URL("../fixtures/format2_image/", import.meta.url);
+
+Deno.test("version-2 sidecars: the fixture's image (read whole) opens by the image path, entries, streams and timestamps as a rebuild gives them", () => {
+  const fs = new MemoryFileSystem();
+  fs.mkdir(DIR);
+  for (const entry of Deno.readDirSync(FORMAT2)) {
+    if (!entry.name.endsWith(".md")) {
+      fs.writeFile(`${DIR}/${entry.name}`, Deno.readFileSync(new URL(entry.name, FORMAT2)));
+    }
+  }
+  const version = (bytes: Uint8Array) =>
+    new DataView(bytes.buffer, bytes.byteOffset).getUint16(4, true);
+  assert.equal(version(fs.readFile(IMAGE)), 2, "a v2 image");
+  const all = (s: Store) => ({
+    entries: plain(s.query(Region.all())),
+    events: dump(s),
+    streams: [0, 1, 2, 3].map((i) => s.stream(`v2:${i}`).map((e) => e.globalSequence)),
+  });
+  const rebuilt = reopen(cloneFs(fs), { readOnly: true, enableMmapIndex: false });
+  assert.equal(report(rebuilt).path, "rebuild");
+  const expected = all(rebuilt);
+  assert.equal(expected.entries.length, 42);
+  const far = rebuilt.query(Region.all()).filter((e) => e.globalSequence >= 30);
+  assert.ok(far.length > 0 && far.every((e) => e.timestampMs < 1_700_000_000_000), "set back");
+  const tenth = rebuilt.query(Region.all())[9].eventId;
+  rebuilt.close();
+  const viaV2 = reopen(cloneFs(fs), { readOnly: true });
   assert.equal(report(viaV2).path, "image");
-  assert.deepEqual(plain(viaV2.query(Region.all())), expected);
+  assert.deepEqual(all(viaV2), expected);
+  assert.deepEqual(viaV2.get(tenth).payload, { i: 10, secret: "V2SECRET-10" });
   viaV2.close();
+  // A writable open and close writes it again in version 3, read lazily, with the same entries.
+  const writable = reopen(fs);
+  assertHealthy(writable);
+  writable.close();
+  assert.equal(version(fs.readFile(IMAGE)), 3, "a v3 image");
+  const viaV3 = reopen(fs, { readOnly: true });
+  assert.equal(report(viaV3).path, "image");
+  assert.deepEqual(all(viaV3), expected);
+  viaV3.close();
 });
 
 /** An index of 6 events of two entities taking turns, its image saved after `tamper`, loaded. */
@@ -662,11 +751,11 @@ function loadedImageOf(tamper: (index: Index) => void): Index | string {
     lastFrameCrc: 0,
   };
   saveSidecar(fs, DIR, "image", index, coverage, {});
-  const loaded = loadSidecar(fs, IMAGE, "image");
+  const loaded = loadAll(fs, IMAGE, "image");
   return typeof loaded === "string" ? loaded : loaded.index;
 }
 
-Deno.test("index image: postings and id table that disagree with the columns are refused", () => {
+Deno.test("index image: postings or an id table that disagree with the columns are found where read and built from the rows", () => {
   assert.equal(imageOf(() => {}), undefined, "the untouched image loads");
   const cases: [string, (index: Index) => void, string][] = [
     [
@@ -674,7 +763,9 @@ Deno.test("index image: postings and id table that disagree with the columns are
       "the two entities' lists swapped",
       (index) => {
         const [a, b] = index.entities.postings;
-        [a.items, b.items] = [b.items, a.items];
+        const items = a.items.slice();
+        a.items.set(b.items);
+        b.items.set(items);
       },
       "a posting list holds another entity's or scope's event",
     ],
@@ -688,18 +779,35 @@ Deno.test("index image: postings and id table that disagree with the columns are
       (index) => index.scopes.postings[0].items[1] = 1,
       "postings out of order or out of range",
     ],
+  ];
+  for (const [what, tamper, reason] of cases) {
+    // Found where the list is read, and the list built from the rows instead.
+    const loaded = loadedImageOf(tamper);
+    assert.ok(loaded instanceof Index, `${what}: ${loaded}`);
+    assert.equal(loaded.damaged, reason, what);
+    const lists = (dim: typeof loaded.entities) =>
+      dim.postings.map((p) => [...p.items.subarray(0, p.length)]);
+    assert.deepEqual(lists(loaded.entities), [[1, 3, 5], [2, 4, 6]], what);
+    assert.deepEqual(lists(loaded.scopes), [[1, 2, 3, 4, 5, 6]], what);
+    assert.equal(loaded.checkDerived(), undefined, what);
+  }
+  // An id table that fails the same checks is not needed to serve reads: it is built from the
+  // columns instead (and the image, holding the bad one, is written again at close).
+  const tables: [string, (index: Index) => void][] = [
     [
       "an id-table slot past the last event",
       (index) => index.idTable[index.idTable.indexOf(0)] = 7,
-      "id table names an unknown event",
     ],
-    [
-      "an id-table slot emptied",
-      (index) => index.idTable[index.idTable.indexOf(3)] = 0,
-      "id table does not hold every event",
-    ],
+    ["an id-table slot emptied", (index) => index.idTable[index.idTable.indexOf(3)] = 0],
   ];
-  for (const [what, tamper, reason] of cases) assert.equal(imageOf(tamper), reason, what);
+  for (const [what, tamper] of tables) {
+    const loaded = loadedImageOf(tamper);
+    assert.ok(loaded instanceof Index, `${what}: ${loaded}`);
+    assert.equal(loaded.idTableBuilds, 1, `${what}: built from the columns`);
+    for (let g = 1; g <= 6; g++) assert.equal(loaded.findId(idOf(g)), g, `${what}: event ${g}`);
+    assert.equal(loaded.findId(idOf(7)), 0);
+    assert.equal(loaded.idTableBuilds, 1, `${what}: and trusted, once built here`);
+  }
 });
 
 Deno.test("index image: an id table that passes the open's checks but misplaces an event never answers wrong", () => {
@@ -746,12 +854,12 @@ Deno.test("index image: its short last page grows at the first append; every eve
   const store = reopen(fs);
   assert.equal(report(store).path, "image");
   const index = storeInternals(store).index;
-  assert.equal(index.pages[0].seg.length, 300, "the open keeps the image's page as it is");
+  assert.equal(index.page(0).seg.length, 300, "the open keeps the image's page as it is");
   const c = new Coordinate("grown", "s");
   const ids: string[] = [];
   // Past the first page's end and into a second.
   for (let i = 0; i < 70_000; i++) ids.push(store.append(c, KIND_A, { i }).eventId);
-  assert.equal(index.pages.length, 2);
+  assert.equal(index.pageCount, 2);
   const check = (s: Store) => {
     assert.deepEqual(dump(s).slice(0, before.length), before);
     for (const k of [0, 1, 65_235, 65_236, 69_999]) {

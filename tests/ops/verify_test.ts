@@ -215,7 +215,7 @@ Deno.test("verify: index parity problems in memory are reported", () => {
   const { store } = memStore();
   for (let i = 0; i < 5; i++) store.append(new Coordinate("a", "s"), K1, i);
   const s = storeInternals(store);
-  s.index.pages[0].kind[2] = K2;
+  s.index.page(0).kind[2] = K2;
   s.system.cursors.set("ghost", 3);
   const problems = store.verify().problems.map((p) => p.message);
   assert.ok(problems.some((m) => /global sequence 3 does not match the frame: kind/.test(m)));

@@ -62,6 +62,8 @@ import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { crc32 } from "node:zlib";
 import { Coordinate, EventKind, type Fence, Store, StoreLockedError } from "../../mod.ts";
+import { MemoryFileSystem } from "../../testing.ts";
+import { loadSidecar, saveSidecar } from "../../src/index/sidecar.ts";
 import {
   dumpStore,
   type Opened,
@@ -294,14 +296,14 @@ function readDirFiles(dir: string): Files {
   return files;
 }
 
-/** The documented sidecar header: kind at 6 (2 = checkpoint), id slots at 48, header crc at 52. */
+/** The same index, coverage, system state and segment table as `image`, in the checkpoint kind. */
 function asCheckpoint(image: Uint8Array): Uint8Array {
-  const ckpt = image.slice();
-  const dv = new DataView(ckpt.buffer);
-  dv.setUint16(6, 2, true);
-  dv.setUint32(48, 0, true);
-  dv.setUint32(52, crc32(ckpt.subarray(0, 52)), true);
-  return ckpt;
+  const fs = new MemoryFileSystem();
+  fs.writeFile("/x/index.img", image);
+  const loaded = loadSidecar(fs, "/x/index.img", "image");
+  if (typeof loaded === "string") throw new Error(`the fixture's image: ${loaded}`);
+  saveSidecar(fs, "/x", "checkpoint", loaded.index, loaded.coverage, loaded.system, loaded.sealed);
+  return fs.readFile("/x/index.ckpt");
 }
 
 function step(store: Store, i: number, fence: Fence, last: { id?: string }): void {
