@@ -152,7 +152,8 @@ export function pageOf(c: Page): Page {
  * at the next use).
  */
 export interface ListLoader {
-  load(list: number): Uint32Array;
+  /** The first `length` entries of list `list`. */
+  load(list: number, length: number): Uint32Array;
 }
 
 /** A growable list of global sequences (ascending). */
@@ -198,7 +199,7 @@ export class Postings {
     return this.#items;
   }
   #fill(loader: ListLoader): void {
-    const first = loader.load(this.#list);
+    const first = loader.load(this.#list, this.#pending);
     if (first.length !== this.#pending) {
       throw new RangeError(
         `list ${this.#list}: read ${first.length} entries, expected ${this.#pending}`,
@@ -478,7 +479,7 @@ export class Index {
     this.#pages = Array.from({ length: pageCount }, () => undefined);
     this.count = count;
     const loaders = [0, 1].map((dim): ListLoader => ({
-      load: (list) => this.#readList(source, dim as 0 | 1, list),
+      load: (list, length) => this.#readList(source, dim as 0 | 1, list, length),
     }));
     for (
       const [dim, counts, l] of [
@@ -501,9 +502,9 @@ export class Index {
    * from every list passing this with the lengths adding up to the event
    * count (checked at open); {@linkcode checkDerived} checks it whole. A
    * list whose bytes or entries fail is built from the rows instead (the
-   * source records the damage).
+   * source records the damage); `length` is what the image says it holds.
    */
-  #readList(source: IndexSource, dim: 0 | 1, list: number): Uint32Array {
+  #readList(source: IndexSource, dim: 0 | 1, list: number, length: number): Uint32Array {
     const items = source.list(dim, list);
     const problem = items === undefined
       ? undefined
@@ -511,7 +512,6 @@ export class Index {
     if (items !== undefined && problem === undefined) return items;
     if (problem !== undefined) source.damage(problem);
     const built = this.#listFromRows(dim, list, source.rows);
-    const length = (dim === 0 ? this.entities : this.scopes).postings[list].length;
     if (built.length !== length) {
       // The image's list lengths disagree with its rows: no list of it can be trusted.
       throw source.damage("a posting list's length disagrees with the rows");

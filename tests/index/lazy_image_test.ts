@@ -215,3 +215,34 @@ Deno.test("lazy image: deletion and compaction after a lazy open move the pages 
     again.close();
   });
 });
+
+Deno.test("lazy image: a damaged list appended to before it is read is built from the rows, the appends after it", () => {
+  const fs = twoPages();
+  const { reads } = recordImageReads(fs);
+  const probe = reopen(fs, { readOnly: true });
+  const atOpen = reads.length;
+  probe.stream(EARLY[1].entity);
+  probe.close();
+  // The first read past the open's is the list's (its page is read after it, to check it).
+  const list = reads[atOpen];
+  fs.setFaultInjector();
+  fs.flipByte(IMAGE, list.position! + 1);
+  const store = reopen(fs);
+  assert.equal(store.diagnostics().openReport.path, "image");
+  const added = [0, 1].map((i) => store.append(EARLY[1], KIND_A, { added: i }).globalSequence);
+  const stream = store.stream(EARLY[1].entity);
+  assert.deepEqual(
+    stream.map((e) => e.globalSequence),
+    [...expected().streams[1], ...added],
+  );
+  stream.forEach((e, i) => assert.equal(e.sequence, i + 1));
+  assert.match(storeInternals(store).index.damaged ?? "", /fails its CRC/);
+  assert.equal(fs.stat(IMAGE), undefined, "removed when found");
+  assertHealthy(store);
+  store.close();
+  const again = reopen(fs);
+  assert.equal(again.diagnostics().openReport.path, "image", "the close wrote a sound one");
+  assert.equal(again.stream(EARLY[1].entity).length, PAGE_ROWS / 4 + 2);
+  assertHealthy(again);
+  again.close();
+});
