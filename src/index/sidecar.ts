@@ -55,6 +55,7 @@ import { PayloadDecoder, PayloadEncoder } from "../core/payload.ts";
 import { joinPath } from "../fs/path.ts";
 import type { FileHandle, FileSystem } from "../fs/types.ts";
 import { FRAME_BODY_BYTES_MAX, FRAME_HEADER_BYTES } from "../log/frame.ts";
+import { readFully } from "../log/files.ts";
 import { TMP_SUFFIX } from "../log/segment.ts";
 import {
   type Column,
@@ -487,17 +488,6 @@ function readHeader(buf: Uint8Array, kind: SidecarKind): Header | string {
       lastFrameCrc: dv.getUint32(36, true),
     },
   };
-}
-
-/** Read `buf.length` bytes at `position` (short only at the end of the file). */
-function readFully(h: FileHandle, buf: Uint8Array, position: number): number {
-  let got = 0;
-  while (got < buf.length) {
-    const n = h.read(buf.subarray(got), position + got);
-    if (n <= 0) break;
-    got += n;
-  }
-  return got;
 }
 
 /**

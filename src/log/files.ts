@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { FileSystem } from "../fs/types.ts";
+import type { FileHandle, FileSystem } from "../fs/types.ts";
 import { SEGMENT_HEADER_BYTES } from "./segment.ts";
 
 /** Read a whole file (or from `from`) into memory. */
@@ -82,14 +82,23 @@ export function readTail(fs: FileSystem, path: string, from: number): Uint8Array
 export function readAt(fs: FileSystem, path: string, buf: Uint8Array, position: number): number {
   const h = fs.open(path, { read: true });
   try {
-    let got = 0;
-    while (got < buf.length) {
-      const n = h.read(buf.subarray(got), position + got);
-      if (n <= 0) break;
-      got += n;
-    }
-    return got;
+    return readFully(h, buf, position);
   } finally {
     h.close();
   }
+}
+
+/**
+ * Read `buf.length` bytes of the open file `h` at `position`; returns how
+ * many were read, fewer only at the end of the file (a read may come back
+ * short before it).
+ */
+export function readFully(h: FileHandle, buf: Uint8Array, position: number): number {
+  let got = 0;
+  while (got < buf.length) {
+    const n = h.read(buf.subarray(got), position + got);
+    if (n <= 0) break;
+    got += n;
+  }
+  return got;
 }
