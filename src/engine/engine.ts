@@ -25,6 +25,7 @@ import { SystemState } from "../core/system.ts";
 import type { OpenReport } from "../core/types.ts";
 import type { DirLock, FileSystem } from "../fs/types.ts";
 import { Index } from "../index/index.ts";
+import { readEventFrame } from "../log/frames.ts";
 import { joinPath } from "../fs/path.ts";
 import {
   type Coverage,
@@ -122,9 +123,27 @@ export class Engine {
   adopt(index: Index, system: SystemState): void {
     if (index !== this.index) this.index.release();
     this.index = index;
+    index.listEnd = (entity, g, length) => this.#listEndProblem(entity, g, length);
     this.system = system;
     this.entityNames.reset();
     this.scopeNames.reset();
+  }
+
+  /** `Index.listEnd`: the frame of `g` read back from the log. */
+  #listEndProblem(entity: number, g: number, length: number): string | undefined {
+    const loc = this.index.location(g);
+    const buf = this.reader.readFrameBytes(loc.segment, loc.offset, loc.length);
+    const h = readEventFrame(buf, 0, loc.length);
+    // A damaged frame is the log's, not the image's: it says nothing of the list, and the read
+    // that reaches it fails closed there (the events before it are still served).
+    if (typeof h === "string") return undefined;
+    if (h.sequence !== length) {
+      return `a posting list of ${length} events ends at its entity's event ${h.sequence}`;
+    }
+    if (!this.index.entityHashEquals(entity, buf, h.hashAt)) {
+      return "a posting list does not end at its entity's last event";
+    }
+    return undefined;
   }
 
   /**

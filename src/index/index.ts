@@ -326,6 +326,16 @@ export interface IndexSource {
   close(): void;
 }
 
+/**
+ * Why `g`, the last of the `length` events an index image lists for entity
+ * `entity`, is not that entity's last event as the log holds it (its frame's
+ * stream sequence is not `length`, or its hash is not the entity's last
+ * hash), or `undefined` (also when that frame is damaged: the log's fault,
+ * which the read reaching it reports). With the list holding only that
+ * entity's events in order, both holding means it misses none.
+ */
+export type ListEndCheck = (entity: number, g: number, length: number) => string | undefined;
+
 /** Where an event's frame lives. */
 export interface FrameLocation {
   segment: number;
@@ -500,23 +510,38 @@ export class Index {
    * checked: ascending, within the rows the source holds, and each naming
    * that entity (scope) in its row. That no list misses an event follows
    * from every list passing this with the lengths adding up to the event
-   * count (checked at open); {@linkcode checkDerived} checks it whole. A
-   * list whose bytes or entries fail is built from the rows instead (the
-   * source records the damage); `length` is what the image says it holds.
+   * count (checked at open); an entity's list is also checked against the
+   * log ({@linkcode listEnd}), and {@linkcode checkDerived} checks all of
+   * them whole. A list whose bytes or entries fail is built from the rows
+   * instead (the source records the damage); `length` is what the image says
+   * it holds.
    */
   #readList(source: IndexSource, dim: 0 | 1, list: number, length: number): Uint32Array {
     const items = source.list(dim, list);
     const problem = items === undefined
       ? undefined
-      : this.#listProblem(items, dim, list, source.rows);
+      : this.#listProblem(items, dim, list, source.rows) ?? this.#endProblem(dim, list, items);
     if (items !== undefined && problem === undefined) return items;
     if (problem !== undefined) source.damage(problem);
     const built = this.#listFromRows(dim, list, source.rows);
-    if (built.length !== length) {
-      // The image's list lengths disagree with its rows: no list of it can be trusted.
-      throw source.damage("a posting list's length disagrees with the rows");
-    }
+    const still = built.length !== length
+      ? "a posting list's length disagrees with the rows"
+      : this.#endProblem(dim, list, built);
+    // The image's list lengths or rows disagree with the log: no list of it can be trusted.
+    if (still !== undefined) throw source.damage(still);
     return built;
+  }
+
+  /**
+   * Checks an entity's list read from an image against the log (see
+   * {@linkcode listEnd}), before any append continues from its length.
+   */
+  listEnd: ListEndCheck | undefined;
+
+  /** Why entity list `items` of `list` does not end where the log says it does, or `undefined`. */
+  #endProblem(dim: 0 | 1, list: number, items: Uint32Array): string | undefined {
+    if (dim !== 0 || items.length === 0 || this.listEnd === undefined) return undefined;
+    return this.listEnd(list, items[items.length - 1], items.length);
   }
 
   #listProblem(items: Uint32Array, dim: 0 | 1, list: number, rows: number): string | undefined {
@@ -598,9 +623,17 @@ export class Index {
     return this.entityHashes.subarray(entity * HASH_BYTES, (entity + 1) * HASH_BYTES);
   }
 
-  /** Last sequence of an entity id (0 when it has none). */
+  /**
+   * Last sequence of an entity id (0 when it has none). A list an image
+   * holds is read (and checked) first: every append continues from here,
+   * so the length must be the one the rows and the log agree on, not only
+   * the one the image's head states.
+   */
   lastSequence(entity: number): number {
-    return entity < 0 ? 0 : this.entities.postings[entity].length;
+    if (entity < 0) return 0;
+    const list = this.entities.postings[entity];
+    if (list.pending) list.items;
+    return list.length;
   }
 
   /** The sequence of `g` in its stream: its position in the entity's postings, plus one. */

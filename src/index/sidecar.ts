@@ -1000,3 +1000,17 @@ export function resealSidecar(bytes: Uint8Array): void {
   }
   dv.setUint32(52, crc32(bytes.subarray(0, 52)), true);
 }
+
+/**
+ * Where the posting-list lengths (in the head) and the lists of each
+ * dimension (in the body) start in the version-3 image `bytes` (for tests
+ * that forge an image's lists).
+ */
+export function sidecarListsAt(bytes: Uint8Array): { lengthsAt: number; listsAt: number[] } {
+  const { bodyStart, layout, header } = layoutOf(bytes);
+  return {
+    lengthsAt: SIDECAR_HEADER_BYTES + pad(header.metaLength) +
+      pad(header.entityCount * HASH_BYTES),
+    listsAt: layout.listsAt.map((at) => bodyStart + at),
+  };
+}

@@ -11,6 +11,7 @@ import { Coordinate, CorruptSegmentError, IoError, Region, type Store } from "..
 import type { FsOp, MemoryFileSystem } from "../../testing.ts";
 import { storeInternals } from "../../src/store/_internals.ts";
 import { PAGE_ROWS } from "../../src/index/index.ts";
+import { resealSidecar, sidecarListsAt } from "../../src/index/sidecar.ts";
 import {
   assertHealthy,
   cloneFs,
@@ -108,14 +109,17 @@ Deno.test("lazy image: the open reads the head and last page; each page, list an
   store.close();
 });
 
-Deno.test("lazy image: appends to lists not read yet go after them; the close writes every list whole", () => {
+Deno.test("lazy image: appends read their entity's list first; a scope's list not read yet keeps their place; the close writes every list whole", () => {
   const fs = twoPages();
   const store = reopen(fs);
   const index = storeInternals(store).index;
   const added = [EARLY[1], EARLY[1], LATE[3], new Coordinate("new", "s0")].map((c, i) =>
     store.append(c, KIND_A, { added: i }).globalSequence
   );
-  assert.equal(index.entities.postings[index.entities.lookup(EARLY[1].entity)].pending, true);
+  // An entity's list is read at its first append (its length is what the append continues
+  // from); a scope's is not: its appends wait after a gap for it.
+  assert.equal(index.entities.postings[index.entities.lookup(EARLY[1].entity)].pending, false);
+  assert.equal(index.scopes.postings[index.scopes.lookup("s1")].pending, true);
   assert.equal(store.stream(EARLY[1].entity).length, PAGE_ROWS / 4 + 2);
   const want = expected();
   const grown = want.streams.map((s) => [...s]);
@@ -245,4 +249,43 @@ Deno.test("lazy image: a damaged list appended to before it is read is built fro
   assert.equal(again.stream(EARLY[1].entity).length, PAGE_ROWS / 4 + 2);
   assertHealthy(again);
   again.close();
+});
+
+Deno.test("lazy image: a forged image whose entity lists miss an event is found before an append continues from one", async (t) => {
+  // Six events, a and b taking turns: a's list [1, 3, 5], b's [2, 4, 6]. Each forgery keeps the
+  // lengths adding up to six and b's list ascending and all b's, its CRCs recomputed: only the
+  // log (its last event's frame: sequence and hash) tells that b's list is short.
+  const forgeries: [string, number[]][] = [
+    ["b's first event listed as a's", [1, 3, 5, 2, 4, 6]],
+    ["b's last event listed as a's", [1, 3, 5, 6, 2, 4]],
+  ];
+  for (const [what, lists] of forgeries) {
+    await t.step(what, () => {
+      const { fs, store } = memStore();
+      const [a, b] = [new Coordinate("a", "s"), new Coordinate("b", "s")];
+      for (let i = 0; i < 6; i++) store.append(i % 2 ? b : a, KIND_A, { i });
+      store.close();
+      const image = fs.readFile(IMAGE);
+      const dv = new DataView(image.buffer);
+      const { lengthsAt, listsAt } = sidecarListsAt(image);
+      assert.deepEqual([dv.getUint32(lengthsAt, true), dv.getUint32(lengthsAt + 4, true)], [3, 3]);
+      dv.setUint32(lengthsAt, 4, true);
+      dv.setUint32(lengthsAt + 4, 2, true);
+      lists.forEach((g, i) => dv.setUint32(listsAt[0] + i * 4, g, true));
+      resealSidecar(image);
+      fs.writeFile(IMAGE, image);
+      const forged = reopen(fs);
+      assert.equal(forged.diagnostics().openReport.path, "image", "the head checks pass");
+      const e = throwsType(() => forged.append(b, KIND_A, { i: 6 }), CorruptSegmentError);
+      assert.equal(e.file, "index.img");
+      assert.equal(forged.diagnostics().events, 6, "nothing was appended");
+      assert.equal(fs.stat(IMAGE), undefined, "the image is removed");
+      forged.close();
+      const again = reopen(fs);
+      assert.notEqual(again.diagnostics().openReport.path, "image");
+      assert.equal(again.append(b, KIND_A, { i: 6 }).sequence, 4);
+      assertHealthy(again);
+      again.close();
+    });
+  }
 });
