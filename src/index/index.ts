@@ -351,6 +351,10 @@ export class Index {
   #pages: (Page | undefined)[] = [];
   /** Where pages not read yet come from (an index image read lazily), until all are read. */
   #source: IndexSource | undefined;
+  /** What the source was found to be damaged by, once it is let go. */
+  #damaged: string | undefined;
+  /** True while {@linkcode readAll} reads the lists (their ends are checked together). */
+  #bulk = false;
   /** Events indexed; also the last global sequence. */
   count = 0;
   /** Entities. */
@@ -518,6 +522,9 @@ export class Index {
    */
   #readList(source: IndexSource, dim: 0 | 1, list: number, length: number): Uint32Array {
     const items = source.list(dim, list);
+    // Read whole: every list is checked against the rows together, after (see readAll); one
+    // unreadable here fails that check, and all are built from the rows.
+    if (this.#bulk) return items ?? new Uint32Array(length);
     const problem = items === undefined
       ? undefined
       : this.#listProblem(items, dim, list, source.rows) ?? this.#endProblem(dim, list, items);
@@ -540,7 +547,9 @@ export class Index {
 
   /** Why entity list `items` of `list` does not end where the log says it does, or `undefined`. */
   #endProblem(dim: 0 | 1, list: number, items: Uint32Array): string | undefined {
-    if (dim !== 0 || items.length === 0 || this.listEnd === undefined) return undefined;
+    if (dim !== 0 || items.length === 0 || this.listEnd === undefined || this.#bulk) {
+      return undefined;
+    }
     return this.listEnd(list, items[items.length - 1], items.length);
   }
 
@@ -573,7 +582,7 @@ export class Index {
 
   /** Why the image this index reads lazily cannot be trusted (found while reading it), if it was. */
   get damaged(): string | undefined {
-    return this.#source?.damaged;
+    return this.#source?.damaged ?? this.#damaged;
   }
 
   /**
@@ -582,13 +591,29 @@ export class Index {
    * and before a whole-index pass. Throws as {@linkcode page} does.
    */
   readAll(): void {
-    if (this.#source === undefined) return;
+    const source = this.#source;
+    if (source === undefined) return;
     for (let p = 0; p < this.#pages.length; p++) this.page(p);
-    for (const dim of [this.entities, this.scopes]) {
-      for (const list of dim.postings) if (list.pending) list.items;
+    // The lists not read yet, without the checks of each one (its rows, its end in the log: a
+    // frame read per entity): every row in memory now, one pass checks all of them against the
+    // rows instead, and when they fail it, all are built from the rows.
+    this.#bulk = true;
+    try {
+      for (const dim of [this.entities, this.scopes]) {
+        for (const list of dim.postings) if (list.pending) list.items;
+      }
+    } finally {
+      this.#bulk = false;
+    }
+    const problem = this.checkDerived();
+    if (problem !== undefined) {
+      source.damage(problem);
+      this.rebuildDerived();
     }
     this.buildIds();
-    this.release();
+    this.#damaged = source.damaged;
+    source.close();
+    this.#source = undefined;
   }
 
   /** Close the image read lazily (what is not read yet can no longer be). */
@@ -769,6 +794,7 @@ export class Index {
     this.#idsTrusted = true;
     this.#idsDeferred = true;
     this.#idsUpTo = 0;
+    this.#idsFromSource = false;
   }
 
   /** The open-addressing id table (slots hold global sequences, 0 = empty). */
