@@ -28,6 +28,7 @@ import {
   type SealedSegment,
   SIDECAR_UNREADABLE,
   SIDECAR_VERSION,
+  SidecarDamage,
 } from "../index/sidecar.ts";
 import { readAt } from "../log/files.ts";
 import {
@@ -238,6 +239,18 @@ function restore(engine: Engine, started: number): void {
       discard.push(file);
       continue;
     }
+    // The last page, which appends (and a follower's refresh) write to, is read now: a damaged
+    // one is found here, where the open can still take another path, and no append reads the
+    // image after its frame is written.
+    try {
+      if (loaded.index.pageCount > 0) loaded.index.page(loaded.index.pageCount - 1);
+    } catch (e) {
+      loaded.index.release();
+      if (!(e instanceof SidecarDamage)) throw e;
+      rejected.push(`${file}: ${e.reason}`);
+      discard.push(file);
+      continue;
+    }
     engine.adopt(loaded.index, SystemState.fromPlain(loaded.system));
     for (let n = 1; n <= loaded.sealed.length; n++) {
       const t = loaded.sealed[n - 1];
@@ -245,10 +258,6 @@ function restore(engine: Engine, started: number): void {
     }
     const restored = loaded.index.count;
     try {
-      // The last page, which appends (and a follower's refresh) write to, is read now: a
-      // damaged one is found here, where the open can still take another path, and no append
-      // reads the image after its frame is written.
-      if (loaded.index.pageCount > 0) loaded.index.page(loaded.index.pageCount - 1);
       finish(
         engine,
         kind === "image" ? "image" : "checkpoint",

@@ -304,3 +304,20 @@ Deno.test("lazy image: a forged image whose entity lists miss an event is found 
     }
   }
 });
+
+Deno.test("lazy image: a damaged last page (read at open) is refused there, with its reason, and the open rebuilds", () => {
+  const fs = twoPages();
+  const { reads } = recordImageReads(fs);
+  reopen(fs, { readOnly: true }).close();
+  // The open's third read is the last page.
+  const last = reads[2];
+  fs.setFaultInjector();
+  fs.flipByte(IMAGE, last.position! + 100);
+  const store = reopen(fs);
+  const report = store.diagnostics().openReport;
+  assert.notEqual(report.path, "image");
+  assert.equal(report.rejectedSidecars.length, 1);
+  assert.match(report.rejectedSidecars[0], /^index\.img: block \d+ of its body fails its CRC$/);
+  assert.deepEqual(everything(store), expected());
+  store.close();
+});
