@@ -442,6 +442,15 @@ export class Index {
     return page;
   }
 
+  /**
+   * The pages as they are now, `undefined` where not read yet: for read
+   * loops, which take `pages[p] ?? index.page(p)` (one array load per row
+   * instead of a call).
+   */
+  get loadedPages(): readonly (Page | undefined)[] {
+    return this.#pages;
+  }
+
   /** Number of column pages (read or not). */
   get pageCount(): number {
     return this.#pages.length;
@@ -873,22 +882,29 @@ export class Index {
    * every page and list; `verify` asks).
    */
   checkDerived(): string | undefined {
-    for (const [dim, column] of [[this.entities, "ent"], [this.scopes, "scp"]] as const) {
-      const counts = Uint32Array.from(dim.postings, (p) => p.length);
-      const all = new Uint32Array(this.count);
-      let at = 0;
-      for (const p of dim.postings) {
-        if (at + p.length > all.length) return "postings do not cover every event exactly once";
-        all.set(p.items.subarray(0, p.length), at);
-        at += p.length;
+    const count = this.count;
+    for (const dim of [this.entities, this.scopes]) {
+      const entities = dim === this.entities;
+      let total = 0;
+      for (let l = 0; l < dim.postings.length; l++) {
+        const list = dim.postings[l];
+        const items = list.items;
+        let prev = 0;
+        for (let i = 0; i < list.length; i++) {
+          const g = items[i];
+          if (g <= prev || g > count) return "postings out of order or out of range";
+          const r = g - 1;
+          const page = this.#pages[r >>> PAGE_BITS] ?? this.page(r >>> PAGE_BITS);
+          if ((entities ? page.ent : page.scp)[r & PAGE_MASK] !== l) {
+            return "a posting list holds another entity's or scope's event";
+          }
+          prev = g;
+        }
+        total += list.length;
       }
-      const owners = new Uint32Array(this.count);
-      for (let g = 1; g <= this.count; g++) {
-        const i = g - 1;
-        owners[i] = this.page(i >>> PAGE_BITS)[column][i & PAGE_MASK];
-      }
-      const problem = checkPostings({ counts, all: all.subarray(0, at) }, this.count, owners);
-      if (problem) return problem;
+      // Each list holds only its own events, once each: with as many as there are events, every
+      // event is in one.
+      if (total !== count) return "postings do not cover every event exactly once";
     }
     return undefined;
   }

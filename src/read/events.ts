@@ -459,7 +459,7 @@ function decodeFrame(
   if (typeof h === "string") throw corrupt(segment, offset, h);
   const index = f.index;
   const i = g - 1;
-  const page = index.page(i >>> PAGE_BITS);
+  const page = index.loadedPages[i >>> PAGE_BITS] ?? index.page(i >>> PAGE_BITS);
   const r = i & PAGE_MASK;
   if (h.globalSequence !== g || !sameId(buf, h.bodyAt, page.id, r * 4)) {
     throw corrupt(
@@ -660,13 +660,15 @@ function eachRun(
 ): void {
   const { text, done } = f;
   const index = f.index;
+  // A page not read yet (an image read as it is used) is read by `index.page`.
+  const pages = index.loadedPages;
   const reader = s.reader;
   const writer = s.end;
   const { bounds, crcs } = scratch;
   let k = start;
   while (k < end) {
     const first = gs[k] - 1;
-    const p0 = index.page(first >>> PAGE_BITS);
+    const p0 = pages[first >>> PAGE_BITS] ?? index.page(first >>> PAGE_BITS);
     const r0 = first & PAGE_MASK;
     const segment = p0.seg[r0];
     const runStart = p0.off[r0];
@@ -676,7 +678,7 @@ function eachRun(
     let j = k + 1;
     while (j < end) {
       const i = gs[j] - 1;
-      const p = index.page(i >>> PAGE_BITS);
+      const p = pages[i >>> PAGE_BITS] ?? index.page(i >>> PAGE_BITS);
       const r = i & PAGE_MASK;
       const off = p.off[r];
       const frameEnd = off + p.len[r];
@@ -692,7 +694,7 @@ function eachRun(
     for (; k < j; k++) {
       const g = gs[k];
       const i = g - 1;
-      const p = index.page(i >>> PAGE_BITS);
+      const p = pages[i >>> PAGE_BITS] ?? index.page(i >>> PAGE_BITS);
       const r = i & PAGE_MASK;
       const off = p.off[r];
       if (k === grouped) grouped = crcGroup(s, gs, k, j, runStart, buf.length, bounds, buf, crcs);
@@ -729,11 +731,12 @@ function crcGroup(
   crcs: Uint32Array,
 ): number {
   const index = s.index;
+  const pages = index.loadedPages;
   const first = k & CRC_GROUP_MASK;
   const to = Math.min(j, k - first + CRC_GROUP_FRAMES);
   for (let q = k, w = 0; q < to; q++, w += 2) {
     const i = gs[q] - 1;
-    const p = index.page(i >>> PAGE_BITS);
+    const p = pages[i >>> PAGE_BITS] ?? index.page(i >>> PAGE_BITS);
     const r = i & PAGE_MASK;
     const at = p.off[r] - runStart;
     // Whole frames only (a shorter one fails its length check before its CRC is looked at).
