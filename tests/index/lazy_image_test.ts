@@ -325,3 +325,26 @@ Deno.test("lazy image: a damaged last page (read at open) is refused there, with
   assert.deepEqual(everything(store), expected());
   store.close();
 });
+
+Deno.test("lazy image: a reader reading it lazily beside a writer that replaces it reads what it opened, then refreshes", () => {
+  const fs = twoPages();
+  const reader = reopen(fs, { readOnly: true });
+  assert.equal(storeInternals(reader).index.pageRead(0), false);
+  const writer = reopen(fs);
+  const added = writer.append(EARLY[1], KIND_A, { added: true }).globalSequence;
+  // Every part read, a new image written and renamed over the one the reader holds open.
+  writer.close();
+  const image = fs.readFile(IMAGE);
+  assert.equal(new DataView(image.buffer).getUint32(8, true), EVENTS + 1, "the new image");
+  const want = expected();
+  // The reader's unread pages and lists come from the image it opened (the file it holds).
+  assert.deepEqual(reader.stream(EARLY[2].entity).map((e) => e.globalSequence), want.streams[2]);
+  assert.deepEqual(reader.stream(EARLY[1].entity).map((e) => e.globalSequence), want.streams[1]);
+  assert.equal(reader.refresh(), 1);
+  assert.deepEqual(
+    reader.stream(EARLY[1].entity).map((e) => e.globalSequence),
+    [...want.streams[1], added],
+  );
+  assert.deepEqual(reader.verify().problems, []);
+  reader.close();
+});
